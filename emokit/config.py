@@ -36,7 +36,11 @@ class CorpusConfig:
     root: str | None = None  # a real IEMOCAP_full_release folder; None = the built-in corpus
     synthetic_size: str = "mini"  # built-in corpus size: "mini" or "iemocap"
     synthetic_seed: int = 0
-    data_dir: str = "data"  # generated corpus, manifest and caches live under here
+    # Built-in corpus knobs (see data_prep.synthetic): how far each modality is made imperfect.
+    text_disagreement: float = 0.2  # of the transcripts with cue words: share pointing elsewhere
+    audio_ambiguity: float = 0.3  # fraction of utterances whose voice leans to another emotion
+    snr_db: float = 20.0  # background noise against neutral speech
+    data_dir: str | None = None  # corpus and manifest go here; None = emokit.paths.data_dir()
     class_set: str = "4class"  # see emokit.labels.CLASS_SETS
 
 
@@ -52,11 +56,19 @@ class FeatureConfig:
     n_mels: int = 40
     fmin_hz: float = 60.0  # pitch search range
     fmax_hz: float = 400.0
-    normalization: str = "speaker"  # "none", "utterance" or "speaker" (stats from training fold)
+    # "none", "utterance", "speaker" (each speaker's own frames, no labels) or "global" (training
+    # fold's frames); see emokit.features.FeatureNormalizer
+    normalization: str = "speaker"
 
     def key(self) -> str:
-        """A short hash naming the feature cache built with these settings."""
-        return config_hash(self)
+        """A short hash naming the feature cache built with these settings.
+
+        ``normalization`` is left out: it is applied when features are read, not when they are
+        cached, so changing it reuses the cache.
+        """
+        extraction = {k: v for k, v in dataclasses.asdict(self).items() if k != "normalization"}
+        return f"{self.kind}-" + hashlib.sha256(
+            json.dumps(extraction, sort_keys=True).encode()).hexdigest()[:10]
 
 
 @dataclass
@@ -80,7 +92,8 @@ class PipelineConfig:
     batch_size: int = 32
     max_frames: int = 750  # 7.5 s at a 10 ms hop; longer utterances keep their first frames
     max_words: int = 50  # longer transcripts keep their first words
-    bucket_by_length: bool = True
+    bucket_by_length: bool = True  # train batches group utterances of similar length
+    bucket_width: int = 100  # frames are padded up to a multiple of this: few distinct shapes
     shuffle_seed: int = 0
     validation_speakers: int = 1  # speakers of the training sessions held out for validation
 
@@ -89,9 +102,11 @@ class PipelineConfig:
 class ModelConfig:
     """Encoders, fusion, classifier and the contrastive discriminator."""
 
+    modalities: str = "both"  # "both" (fusion), "audio" or "text" (unimodal baselines)
     latent_dim: int = 128
     audio_conv_filters: int = 64
     audio_conv_kernel: int = 5
+    audio_conv_layers: int = 2  # each Conv1D is followed by max pooling 2 in time
     audio_rnn_units: int = 64
     text_rnn_units: int = 64
     train_embeddings: bool = True
@@ -113,6 +128,7 @@ class TrainConfig:
     clipnorm: float = 1.0
     patience: int = 8  # early stopping on validation UA
     seed: int = 0
+    deterministic: bool = False  # tf.config.experimental.enable_op_determinism (slower on GPU)
     mixed_precision: bool = False  # GPU only
     xla: bool = False
     distribute: bool = False  # tf.distribute.MirroredStrategy over all visible devices
@@ -131,12 +147,16 @@ class ExperimentConfig:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    name: str = "experiment"  # results go to <results_dir>/<name>/
     protocol: str = "session"  # "session": leave-one-session-out (5 folds); "speaker": 10 folds
-    folds: list[int] | None = None  # None = every fold
+    folds: list[int] | None = None  # 1-based fold numbers to run; None = every fold
     seeds: list[int] = field(default_factory=lambda: [0])
+    # "audio", "text", "baseline" (concatenation, lambda = 0), "contrastive" (model.discriminator at
+    # every contrastive_weights value), "contrastive-<mlp|bilinear>" (every weight) or
+    # "contrastive-<mlp|bilinear>-<weight>"; see emokit.experiment.expand_systems
     systems: list[str] = field(default_factory=lambda: ["baseline", "contrastive"])
     contrastive_weights: list[float] = field(default_factory=lambda: [0.1])
-    results_dir: str = "results"
+    results_dir: str | None = None  # None = emokit.paths.results_dir() (env EMOKIT_RESULTS)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

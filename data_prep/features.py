@@ -1,0 +1,227 @@
+"""Extract a manifest's audio features into a cache, on all cores, resumably.
+
+    python -m data_prep.features --manifest data/synthetic_mini_seed0/manifest.csv \\
+        [--root RELEASE_ROOT] [--workers N] [--kind mfcc] [--config experiment.yaml]
+
+The cache of a manifest lives in ``<manifest folder>/features/<FeatureConfig.key()>/`` (or under
+``--cache-root``), so every corpus and every feature setting has its own. It holds
+
+* ``config.json``: the feature settings it was built with;
+* ``shard-NNNNN-<hash>.npz``: the features of one chunk of utterances (one float32 block plus
+  offsets), written to a temp name and renamed, so a shard on disk is always whole;
+* ``complete.json``: written last, listing every shard and its ids. ``load_features`` refuses a
+  cache without it.
+
+Every labelled manifest row (``label != ""``) is extracted. Re-running with the same settings does
+nothing; a run that was killed resumes, keeping the shards it finished; a bad file stops the run
+with an error naming it and its manifest line, keeping the finished shards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from multiprocessing import get_context
+from pathlib import Path
+
+from emokit.audio import load_audio
+from emokit.config import ExperimentConfig, FeatureConfig
+from emokit.features import COMPLETE_MARKER, extract_features, feature_dim, write_shard
+from emokit.manifest import read_manifest
+
+CHUNK_SIZE = 64  # utterances per shard: ~90 files for IEMOCAP's 5.5k labelled turns
+
+
+class FeatureExtractionError(RuntimeError):
+    """One utterance could not be extracted; the message names its file and manifest line."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Item:
+    id: str
+    wav: str  # absolute path
+    line: int  # manifest line (the header is line 1)
+
+
+def cache_dir(manifest_path: str | Path, config: FeatureConfig, cache_root=None) -> Path:
+    """Where ``build_cache`` puts the features of ``manifest_path`` for ``config``."""
+    root = Path(cache_root) if cache_root is not None else Path(manifest_path).parent / "features"
+    return root / config.key()
+
+
+def build_cache(manifest_path: str | Path, release_root: str | Path, config: FeatureConfig,
+                cache_root=None, workers: int | None = None, chunk_size: int = CHUNK_SIZE,
+                progress: bool = True) -> Path:
+    """Extract the features of every labelled row of a manifest; returns the cache folder.
+
+    Idempotent (an up-to-date cache is left alone) and resumable (finished shards are kept).
+    ``workers`` processes share the work (default: every core; 1 runs in this process).
+    Read the result with ``emokit.features.load_features(cache_folder, ids)``.
+    """
+    manifest_path = Path(manifest_path)
+    out = cache_dir(manifest_path, config, cache_root)
+    chunks = _plan(manifest_path, Path(release_root), chunk_size)
+    if _is_up_to_date(out, chunks):
+        _say(progress, f"feature cache {out} is up to date ({sum(map(len, chunks.values()))} "
+                       f"utterances); nothing to do")
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    (out / COMPLETE_MARKER).unlink(missing_ok=True)
+    _write_json(out / "config.json", {**dataclasses.asdict(config), "key": config.key(),
+                                       "feature_dim": feature_dim(config)})
+    _remove_stale_files(out, chunks)
+    todo = {name: items for name, items in chunks.items() if not (out / name).exists()}
+    _say(progress, f"extracting {sum(map(len, todo.values()))} utterances into {out} "
+                   f"({len(chunks) - len(todo)} of {len(chunks)} shards already done)")
+    _run(todo, out, config, workers, progress)
+    _write_json(out / COMPLETE_MARKER, {
+        "manifest": str(manifest_path.resolve()),
+        "inputs": _inputs_digest(chunks),
+        "shards": [{"file": name, "ids": [item.id for item in items]}
+                   for name, items in chunks.items()],
+    })
+    return out
+
+
+def _plan(manifest_path: Path, release_root: Path, chunk_size: int) -> dict[str, list[_Item]]:
+    """Shard file name -> its utterances. A name hashes its rows, so a changed manifest re-plans."""
+    rows = read_manifest(manifest_path)
+    items = [_Item(row.id, str(release_root / row.wav), line)
+             for line, row in enumerate(rows, start=2) if row.label]
+    if not items:
+        raise ValueError(f"{manifest_path} has no labelled rows to extract features from")
+    chunks = {}
+    for index, start in enumerate(range(0, len(items), chunk_size)):
+        chunk = items[start:start + chunk_size]
+        digest = hashlib.sha256("\n".join(f"{i.id}|{i.wav}" for i in chunk).encode()).hexdigest()
+        chunks[f"shard-{index:05d}-{digest[:8]}.npz"] = chunk
+    return chunks
+
+
+def _remove_stale_files(out: Path, chunks: dict[str, list[_Item]]) -> None:
+    """Delete shards of an older manifest and temp files of dead runs (not of a live one)."""
+    for path in out.glob("shard-*"):
+        if path.suffix == ".tmp":
+            if not _is_alive(int(path.name.split(".")[-2])):
+                path.unlink(missing_ok=True)
+        elif path.name not in chunks:
+            path.unlink(missing_ok=True)
+
+
+def _is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _inputs_digest(chunks: dict[str, list[_Item]]) -> str:
+    """A hash of every (id, wav) to extract, whatever the chunking."""
+    items = [f"{i.id}|{i.wav}" for items in chunks.values() for i in items]
+    return hashlib.sha256("\n".join(items).encode()).hexdigest()
+
+
+def _is_up_to_date(out: Path, chunks: dict[str, list[_Item]]) -> bool:
+    marker = out / COMPLETE_MARKER
+    if not marker.exists():
+        return False
+    done = json.loads(marker.read_text())
+    return done.get("inputs") == _inputs_digest(chunks) and all(
+        (out / shard["file"]).exists() for shard in done["shards"])
+
+
+def _run(todo: dict[str, list[_Item]], out: Path, config: FeatureConfig, workers, progress):
+    from tqdm import tqdm
+
+    workers = min(workers or os.cpu_count() or 1, len(todo))
+    bar = tqdm(total=sum(map(len, todo.values())), unit="utt", disable=not progress,
+               file=sys.stdout)
+    with bar:
+        if workers <= 1:
+            for name, items in todo.items():
+                bar.update(_extract_chunk(out / name, items, config))
+            return
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
+                                 initializer=_warm_up, initargs=(config,)) as pool:
+            pending = {pool.submit(_extract_chunk, out / name, items, config)
+                       for name, items in todo.items()}
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    if future.exception() is not None:
+                        for other in pending:
+                            other.cancel()  # running chunks still finish and keep their shards
+                        raise future.exception()
+                    bar.update(future.result())
+
+
+def _warm_up(config: FeatureConfig) -> None:
+    """Load librosa and build the filterbanks once per worker process."""
+    import numpy as np
+
+    extract_features(np.random.default_rng(0).standard_normal(4000).astype("float32"), config)
+
+
+def _extract_chunk(shard: Path, items: list[_Item], config: FeatureConfig) -> int:
+    """Extract one chunk and write its shard; returns the number of utterances."""
+    features = {}
+    for item in items:
+        try:
+            features[item.id] = extract_features(load_audio(item.wav, config.sample_rate), config)
+        except Exception as e:  # noqa: BLE001 -- any failure is reported with its file
+            raise FeatureExtractionError(
+                f"utterance {item.id} (manifest line {item.line}, file {item.wav}): {e}. Fix or "
+                f"remove that manifest row and re-run; finished shards are kept"
+            ) from None
+    write_shard(shard, features)
+    return len(items)
+
+
+def _write_json(path: Path, data) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+
+
+def _say(progress: bool, message: str) -> None:
+    if progress:
+        print(message, flush=True)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--manifest", required=True, help="manifest.csv to extract")
+    parser.add_argument("--root", help="release root the wav paths are relative to (default: "
+                        "the release the manifest was built from)")
+    parser.add_argument("--config", help="experiment YAML whose `features` part to use")
+    parser.add_argument("--kind", choices=["mfcc", "logmel"], help="override the feature kind")
+    parser.add_argument("--workers", type=int, help="processes (default: every core)")
+    parser.add_argument("--cache-root", help="default: <manifest folder>/features")
+    parser.add_argument("--chunk-size", type=int, default=CHUNK_SIZE, help="utterances per shard")
+    args = parser.parse_args(argv)
+    config = ExperimentConfig.load(args.config).features if args.config else FeatureConfig()
+    if args.kind:
+        config = dataclasses.replace(config, kind=args.kind)
+    from data_prep.synthetic import release_root
+
+    start = time.perf_counter()
+    try:
+        root = args.root or release_root(args.manifest)
+        out = build_cache(args.manifest, root, config, args.cache_root, args.workers,
+                          args.chunk_size)
+    except (FeatureExtractionError, FileNotFoundError, ValueError) as e:
+        sys.exit(f"error: {e}")
+    print(f"features in {out} ({time.perf_counter() - start:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,390 @@
+"""Parse an IEMOCAP release (the real one or the built-in corpus) into a manifest.
+
+    python -m data_prep.iemocap --root PATH/IEMOCAP_full_release --out manifest.csv \
+        [--class-set 4class] [--sessions 1 2 3 4 5] [--skip-missing]
+
+The release keeps, per session and dialog:
+
+- ``SessionN/dialog/EmoEvaluation/<dialog>.txt``: a ``%`` header, then blank-line separated blocks,
+  each starting with ``[6.2901 - 8.2357]<TAB>Ses01F_impro01_F000<TAB>neu<TAB>[2.5000, 2.5000,
+  2.5000]`` followed by rater lines (``C-E2:<TAB>Neutral;<TAB>()``, ``A-E3:<TAB>val 3; ...``);
+- ``SessionN/dialog/transcriptions/<dialog>.txt``: ``Ses01F_impro01_F000 [006.2901-008.2357]:
+  Excuse me.`` (turns whose id holds ``XX`` are never labelled);
+- ``SessionN/sentences/wav/<dialog>/<utterance id>.wav``.
+
+Every labelled turn becomes one :class:`emokit.manifest.Utterance` (labels outside the class set
+too, with ``label=""``). Nothing is dropped silently: every problem (a line that does not parse, a
+label without a transcript or the reverse, a missing wav, an empty transcript, ...) is collected and
+reported at once, naming the file and line. ``skip_missing=True`` (``--skip-missing``) skips the
+utterances with problems instead, and the command line writes what it skipped to a report file.
+
+All five sessions are expected unless ``sessions`` limits them (e.g. ``--sessions 1 2`` for a
+partial copy): a missing session is an error either way, because a silently missing session changes
+every leave-one-session-out result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import soundfile
+
+from emokit import labels as labels_lib
+from emokit.manifest import Utterance, write_manifest
+
+RELEASE_DIR = "IEMOCAP_full_release"
+ALL_SESSIONS = (1, 2, 3, 4, 5)
+NON_SPEECH = re.compile(r"\[[A-Za-z_ ]+\]")  # [LAUGHTER], [BREATHING], [GARBAGE], ...
+MAX_LISTED_PROBLEMS = 20
+
+_NUM = r"[-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?"
+_LABEL_LINE = re.compile(
+    rf"^\[\s*(?P<start>{_NUM})\s*-\s*(?P<end>{_NUM})\s*\]\t(?P<id>\S+)\t(?P<label>\S+)\t"
+    rf"\[\s*(?P<v>{_NUM}),\s*(?P<a>{_NUM}),\s*(?P<d>{_NUM})\s*\]\s*$"
+)
+_RATER_LINE = re.compile(r"^[A-Z]+-[A-Z]+\d*:\s")  # C-E2:<TAB>..., A-F1:<TAB>...
+_TRANSCRIPT_LINE = re.compile(
+    rf"^(?P<id>\S+)\s+\[\s*(?P<start>{_NUM})\s*-\s*(?P<end>{_NUM})\s*\]:\s?(?P<text>.*)$"
+)
+_UTTERANCE_ID = re.compile(r"^Ses(?P<session>\d\d)[FM]_(?P<rest>\w+)_(?P<gender>[FM])(?:\d{3}|XX\w*)$")
+
+
+@dataclass(frozen=True)
+class LabelLine:
+    """One utterance's line of an EmoEvaluation file."""
+
+    start: float
+    end: float
+    id: str
+    raw_label: str
+    valence: float
+    arousal: float
+    dominance: float
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong in the release: where it is, which utterance (if known), and what."""
+
+    file: str
+    line: int  # 0 when the problem concerns a whole file or utterance
+    utterance: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        who = f" [{self.utterance}]" if self.utterance else ""
+        return f"{where}{who}: {self.message}"
+
+
+class ReleaseError(ValueError):
+    """The release has problems; ``.problems`` lists all of them."""
+
+    def __init__(self, root: Path, problems: list[Problem]):
+        self.problems = problems
+        listed = "\n".join(f"  {p}" for p in problems[:MAX_LISTED_PROBLEMS])
+        more = len(problems) - MAX_LISTED_PROBLEMS
+        more_text = f"\n  ... and {more} more" if more > 0 else ""
+        super().__init__(
+            f"{len(problems)} problem(s) in the IEMOCAP release at {root}:\n{listed}{more_text}\n"
+            "Fix these files (compare them with a fresh copy of the release), or skip the "
+            "utterances concerned with skip_missing=True (--skip-missing), which writes a report "
+            "of what was skipped."
+        )
+
+
+def format_label_line(line: LabelLine) -> str:
+    """The EmoEvaluation text of a label line (the release's own number format)."""
+    return (
+        f"[{line.start:.4f} - {line.end:.4f}]\t{line.id}\t{line.raw_label}\t"
+        f"[{line.valence:.4f}, {line.arousal:.4f}, {line.dominance:.4f}]"
+    )
+
+
+def parse_label_line(text: str) -> LabelLine | None:
+    """Parse ``[start - end]<TAB>id<TAB>label<TAB>[V, A, D]``; ``None`` if the line is not one."""
+    m = _LABEL_LINE.match(text)
+    if m is None:
+        return None
+    return LabelLine(float(m["start"]), float(m["end"]), m["id"], m["label"],
+                     float(m["v"]), float(m["a"]), float(m["d"]))
+
+
+def format_transcript_line(utterance_id: str, start: float, end: float, text: str) -> str:
+    """The transcription text of a turn: ``Ses01F_impro01_F000 [006.2901-008.2357]: Excuse me.``"""
+    return f"{utterance_id} [{start:08.4f}-{end:08.4f}]: {text}"
+
+
+def parse_transcript_line(text: str) -> tuple[str, str] | None:
+    """``(id, text)`` of a transcription line, or ``None`` if the line is not one."""
+    m = _TRANSCRIPT_LINE.match(text)
+    return None if m is None else (m["id"], m["text"].strip())
+
+
+def is_speech_free(transcript: str) -> bool:
+    """True when a transcript holds no words once non-speech tokens (``[LAUGHTER]``) are removed."""
+    return not re.search(r"\w", NON_SPEECH.sub(" ", transcript))
+
+
+def dialog_of(utterance_id: str) -> str:
+    """``Ses05M_script01_1b_M012`` -> ``Ses05M_script01_1b``."""
+    return utterance_id.rsplit("_", 1)[0]
+
+
+# --------------------------------------------------------------------------------------- reading
+
+
+def _read_label_file(path: Path, rel: str, problems: list[Problem]) -> dict[str, tuple[LabelLine, int]]:
+    """``{id: (label line, line number)}`` of one EmoEvaluation file; bad lines go to ``problems``."""
+    found: dict[str, tuple[LabelLine, int]] = {}
+    for line_no, text in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+        if not text.strip() or text.startswith("%") or _RATER_LINE.match(text):
+            continue
+        line = parse_label_line(text)
+        if line is None:
+            problems.append(Problem(rel, line_no, "", f"not a label line: {text[:80]!r} (expected "
+                                    "'[start - end]<TAB>id<TAB>label<TAB>[V, A, D]')"))
+        elif line.raw_label not in labels_lib.RAW_LABELS:
+            problems.append(Problem(rel, line_no, line.id, f"unknown label {line.raw_label!r}; "
+                                    f"the release uses {sorted(labels_lib.RAW_LABELS)}"))
+        elif line.id in found:
+            problems.append(Problem(rel, line_no, line.id,
+                                    f"labelled twice (first on line {found[line.id][1]})"))
+        elif _UTTERANCE_ID.match(line.id) is None or "XX" in line.id.rsplit("_", 1)[1]:
+            problems.append(Problem(rel, line_no, line.id, "not an utterance id like "
+                                    "Ses01F_impro01_F000"))
+        elif dialog_of(line.id) != path.stem:
+            problems.append(Problem(rel, line_no, line.id, f"belongs to dialog {dialog_of(line.id)}, "
+                                    f"not to this file's dialog {path.stem}"))
+        else:
+            found[line.id] = (line, line_no)
+    return found
+
+
+def _read_transcript_file(path: Path, rel: str, problems: list[Problem]) -> dict[str, tuple[str, int]]:
+    """``{id: (text, line number)}`` of one transcription file; bad lines go to ``problems``."""
+    found: dict[str, tuple[str, int]] = {}
+    for line_no, text in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+        if not text.strip():
+            continue
+        parsed = parse_transcript_line(text)
+        if parsed is None:
+            problems.append(Problem(rel, line_no, "", f"not a transcription line: {text[:80]!r} "
+                                    "(expected 'Ses01F_impro01_F000 [006.2901-008.2357]: text')"))
+        elif parsed[0] in found:
+            problems.append(Problem(rel, line_no, parsed[0],
+                                    f"transcribed twice (first on line {found[parsed[0]][1]})"))
+        else:
+            found[parsed[0]] = (parsed[1], line_no)
+    return found
+
+
+def _check_root(root: Path, sessions: Sequence[int]) -> None:
+    """Fail early, with what was expected, when ``root`` is not a release or lacks a session."""
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root} is not a folder; pass the IEMOCAP_full_release folder")
+    present = sorted(int(p.name[7:]) for p in root.glob("Session[0-9]") if p.is_dir())
+    if not present:
+        hint = f" (found {root / RELEASE_DIR}: pass that folder)" if (root / RELEASE_DIR).is_dir() else ""
+        raise ValueError(
+            f"{root} is not an IEMOCAP release{hint}: expected the IEMOCAP_full_release folder "
+            "holding Session1..Session5, each with dialog/EmoEvaluation/, dialog/transcriptions/ "
+            "and sentences/wav/"
+        )
+    missing = [s for s in sessions if s not in present]
+    if missing:
+        raise ValueError(
+            f"{root} lacks session(s) {missing} (found {present}). A missing session changes every "
+            "leave-one-session-out result; restore it, or name the sessions to use "
+            f"(sessions={present} / --sessions {' '.join(map(str, present))})"
+        )
+    for s in sessions:
+        for sub in ("dialog/EmoEvaluation", "dialog/transcriptions", "sentences/wav"):
+            if not (root / f"Session{s}" / sub).is_dir():
+                raise ValueError(f"{root / f'Session{s}'} has no {sub}/ folder: is the copy complete?")
+
+
+def scan_release(root: str | Path, class_set: str = "4class",
+                 sessions: Sequence[int] = ALL_SESSIONS) -> tuple[list[Utterance], list[Problem]]:
+    """Every labelled utterance without a problem, and the problems found (all of them).
+
+    Structural faults (``root`` not a release, a session missing) raise at once.
+    """
+    root = Path(root)
+    labels_lib.class_mapping(class_set)  # a clear error for an unknown class set
+    _check_root(root, sessions)
+    rows: list[Utterance] = []
+    problems: list[Problem] = []
+    for session in sessions:
+        session_dir = root / f"Session{session}"
+        label_files = sorted((session_dir / "dialog" / "EmoEvaluation").glob("*.txt"))
+        transcript_files = sorted((session_dir / "dialog" / "transcriptions").glob("*.txt"))
+        if not label_files:
+            problems.append(Problem(str(session_dir.relative_to(root)), 0, "",
+                                    "no EmoEvaluation/*.txt label files"))
+        label_stems = {p.stem for p in label_files}
+        for path in transcript_files:
+            if path.stem not in label_stems:
+                problems.append(Problem(str(path.relative_to(root)), 0, "", "a transcription "
+                                        f"file without EmoEvaluation/{path.name} label file"))
+        for label_path in label_files:
+            rows += _scan_dialog(root, label_path, class_set, problems)
+    return rows, problems
+
+
+def _scan_dialog(root: Path, label_path: Path, class_set: str,
+                 problems: list[Problem]) -> list[Utterance]:
+    """The utterances of one dialog (label file + transcription file + wavs)."""
+    dialog = label_path.stem
+    session_dir = label_path.parent.parent.parent
+    label_rel = str(label_path.relative_to(root))
+    labelled = _read_label_file(label_path, label_rel, problems)
+    transcript_path = session_dir / "dialog" / "transcriptions" / label_path.name
+    transcript_rel = str(transcript_path.relative_to(root))
+    if not transcript_path.exists():
+        problems.append(Problem(transcript_rel, 0, "", f"missing: the {len(labelled)} labelled "
+                                f"utterances of {label_rel} have no transcription file"))
+        return []
+    transcribed = _read_transcript_file(transcript_path, transcript_rel, problems)
+    for uid, (_, line_no) in transcribed.items():
+        if uid not in labelled and "XX" not in uid.rsplit("_", 1)[1]:
+            problems.append(Problem(transcript_rel, line_no, uid, f"transcribed but not labelled "
+                                    f"in {label_rel}"))
+    rows = []
+    for uid, (line, line_no) in labelled.items():
+        if uid not in transcribed:
+            problems.append(Problem(label_rel, line_no, uid, f"labelled but not transcribed in "
+                                    f"{transcript_rel}"))
+            continue
+        text, text_line = transcribed[uid]
+        if is_speech_free(text):
+            problems.append(Problem(transcript_rel, text_line, uid, f"transcript {text!r} has no "
+                                    "words (empty, or only non-speech tokens like [LAUGHTER])"))
+            continue
+        wav_rel = f"{session_dir.name}/sentences/wav/{dialog}/{uid}.wav"
+        try:
+            info = soundfile.info(str(root / wav_rel))
+        except Exception as e:  # noqa: BLE001 -- soundfile raises several types for bad files
+            reason = "missing" if not (root / wav_rel).exists() else f"unreadable ({e})"
+            problems.append(Problem(wav_rel, 0, uid, f"wav file {reason}"))
+            continue
+        rows.append(_utterance(line, text, wav_rel, info, class_set))
+    return rows
+
+
+def _utterance(line: LabelLine, transcript: str, wav_rel: str, info, class_set: str) -> Utterance:
+    m = _UTTERANCE_ID.match(line.id)
+    session = int(m["session"])
+    return Utterance(
+        id=line.id, session=session, dialog=dialog_of(line.id),
+        speaker=f"Ses{session:02d}{m['gender']}", gender=m["gender"],
+        mode="impro" if m["rest"].startswith("impro") else "script",
+        raw_label=line.raw_label, label=labels_lib.to_class(line.raw_label, class_set) or "",
+        start=line.start, end=line.end,
+        valence=line.valence, arousal=line.arousal, dominance=line.dominance,
+        transcript=transcript, wav=wav_rel,
+        duration=info.frames / info.samplerate, sample_rate=int(info.samplerate),
+    )
+
+
+def parse_release(root: str | Path, class_set: str = "4class", skip_missing: bool = False,
+                  sessions: Sequence[int] = ALL_SESSIONS) -> list[Utterance]:
+    """Every labelled utterance of the release at ``root``, in session/dialog/time order.
+
+    Raises :class:`ReleaseError` listing every problem unless ``skip_missing``, which skips the
+    utterances concerned (use :func:`scan_release` to get the problems as well).
+    """
+    rows, problems = scan_release(root, class_set, sessions)
+    if problems and not skip_missing:
+        raise ReleaseError(Path(root), problems)
+    return rows
+
+
+# --------------------------------------------------------------------------------------- reports
+
+
+def count_table(utterances: Sequence[Utterance], class_set: str = "4class") -> str:
+    """The per-session, per-class count table that papers print (labelled utterances only)."""
+    names = labels_lib.class_names(class_set)
+    counts = Counter((u.session, u.label) for u in utterances if u.label)
+    sessions = sorted({u.session for u in utterances})
+    width = max(8, *(len(n) + 1 for n in names))
+    header = "session".ljust(9) + "".join(n.rjust(width) for n in names) + "total".rjust(width)
+    lines = [header, "-" * len(header)]
+    for s in sessions:
+        row = [counts[(s, n)] for n in names]
+        lines.append(f"Session{s}".ljust(9) + "".join(f"{c:>{width}}" for c in row)
+                     + f"{sum(row):>{width}}")
+    totals = [sum(counts[(s, n)] for s in sessions) for n in names]
+    lines.append("-" * len(header))
+    lines.append("total".ljust(9) + "".join(f"{c:>{width}}" for c in totals)
+                 + f"{sum(totals):>{width}}")
+    outside = sum(1 for u in utterances if not u.label)
+    lines.append(f"(+ {outside} labelled utterances outside the {class_set} set)")
+    return "\n".join(lines)
+
+
+def write_skip_report(problems: Sequence[Problem], path: str | Path) -> Path:
+    """A CSV of what ``--skip-missing`` skipped: file, line, utterance, reason."""
+    path = Path(path)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["file", "line", "utterance", "reason"])
+        for p in problems:
+            writer.writerow([p.file, p.line, p.utterance, p.message])
+    return path
+
+
+def source_path(manifest: str | Path) -> Path:
+    """The file beside a manifest naming the release it was parsed from (``manifest.source.json``)."""
+    manifest = Path(manifest)
+    return manifest.with_name(manifest.stem + ".source.json")
+
+
+def write_source(manifest: str | Path, root: str | Path, class_set: str) -> Path:
+    """Record which release (absolute path) and class set ``manifest`` was parsed from."""
+    path = source_path(manifest)
+    path.write_text(json.dumps({"root": str(Path(root).resolve()), "class_set": class_set}))
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--root", required=True, help="the IEMOCAP_full_release folder")
+    parser.add_argument("--out", required=True, help="manifest CSV to write")
+    parser.add_argument("--class-set", default="4class", choices=sorted(labels_lib.CLASS_SETS))
+    parser.add_argument("--sessions", type=int, nargs="+", default=list(ALL_SESSIONS),
+                        help="sessions to read (default: all five)")
+    parser.add_argument("--skip-missing", action="store_true",
+                        help="skip utterances with problems and write OUT.skipped.csv")
+    args = parser.parse_args(argv)
+    began = time.perf_counter()
+    try:
+        rows, problems = scan_release(args.root, args.class_set, args.sessions)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if problems and not args.skip_missing:
+        print(f"error: {ReleaseError(Path(args.root), problems)}", file=sys.stderr)
+        return 1
+    out = write_manifest(rows, args.out)
+    write_source(out, args.root, args.class_set)
+    print(count_table(rows, args.class_set))
+    print(f"wrote {len(rows)} utterances to {out} in {time.perf_counter() - began:.1f} s")
+    if problems:
+        report = write_skip_report(problems, Path(args.out).with_suffix(".skipped.csv"))
+        print(f"skipped {len(problems)} problem(s): see {report}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""The built-in corpus: IEMOCAP's shape and counts, determinism, the knobs, and corpus on demand."""
+
+import csv
+import hashlib
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from data_prep import synthetic
+from data_prep._words import CUES
+from emokit.config import CorpusConfig
+from emokit.manifest import read_manifest
+
+
+@pytest.fixture(scope="module")
+def mini(tmp_path_factory):
+    """The mini corpus made by the command line, as a user makes it: its output folder."""
+    out = tmp_path_factory.mktemp("mini") / "corpus"
+    assert synthetic.main(["--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def iemocap_plan():
+    """The IEMOCAP-size corpus as planned (every turn, no audio)."""
+    return synthetic.plan_corpus("iemocap")
+
+
+def _ground_truth(out: Path) -> list[dict]:
+    with open(out / "ground_truth.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_iemocap_size_has_iemocap_counts_and_durations(iemocap_plan):
+    turns = [t for t in iemocap_plan if t.labelled]
+    four = [t for t in turns if t.label]
+    assert len(four) == 5531
+    assert Counter(t.label for t in four) == {"neutral": 1708, "happy": 1636, "angry": 1103,
+                                              "sad": 1084}
+    assert Counter(t.raw_label for t in four)["hap"] == 595
+    assert [sum(t.session == s for t in four) for s in range(1, 6)] == [1085, 1023, 1151, 1031,
+                                                                       1241]
+    assert {t.raw_label for t in turns if not t.label} == {"fru", "xxx", "sur", "fea", "oth", "dis"}
+    durations = np.array([t.duration for t in four])
+    assert 4.2 < durations.mean() < 4.8 and durations.min() >= 1.0 and durations.max() <= 20.0
+    assert len({t.speaker for t in four}) == 10
+
+
+def test_iemocap_size_uses_the_release_dialog_names(iemocap_plan):
+    dialogs = {t.dialog for t in iemocap_plan}
+    assert {"Ses01F_impro01", "Ses01M_impro08", "Ses03F_script02_2", "Ses05M_script01_1b"} <= dialogs
+    assert "Ses05M_script01_1" not in dialogs
+
+
+def test_mini_is_balanced_over_sessions_and_speakers(mini):
+    rows = read_manifest(mini / "manifest.csv", labelled_only=True)
+    per_session = Counter(u.session for u in rows)
+    assert set(per_session) == {1, 2, 3, 4, 5} and len(set(per_session.values())) == 1
+    per_speaker = Counter(u.speaker for u in rows)
+    assert len(per_speaker) == 10 and min(per_speaker.values()) > 0.3 * len(rows) / 10
+    assert max(u.duration for u in rows) <= 4.0
+
+
+def test_wavs_are_16k_mono_pcm16_of_the_planned_length(mini):
+    truth = _ground_truth(mini)
+    for row in truth[:: len(truth) // 20]:
+        info = soundfile.info(str(mini / "IEMOCAP_full_release" / row["wav"]))
+        assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
+        assert info.frames == round(float(row["duration"]) * 16000)
+
+
+def test_same_seed_gives_byte_identical_files(mini, tmp_path):
+    again = tmp_path / "again"
+    synthetic.generate(again, size="mini", seed=0)
+    first = _hashes(mini / "IEMOCAP_full_release")
+    assert first == _hashes(again / "IEMOCAP_full_release")
+    assert (mini / "ground_truth.csv").read_bytes() == (again / "ground_truth.csv").read_bytes()
+
+
+def test_another_seed_gives_another_corpus():
+    first, other = synthetic.plan_corpus("mini", seed=0), synthetic.plan_corpus("mini", seed=1)
+    assert [t.transcript for t in first] != [t.transcript for t in other]
+
+
+def test_knobs_set_the_fraction_of_disagreeing_modalities():
+    turns = [t for t in synthetic.plan_corpus("iemocap", text_disagreement=0.3,
+                                              audio_ambiguity=0.1) if t.label]
+    with_cue = [t for t in turns if t.text_emotion]
+    assert np.mean([t.text_emotion != t.label for t in with_cue]) == pytest.approx(0.3, abs=0.03)
+    assert np.mean([t.audio_emotion != t.label for t in turns]) == pytest.approx(0.1, abs=0.02)
+    clean = [t for t in synthetic.plan_corpus("mini", text_disagreement=0, audio_ambiguity=0)
+             if t.label]
+    assert all(t.audio_emotion == t.label for t in clean)
+    assert all(t.text_emotion in ("", t.label) for t in clean)
+
+
+def test_transcripts_carry_the_cue_words_of_their_text_emotion(mini):
+    for row in _ground_truth(mini):
+        words = set(row["transcript"].lower().rstrip(".?!").split())
+        cue_classes = {c for c, cues in CUES.items() if words & set(cues)}
+        assert cue_classes == ({row["text_emotion"]} if row["text_emotion"] else set())
+        assert 1 <= len(words - {"[laughter]", "[breathing]", "[garbage]"}) <= 25
+
+
+def test_voice_carries_emotion_in_its_energy(mini):
+    truth = _ground_truth(mini)
+    rms = {c: [] for c in ("neutral", "happy", "angry", "sad")}
+    for row in truth:
+        if row["label"] and row["audio_ambiguous"] == "False":
+            wave, _ = soundfile.read(str(mini / "IEMOCAP_full_release" / row["wav"]))
+            rms[row["label"]].append(np.sqrt(np.mean(wave**2)))
+    level = {c: np.median(v) for c, v in rms.items()}
+    assert level["angry"] > level["happy"] > level["neutral"] > level["sad"]
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="unknown size 'huge'"):
+        synthetic.plan_corpus("huge")
+    with pytest.raises(ValueError, match="text_disagreement must be a fraction"):
+        synthetic.plan_corpus("mini", text_disagreement=1.5)
+
+
+def test_ensure_corpus_generates_once_and_redoes_a_killed_generation(mini, tmp_path, monkeypatch):
+    corpus = CorpusConfig(data_dir=str(tmp_path))
+    shutil.copytree(mini / "IEMOCAP_full_release",
+                    synthetic.corpus_dir(corpus) / "IEMOCAP_full_release")
+    shutil.copy(mini / synthetic.COMPLETE_MARKER, synthetic.corpus_dir(corpus))
+    calls = []
+
+    def fake_generate(out, *args):  # stands in for a real generation: writes the marker
+        calls.append(args)
+        shutil.copy(mini / synthetic.COMPLETE_MARKER, out)
+
+    monkeypatch.setattr(synthetic, "generate", fake_generate)
+    manifest = synthetic.ensure_corpus(corpus)
+    assert calls == [] and manifest == tmp_path / "synthetic_mini_seed0" / "manifest.csv"
+    assert len(read_manifest(manifest, labelled_only=True)) == 350
+    assert synthetic.release_root(manifest) == (manifest.parent / "IEMOCAP_full_release").resolve()
+    stamp = manifest.stat().st_mtime_ns
+    assert synthetic.ensure_corpus(corpus) == manifest and manifest.stat().st_mtime_ns == stamp
+    (manifest.parent / synthetic.COMPLETE_MARKER).unlink()  # as if generation had been killed
+    synthetic.ensure_corpus(corpus)
+    assert calls == [(corpus.synthetic_size, corpus.synthetic_seed, corpus.text_disagreement,
+                      corpus.audio_ambiguity, corpus.snr_db)]
+    assert synthetic.ensure_corpus(corpus) == manifest and len(calls) == 1
+
+
+def test_ensure_corpus_parses_a_given_release_once(mini, tmp_path, monkeypatch):
+    monkeypatch.setenv("EMOKIT_DATA", str(tmp_path))
+    root = mini / "IEMOCAP_full_release"
+    manifest = synthetic.ensure_corpus(CorpusConfig(root=str(root)))
+    assert manifest == tmp_path / "iemocap" / "manifest.csv"
+    assert synthetic.release_root(manifest) == root.resolve()
+    assert json.loads(manifest.with_name("manifest.source.json").read_text())["class_set"] == "4class"
+    six = synthetic.ensure_corpus(CorpusConfig(root=str(root), class_set="6class"))
+    assert "excited" in {u.label for u in read_manifest(six)}
+
+
+def test_knobs_away_from_defaults_get_their_own_folder(tmp_path):
+    default = synthetic.corpus_dir(CorpusConfig(data_dir=str(tmp_path)))
+    noisy = synthetic.corpus_dir(CorpusConfig(data_dir=str(tmp_path), snr_db=5.0))
+    assert default.name == "synthetic_mini_seed0" and noisy != default

@@ -1,0 +1,268 @@
+"""One fold of the corpus as padded, masked ``tf.data`` batches.
+
+:func:`prepare_fold` fits everything that learns from data on the fold's *training* utterances
+only (vocabulary, word vectors, feature normalization statistics) and returns a :class:`FoldData`
+whose datasets yield ``(inputs, labels)``::
+
+    inputs = {"audio":      float32 (batch, frames, feature_dim),
+              "audio_mask": bool    (batch, frames),      # True on real frames
+              "tokens":     int32   (batch, max_words),   # 0 = <pad>, 1 = <unk>
+              "text_mask":  bool    (batch, max_words)}   # True on real words
+    labels = int32 (batch,)
+
+Policies:
+
+- Truncation: an utterance longer than ``PipelineConfig.max_frames`` keeps its *first*
+  ``max_frames`` frames; a transcript longer than ``max_words`` keeps its first ``max_words`` words.
+  A transcript with no words (only ``[LAUGHTER]``, say) becomes one ``<unk>``, so every text mask
+  has at least one True entry (masked averages and attention never divide by zero).
+- Padding: the frame axis of a batch is padded (with zeros, masked out) up to the next multiple of
+  ``bucket_width``, capped at ``max_frames``: the model sees at most ``max_frames / bucket_width``
+  distinct shapes, so a ``tf.function`` (or XLA) retraces only a few times. The word axis is always
+  ``max_words`` long.
+- Training order: with ``bucket_by_length`` utterances are grouped into buckets of equal padded
+  length, shuffled within buckets, cut into batches, and the batches shuffled; the few utterances
+  left over in each bucket are pooled, sorted by length and batched together, so at most one batch
+  per epoch is smaller than ``batch_size``. Each new pass over the dataset is a new epoch whose
+  order comes from ``(shuffle_seed, epoch number)``: a dataset made with the same seed gives the
+  same sequence of epochs (peeking at a batch with ``next(iter(ds))`` uses up epoch 0).
+- Validation and test: no shuffling, no bucketing, in ``val_ids`` / ``test_ids`` order.
+
+All arrays stay in memory; batches are padded in NumPy by a generator and prefetched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from emokit.config import ExperimentConfig, PipelineConfig, TextConfig
+from emokit.folds import Fold
+from emokit.labels import class_names as class_names_of
+from emokit.manifest import Utterance
+from emokit.text import Vocabulary, tokenize
+from emokit.word_vectors import Coverage, load_pretrained_vectors, train_word_vectors
+
+
+@dataclass
+class Examples:
+    """Encoded utterances: audio ``(frames, feature_dim)`` and tokens ``(words,)`` per utterance."""
+
+    audio: list[np.ndarray]
+    tokens: list[np.ndarray]
+    labels: np.ndarray  # (n,) int32
+
+
+@dataclass
+class FoldData:
+    """A fold ready to train on: datasets plus what was fitted on its training utterances.
+
+    ``train`` is a *fresh* dataset each time it is read, starting at epoch 0 of
+    ``PipelineConfig.shuffle_seed``: runs that share a ``FoldData`` (several seeds or systems) each
+    see the same sequence of epochs, whatever ran before them. ``train_dataset(shuffle_seed)``
+    gives one with another seed.
+    """
+
+    val: Any  # tf.data.Dataset in val_ids order
+    test: Any  # tf.data.Dataset in test_ids order
+    vocab: Vocabulary
+    embedding_matrix: np.ndarray  # (len(vocab), vector dim) float32
+    normalizer: Any  # emokit.features.FeatureNormalizer
+    feature_dim: int
+    num_classes: int
+    class_names: list[str]
+    train_ids: tuple[str, ...]
+    val_ids: tuple[str, ...]
+    test_ids: tuple[str, ...]
+    train_examples: Examples
+    pipeline: PipelineConfig
+    coverage: Coverage | None = None  # of the pretrained vectors, when TextConfig.vectors_path
+
+    @property
+    def train(self):
+        """A new training ``tf.data.Dataset`` (bucketed, reshuffled every epoch)."""
+        return self.train_dataset()
+
+    def train_dataset(self, shuffle_seed: int | None = None):
+        """A new training dataset; ``shuffle_seed`` None = ``PipelineConfig.shuffle_seed``."""
+        config = self.pipeline
+        if shuffle_seed is not None:
+            config = dataclasses.replace(config, shuffle_seed=shuffle_seed)
+        return make_dataset(self.train_examples, config, training=True)
+
+
+def prepare_fold(config: ExperimentConfig, utterances: list[Utterance],
+                 features: dict[str, np.ndarray], fold: Fold) -> FoldData:
+    """Vocabulary, word vectors, normalizer and datasets of ``fold``, fitted on its training ids.
+
+    ``features`` maps utterance ids to raw ``(frames, feature_dim)`` arrays (from
+    ``emokit.features.load_features``); ``utterances`` are the manifest rows.
+    """
+    from emokit.features import FeatureNormalizer
+
+    by_id = {u.id: u for u in utterances}
+    fold_ids = (*fold.train_ids, *fold.val_ids, *fold.test_ids)
+    names = class_names_of(config.corpus.class_set)
+    _check_inputs(fold, fold_ids, by_id, features, names)
+    tokens = {i: tokenize(by_id[i].transcript, config.text.lowercase) for i in fold_ids}
+    train_tokens = [tokens[i] for i in fold.train_ids]
+
+    vocab = Vocabulary.build(train_tokens, config.text.min_count)
+    embedding_matrix, coverage = fold_word_vectors(train_tokens, vocab, config.text)
+    normalizer = FeatureNormalizer.fit(
+        {i: features[i] for i in fold_ids}, list(fold.train_ids),
+        {i: by_id[i].speaker for i in fold_ids}, config.features.normalization)
+
+    def examples(ids):
+        return Examples(
+            audio=[truncate_frames(normalizer.transform(i, features[i]), config.pipeline)
+                   for i in ids],
+            tokens=[encode_tokens(tokens[i], vocab, config.pipeline) for i in ids],
+            labels=np.array([names.index(by_id[i].label) for i in ids], dtype=np.int32))
+
+    return FoldData(
+        val=make_dataset(examples(fold.val_ids), config.pipeline, training=False),
+        test=make_dataset(examples(fold.test_ids), config.pipeline, training=False),
+        vocab=vocab, embedding_matrix=embedding_matrix, normalizer=normalizer,
+        feature_dim=int(features[fold.train_ids[0]].shape[1]), num_classes=len(names),
+        class_names=names, train_ids=fold.train_ids, val_ids=fold.val_ids,
+        test_ids=fold.test_ids, train_examples=examples(fold.train_ids),
+        pipeline=config.pipeline, coverage=coverage)
+
+
+def _check_inputs(fold: Fold, fold_ids, by_id, features, names: list[str]) -> None:
+    """Clear errors for ids without rows or features, empty or mismatched features, bad labels."""
+    if not fold.train_ids:
+        raise ValueError(f"fold {fold.name} has no training utterances")
+    fix_features = ("build the feature cache for this manifest (data_prep.features.build_cache) "
+                    "and load every fold id")
+    for what, table, fix in (("manifest rows", by_id, "pass the manifest the folds came from"),
+                             ("features", features, fix_features)):
+        missing = [i for i in fold_ids if i not in table]
+        if missing:
+            raise KeyError(f"fold {fold.name}: no {what} for {len(missing)} utterance(s), e.g. "
+                           f"{missing[:3]}; {fix}")
+    empty = [i for i in fold_ids if len(features[i]) == 0]
+    if empty:
+        raise ValueError(f"fold {fold.name}: {len(empty)} utterance(s) have 0 feature frames, "
+                         f"e.g. {empty[:3]}; rebuild their features")
+    shapes = {np.shape(features[i])[1:] for i in fold_ids}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 1:
+        raise ValueError(f"fold {fold.name}: features must be (frames, dims) with one dims, got "
+                         f"trailing shapes {sorted(shapes)}; load them from one feature cache")
+    outside = [f"{i} ({by_id[i].label!r})" for i in fold_ids if by_id[i].label not in names]
+    if outside:
+        raise ValueError(f"fold {fold.name}: {len(outside)} label(s) outside the class set "
+                         f"{names}, e.g. {outside[:3]}; build the manifest and the folds with "
+                         "the config's corpus.class_set")
+
+
+def fold_word_vectors(train_tokens: list[list[str]], vocab: Vocabulary,
+                      config: TextConfig) -> tuple[np.ndarray, Coverage | None]:
+    """Pretrained vectors from ``config.vectors_path``, or vectors trained on the training fold."""
+    if config.vectors_path:
+        return load_pretrained_vectors(config.vectors_path, vocab, binary=config.vectors_binary,
+                                       seed=config.seed)
+    return train_word_vectors(train_tokens, vocab, config), None
+
+
+def truncate_frames(audio: np.ndarray, config: PipelineConfig) -> np.ndarray:
+    """The first ``max_frames`` frames of ``(frames, feature_dim)`` audio, as float32."""
+    return np.asarray(audio[: config.max_frames], dtype=np.float32)
+
+
+def encode_tokens(tokens: list[str], vocab: Vocabulary, config: PipelineConfig) -> np.ndarray:
+    """Word ids of the first ``max_words`` tokens, ``(words,)`` int32; no words -> ``[UNK]``."""
+    ids = vocab.encode(tokens[: config.max_words]) or [vocab.UNK]
+    return np.array(ids, dtype=np.int32)
+
+
+def padded_frames(longest: int, config: PipelineConfig) -> int:
+    """Frames a batch is padded to: ``longest`` rounded up to ``bucket_width``, at most
+    ``max_frames``."""
+    return min(-(-longest // config.bucket_width) * config.bucket_width, config.max_frames)
+
+
+def pad_batch(audio: list[np.ndarray], tokens: list[np.ndarray], labels: np.ndarray,
+              config: PipelineConfig) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Zero-pad one batch of utterances into the input dict (shapes in the module docstring).
+
+    Utterances longer than ``max_frames`` / ``max_words`` keep their first frames / words.
+    """
+    audio = [a[: config.max_frames] for a in audio]
+    tokens = [t[: config.max_words] for t in tokens]
+    frames = padded_frames(max(len(a) for a in audio), config)
+    batch = {"audio": np.zeros((len(audio), frames, audio[0].shape[1]), np.float32),
+             "audio_mask": np.zeros((len(audio), frames), bool),
+             "tokens": np.zeros((len(audio), config.max_words), np.int32),
+             "text_mask": np.zeros((len(audio), config.max_words), bool)}
+    for row, (a, t) in enumerate(zip(audio, tokens)):
+        batch["audio"][row, : len(a)] = a
+        batch["audio_mask"][row, : len(a)] = True
+        batch["tokens"][row, : len(t)] = t
+        batch["text_mask"][row, : len(t)] = True
+    return batch, np.asarray(labels, np.int32)
+
+
+def train_batch_plan(lengths: np.ndarray, config: PipelineConfig, epoch: int) -> list[np.ndarray]:
+    """Index arrays of one training epoch's batches (see "Training order" above)."""
+    rng = np.random.default_rng([config.shuffle_seed, epoch])
+    size = config.batch_size
+    if not config.bucket_by_length:
+        return _chunks(rng.permutation(len(lengths)), size)
+    buckets = np.array([padded_frames(n, config) for n in lengths])
+    batches, leftover = [], []
+    for bucket in np.unique(buckets):
+        members = rng.permutation(np.flatnonzero(buckets == bucket))
+        full = len(members) - len(members) % size
+        batches += _chunks(members[:full], size)
+        leftover += members[full:].tolist()
+    batches += _chunks(np.array(sorted(leftover, key=lambda i: lengths[i]), dtype=int), size)
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def _chunks(indices: np.ndarray, size: int) -> list[np.ndarray]:
+    return [indices[start: start + size] for start in range(0, len(indices), size)]
+
+
+def make_dataset(examples: Examples, config: PipelineConfig, training: bool):
+    """A ``tf.data.Dataset`` of padded batches of ``examples``.
+
+    ``training``: bucketed (if ``config.bucket_by_length``) and reshuffled each epoch; otherwise
+    the examples' order, unshuffled. A training epoch's order is drawn when its pass yields its
+    first batch (an iterator that never yields does not count): to resume after ``k`` epochs,
+    take one batch from each of ``k`` passes, ``for _ in range(k): next(iter(dataset))``.
+    """
+    import tensorflow as tf
+
+    if not examples.audio:
+        raise ValueError("no examples to batch (an empty split?)")
+    lengths = np.array([len(a) for a in examples.audio])
+    epochs = itertools.count()
+
+    def batches():
+        for idx in epoch_batches(lengths, config, training, epoch=next(epochs)):
+            yield pad_batch([examples.audio[i] for i in idx], [examples.tokens[i] for i in idx],
+                            examples.labels[idx], config)
+
+    dim = examples.audio[0].shape[1]
+    signature = ({"audio": tf.TensorSpec((None, None, dim), tf.float32),
+                  "audio_mask": tf.TensorSpec((None, None), tf.bool),
+                  "tokens": tf.TensorSpec((None, config.max_words), tf.int32),
+                  "text_mask": tf.TensorSpec((None, config.max_words), tf.bool)},
+                 tf.TensorSpec((None,), tf.int32))
+    count = len(epoch_batches(lengths, config, training))  # the same every epoch
+    dataset = tf.data.Dataset.from_generator(batches, output_signature=signature)
+    return dataset.apply(tf.data.experimental.assert_cardinality(count)).prefetch(tf.data.AUTOTUNE)
+
+
+def epoch_batches(lengths: np.ndarray, config: PipelineConfig, training: bool,
+                  epoch: int = 0) -> list[np.ndarray]:
+    """Index arrays of one epoch's batches: shuffled and bucketed for training, else in order."""
+    if training:
+        return train_batch_plan(lengths, config, epoch)
+    return _chunks(np.arange(len(lengths)), config.batch_size)

@@ -40,3 +40,18 @@ def test_notebook_runs_in_quick_mode(path, course_env, monkeypatch):
     client = NotebookClient(nb, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     client.execute()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_header_has_badge_and_timing(path):
+    """The first cell carries an Open-in-Colab badge pointing at this very file, and the times."""
+    import re
+
+    first = json.loads(path.read_text())["cells"][0]
+    text = "".join(first["source"])
+    links = re.findall(r"colab\.research\.google\.com/github/[^/]+/[^/]+/blob/main/([^)\s]+)", text)
+    assert links, f"{path.name}: no Open-in-Colab badge in the first cell"
+    root = path.parent.parent
+    for link in links:
+        assert (root / link).resolve() == path.resolve(), f"{path.name}: badge points at {link}"
+    assert "CPU" in text and "GPU" in text, f"{path.name}: the header must state CPU and GPU times"

@@ -1,0 +1,55 @@
+"""What this runtime has (TensorFlow, Keras, GPUs, tensorflow-io) and what changes on a GPU.
+
+>>> report = runtime_report()          # doctest: +SKIP
+>>> config = use_accelerator(ExperimentConfig())   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+
+from emokit.config import ExperimentConfig
+
+
+def gpus() -> list[str]:
+    """Names of the visible GPUs (empty on a CPU-only machine)."""
+    import tensorflow as tf
+
+    return [d.name for d in tf.config.list_physical_devices("GPU")]
+
+
+def runtime_report() -> dict[str, object]:
+    """Versions and devices, and whether the optional tensorflow-io decoder is usable."""
+    import keras
+    import tensorflow as tf
+
+    from emokit.audio import tfio_status
+
+    tfio_ok, tfio_reason = tfio_status()
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "gpus": gpus(),
+        "tensorflow-io": "available" if tfio_ok else f"unavailable ({tfio_reason})",
+    }
+
+
+def use_accelerator(config: ExperimentConfig, gpu_count: int | None = None) -> ExperimentConfig:
+    """A copy of ``config`` set up for the GPUs present: mixed precision and XLA on, a batch
+    4x larger (and a learning rate scaled with it), and MirroredStrategy when there are several.
+    On a CPU-only machine the config comes back unchanged."""
+    gpu_count = len(gpus()) if gpu_count is None else gpu_count
+    if gpu_count == 0:
+        return config
+    scale = 4
+    train = dataclasses.replace(
+        config.train,
+        mixed_precision=True,
+        xla=True,
+        distribute=gpu_count > 1,
+        learning_rate=config.train.learning_rate * scale**0.5,
+    )
+    pipeline = dataclasses.replace(config.pipeline, batch_size=config.pipeline.batch_size * scale)
+    return dataclasses.replace(config, train=train, pipeline=pipeline)

@@ -111,7 +111,7 @@ class ModelConfig:
     text_rnn_units: int = 64
     train_embeddings: bool = True
     dropout: float = 0.3
-    discriminator: str = "mlp"  # "mlp" or "bilinear" (CPC-style score)
+    discriminator: str = "mlp"  # "mlp", "bilinear" (CPC-style score) or "cosine" (paper code)
     discriminator_units: int = 128
     pairing: str = "label"  # "label": same-emotion pairs; "instance": same-utterance pairs (paper code)
     within_modality_pairs: bool = False

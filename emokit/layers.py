@@ -1,0 +1,274 @@
+"""The building blocks of the paper's model, as reusable Keras 3 layers.
+
+Each layer works on its own inside any ``keras.Model`` (functional or subclassed) and is
+serializable (``get_config`` + registered under the ``emokit`` package).
+
+- ``MaskedAttentionPooling``: a sequence ``(batch, time, features)`` -> ``(batch, features)``,
+  ignoring padded steps.
+- ``AudioEncoder``: frame features ``(batch, frames, dims)`` -> latent code ``(batch, latent_dim)``.
+- ``TextEncoder``: token ids ``(batch, words)`` -> latent code ``(batch, latent_dim)``.
+- ``ConcatFusion`` + ``EmotionClassifier``: the paper's baseline head.
+- ``PairDiscriminator``: scores every (audio code, text code) pair of a batch as same vs
+  different emotion, ``(batch_a, d), (batch_b, d) -> (batch_a, batch_b)`` logits.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+_NEG_INF = -1e9
+DISCRIMINATORS = ("mlp", "bilinear", "cosine")
+COSINE_TEMPERATURE = 0.1
+
+
+def _l2_normalize(x):
+    """Rows of ``x (n, d)`` scaled to unit length (zero rows stay zero)."""
+    return x / ops.maximum(ops.norm(x, axis=-1, keepdims=True), 1e-6)
+
+
+@keras.saving.register_keras_serializable(package="emokit")
+class MaskedAttentionPooling(layers.Layer):
+    """Attention-weighted average over time that gives padded steps zero weight.
+
+    ``call(sequence (batch, time, features), mask (batch, time) bool) -> (batch, features)``.
+    Scores are ``v . tanh(W x_t)``; the softmax over time is taken in float32 (safe under mixed
+    precision). A fully padded row returns zeros instead of NaN.
+    """
+
+    def __init__(self, units=64, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.supports_masking = True
+        self.hidden = layers.Dense(units, activation="tanh", dtype=self.dtype_policy)
+        self.score = layers.Dense(1, use_bias=False, dtype=self.dtype_policy)
+
+    def build(self, input_shape):
+        self.hidden.build(input_shape)
+        self.score.build(tuple(input_shape[:-1]) + (self.units,))
+
+    def call(self, sequence, mask=None):
+        scores = ops.cast(ops.squeeze(self.score(self.hidden(sequence)), -1), "float32")
+        if mask is not None:
+            scores = ops.where(mask, scores, _NEG_INF)
+        weights = ops.softmax(scores, axis=-1)
+        if mask is not None:
+            weights = weights * ops.cast(mask, "float32")  # all-padding rows -> zero weights
+        weights = ops.cast(weights, sequence.dtype)
+        return ops.sum(sequence * weights[..., None], axis=1)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+def _build_recurrent_head(encoder, channels):
+    """Build an encoder's bidirectional GRU, attention pooling and projection for ``channels``
+    input features per step."""
+    encoder.rnn.build((None, None, channels))
+    encoder.attention.build((None, None, 2 * encoder.rnn_units))
+    encoder.project.build((None, 2 * encoder.rnn_units))
+
+
+@keras.saving.register_keras_serializable(package="emokit")
+class AudioEncoder(layers.Layer):
+    """Frame features -> one latent code per utterance.
+
+    ``call(features (batch, frames, dims), mask (batch, frames) bool) -> (batch, latent_dim)``.
+    ``conv_layers`` x [Conv1D + ReLU + max pooling 2 in time] (the mask is pooled the same way),
+    then a bidirectional GRU over the remaining steps, masked attention pooling and a dense
+    projection. Padded frames are zeroed first, so appending padding leaves the code unchanged.
+    """
+
+    def __init__(self, latent_dim=128, conv_filters=64, conv_kernel=5, conv_layers=2,
+                 rnn_units=64, **kwargs):
+        super().__init__(**kwargs)
+        self.latent_dim = latent_dim
+        self.conv_filters = conv_filters
+        self.conv_kernel = conv_kernel
+        self.conv_layers = conv_layers
+        self.rnn_units = rnn_units
+        dtype = self.dtype_policy
+        self.convs = [layers.Conv1D(conv_filters, conv_kernel, padding="same", activation="relu",
+                                    dtype=dtype) for _ in range(conv_layers)]
+        self.pool = layers.MaxPooling1D(2, padding="same", dtype=dtype)
+        self.rnn = layers.Bidirectional(layers.GRU(rnn_units, return_sequences=True, dtype=dtype),
+                                        dtype=dtype)
+        self.attention = MaskedAttentionPooling(rnn_units, dtype=dtype)
+        self.project = layers.Dense(latent_dim, activation="tanh", dtype=dtype)
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        for conv in self.convs:
+            conv.build((None, None, channels))
+            channels = self.conv_filters
+        _build_recurrent_head(self, channels)
+
+    def call(self, features, mask=None, training=None):
+        if mask is None:
+            mask = ops.ones(ops.shape(features)[:2], dtype="bool")
+        x = features * ops.cast(mask, features.dtype)[..., None]
+        for conv in self.convs:
+            keep = ops.cast(mask, x.dtype)[..., None]
+            x = self.pool(conv(x) * keep)
+            mask = ops.squeeze(self.pool(keep), -1) > 0
+        x = self.rnn(x, mask=mask, training=training)
+        return self.project(self.attention(x, mask=mask))
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def get_config(self):
+        return {**super().get_config(), "latent_dim": self.latent_dim,
+                "conv_filters": self.conv_filters, "conv_kernel": self.conv_kernel,
+                "conv_layers": self.conv_layers, "rnn_units": self.rnn_units}
+
+
+@keras.saving.register_keras_serializable(package="emokit")
+class TextEncoder(layers.Layer):
+    """Token ids -> one latent code per utterance.
+
+    ``call(tokens (batch, words) int, mask (batch, words) bool) -> (batch, latent_dim)``.
+    Word embedding (initialised from ``embedding_matrix`` ``(vocab_size, embedding_dim)`` when
+    given; frozen unless ``train_embeddings``), a bidirectional GRU, masked attention pooling and a
+    dense projection. Without a mask, id 0 (``<pad>``) is padding.
+    """
+
+    def __init__(self, vocab_size, embedding_dim=100, latent_dim=128, rnn_units=64,
+                 train_embeddings=True, embedding_matrix=None, **kwargs):
+        super().__init__(**kwargs)
+        if embedding_matrix is not None and tuple(embedding_matrix.shape) != (vocab_size,
+                                                                              embedding_dim):
+            raise ValueError(
+                f"embedding_matrix has shape {tuple(embedding_matrix.shape)}, expected "
+                f"(vocab_size={vocab_size}, embedding_dim={embedding_dim}): build the matrix "
+                "from the same vocabulary as the token ids")
+        self.vocab_size = vocab_size
+        self.embedding_dim = embedding_dim
+        self.latent_dim = latent_dim
+        self.rnn_units = rnn_units
+        self.train_embeddings = train_embeddings
+        self._embedding_matrix = embedding_matrix  # used once, in build; weights are saved
+        dtype = self.dtype_policy
+        self.embedding = layers.Embedding(vocab_size, embedding_dim,
+                                          trainable=train_embeddings, dtype=dtype)
+        self.rnn = layers.Bidirectional(layers.GRU(rnn_units, return_sequences=True, dtype=dtype),
+                                        dtype=dtype)
+        self.attention = MaskedAttentionPooling(rnn_units, dtype=dtype)
+        self.project = layers.Dense(latent_dim, activation="tanh", dtype=dtype)
+
+    def build(self, input_shape):
+        self.embedding.build(input_shape)
+        if self._embedding_matrix is not None:
+            self.embedding.embeddings.assign(self._embedding_matrix)
+            self._embedding_matrix = None
+        _build_recurrent_head(self, self.embedding_dim)
+
+    def call(self, tokens, mask=None, training=None):
+        if mask is None:
+            mask = ops.not_equal(tokens, 0)
+        x = self.embedding(tokens)
+        x = self.rnn(x, mask=mask, training=training)
+        return self.project(self.attention(x, mask=mask))
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def get_config(self):
+        return {**super().get_config(), "vocab_size": self.vocab_size,
+                "embedding_dim": self.embedding_dim, "latent_dim": self.latent_dim,
+                "rnn_units": self.rnn_units, "train_embeddings": self.train_embeddings}
+
+
+@keras.saving.register_keras_serializable(package="emokit")
+class ConcatFusion(layers.Layer):
+    """The paper's fusion: ``[audio_code (batch, da), text_code (batch, dt)] -> (batch, da + dt)``."""
+
+    def call(self, codes):
+        return ops.concatenate(list(codes), axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="emokit")
+class EmotionClassifier(layers.Layer):
+    """Dropout + dense: ``(batch, features) -> (batch, num_classes)`` float32 logits."""
+
+    def __init__(self, num_classes, dropout=0.3, **kwargs):
+        super().__init__(**kwargs)
+        self.num_classes = num_classes
+        self.dropout_rate = dropout
+        self.dropout = layers.Dropout(dropout, dtype=self.dtype_policy)
+        self.logits = layers.Dense(num_classes, dtype=self.dtype_policy)
+
+    def build(self, input_shape):
+        self.logits.build(input_shape)
+
+    def call(self, features, training=None):
+        return ops.cast(self.logits(self.dropout(features, training=training)), "float32")
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes,
+                "dropout": self.dropout_rate}
+
+
+@keras.saving.register_keras_serializable(package="emokit")
+class PairDiscriminator(layers.Layer):
+    """Scores every pair (left_i, right_j) as same emotion (logit > 0) vs different.
+
+    ``call(left (batch_a, d), right (batch_b, d)) -> (batch_a, batch_b)`` float32 logits, computed
+    for the whole grid at once by broadcasting.
+
+    - ``kind="mlp"``: ``[l, r, l*r, |l-r|] -> Dense(units, relu) -> Dense(1)``. The ``l`` and ``r``
+      parts of the first layer are applied once per code (not once per pair) and broadcast.
+    - ``kind="bilinear"``: ``l^T W r + b`` (a CPC-style score).
+    - ``kind="cosine"``: ``cos(W l, r) / temperature + b`` with ``W`` starting as the identity
+      (the paper code's cosine similarity of projected codes, temperature 0.1): its scores depend
+      on the codes from the first step on, so the encoders feel the pair loss at once.
+
+    ``seed`` fixes its own initializers, so adding a discriminator never changes how the rest of
+    a model is initialised.
+    """
+
+    def __init__(self, kind="mlp", units=128, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        if kind not in DISCRIMINATORS:
+            raise ValueError(f"discriminator kind must be one of {DISCRIMINATORS}, got {kind!r}")
+        self.kind = kind
+        self.units = units
+        self.seed = seed
+
+    def build(self, left_shape, right_shape=None):
+        dim = left_shape[-1]
+        init = keras.initializers.GlorotUniform(seed=self.seed)
+        if self.kind == "bilinear":
+            self.w = self.add_weight(shape=(dim, dim), initializer=init, name="w")
+        elif self.kind == "cosine":
+            self.w = self.add_weight(shape=(dim, dim), initializer="identity", name="w")
+        else:
+            # rows: [left, right, left*right, |left-right|] blocks of the first dense layer
+            self.w = self.add_weight(shape=(4 * dim, self.units), initializer=init, name="w")
+            self.b1 = self.add_weight(shape=(self.units,), initializer="zeros", name="b1")
+            self.w_out = self.add_weight(
+                shape=(self.units, 1), name="w_out",
+                initializer=keras.initializers.GlorotUniform(seed=self.seed + 1))
+        self.b = self.add_weight(shape=(), initializer="zeros", name="b")
+
+    def call(self, left, right):
+        if self.kind == "bilinear":
+            logits = ops.matmul(ops.matmul(left, self.w), ops.transpose(right)) + self.b
+            return ops.cast(logits, "float32")
+        if self.kind == "cosine":
+            projected = _l2_normalize(ops.cast(ops.matmul(left, self.w), "float32"))
+            cosine = ops.matmul(projected, ops.transpose(_l2_normalize(ops.cast(right, "float32"))))
+            return cosine / COSINE_TEMPERATURE + ops.cast(self.b, "float32")
+        w_l, w_r, w_prod, w_diff = ops.split(self.w, 4, axis=0)
+        l, r = left[:, None, :], right[None, :, :]  # (a, 1, d), (1, b, d)
+        hidden = (ops.matmul(left, w_l)[:, None, :] + ops.matmul(right, w_r)[None, :, :]
+                  + ops.matmul(l * r, w_prod) + ops.matmul(ops.abs(l - r), w_diff) + self.b1)
+        logits = ops.squeeze(ops.matmul(ops.relu(hidden), self.w_out), -1) + self.b
+        return ops.cast(logits, "float32")
+
+    def get_config(self):
+        return {**super().get_config(), "kind": self.kind, "units": self.units,
+                "seed": self.seed}

@@ -1,0 +1,198 @@
+"""The paper's model: two encoders, concatenation, a classifier, and the pair discriminator.
+
+>>> from emokit.config import ModelConfig
+>>> model = build_model(ModelConfig(), feature_dim=42, vocab_size=500, num_classes=4)  # doctest: +SKIP
+>>> logits = model(inputs)        # inputs: {"audio", "audio_mask", "tokens", "text_mask"}  # doctest: +SKIP
+
+``EmotionModel.compute_losses`` is the one place the training objective is assembled; the custom
+loop in ``emokit.training`` and ``model.fit`` (``EmotionModel.train_step``) both call it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from emokit.config import ModelConfig
+from emokit.layers import (
+    AudioEncoder,
+    ConcatFusion,
+    EmotionClassifier,
+    PairDiscriminator,
+    TextEncoder,
+)
+from emokit.losses import classification_loss, discriminator_loss
+from emokit.pairs import PAIRINGS
+
+MODALITIES = ("both", "audio", "text")
+DISCRIMINATOR_SEED_OFFSET = 7919  # the discriminator draws from its own seeds
+
+
+def check_model_config(config: ModelConfig) -> None:
+    """Refuse settings that cannot work together, saying which setting to change."""
+    if config.modalities not in MODALITIES:
+        raise ValueError(f"ModelConfig.modalities must be one of {MODALITIES}, "
+                         f"got {config.modalities!r}")
+    if config.pairing not in PAIRINGS:
+        raise ValueError(f"ModelConfig.pairing must be one of {PAIRINGS}, got {config.pairing!r}")
+    if config.contrastive_weight < 0:
+        raise ValueError(f"ModelConfig.contrastive_weight must be >= 0, "
+                         f"got {config.contrastive_weight}")
+    if config.contrastive_weight > 0 and config.modalities != "both":
+        raise ValueError("the contrastive loss pairs audio with text codes: set "
+                         "ModelConfig.modalities='both' or contrastive_weight=0")
+    if config.within_modality_pairs and config.pairing != "label":
+        raise ValueError("ModelConfig.within_modality_pairs needs pairing='label'")
+
+
+@keras.saving.register_keras_serializable(package="emokit")
+class EmotionModel(keras.Model):
+    """Audio + text emotion classifier with an optional contrastive pair discriminator.
+
+    ``call(inputs) -> (batch, num_classes)`` float32 logits, where ``inputs`` is the pipeline's
+    dict ``{"audio": (batch, frames, feature_dim) float32, "audio_mask": (batch, frames) bool,
+    "tokens": (batch, words) int32, "text_mask": (batch, words) bool}`` (unimodal models read only
+    their part). ``encode(inputs) -> (audio_code, text_code)``, ``(batch, latent_dim)`` each, or
+    None for a modality the model does not have.
+    """
+
+    def __init__(self, model_config, feature_dim, vocab_size, num_classes, embedding_dim=100,
+                 seed=0, embedding_matrix=None, **kwargs):
+        super().__init__(**kwargs)
+        self.config = (model_config if isinstance(model_config, ModelConfig)
+                       else ModelConfig(**model_config))
+        check_model_config(self.config)
+        cfg = self.config
+        self.feature_dim = feature_dim
+        self.vocab_size = vocab_size
+        self.num_classes = num_classes
+        self.embedding_dim = embedding_dim
+        self.seed = seed
+        dtype = self.dtype_policy
+        self.audio_encoder = self.text_encoder = None
+        if cfg.modalities in ("both", "audio"):
+            self.audio_encoder = AudioEncoder(cfg.latent_dim, cfg.audio_conv_filters,
+                                              cfg.audio_conv_kernel, cfg.audio_conv_layers,
+                                              cfg.audio_rnn_units, dtype=dtype,
+                                              name="audio_encoder")
+        if cfg.modalities in ("both", "text"):
+            self.text_encoder = TextEncoder(vocab_size, embedding_dim, cfg.latent_dim,
+                                            cfg.text_rnn_units, cfg.train_embeddings,
+                                            embedding_matrix, dtype=dtype, name="text_encoder")
+        self.fusion = ConcatFusion(dtype=dtype, name="fusion")
+        self.classifier = EmotionClassifier(num_classes, cfg.dropout, dtype=dtype,
+                                            name="classifier")
+        # Built always (and last, from its own seeds) so lambda never changes the other weights.
+        self.discriminator = PairDiscriminator(cfg.discriminator, cfg.discriminator_units,
+                                               seed=seed + DISCRIMINATOR_SEED_OFFSET,
+                                               dtype=dtype, name="discriminator")
+
+    @property
+    def contrastive_weight(self) -> float:
+        return float(self.config.contrastive_weight)
+
+    def encode(self, inputs, training=None):
+        """``inputs`` dict -> ``(audio_code, text_code)``, each ``(batch, latent_dim)`` or None."""
+        audio = text = None
+        if self.audio_encoder is not None:
+            audio = self.audio_encoder(inputs["audio"], mask=inputs.get("audio_mask"),
+                                       training=training)
+        if self.text_encoder is not None:
+            text = self.text_encoder(inputs["tokens"], mask=inputs.get("text_mask"),
+                                     training=training)
+        return audio, text
+
+    def classify(self, audio_code, text_code, training=None):
+        codes = [c for c in (audio_code, text_code) if c is not None]
+        return self.classifier(self.fusion(codes), training=training)
+
+    def call(self, inputs, training=None):
+        return self.classify(*self.encode(inputs, training=training), training=training)
+
+    def compute_losses(self, inputs, labels, training=False):
+        """The training objective on one batch -> dict of scalars ``loss`` (total), ``ce``,
+        ``disc_loss``, ``disc_acc`` and the ``logits (batch, num_classes)``. The discriminator
+        term is built only when ``contrastive_weight > 0`` (a Python decision, made when the step
+        is traced), so the baseline computes and updates nothing extra."""
+        audio_code, text_code = self.encode(inputs, training=training)
+        logits = self.classify(audio_code, text_code, training=training)
+        ce = classification_loss(labels, logits)
+        out = {"loss": ce, "ce": ce, "logits": logits}
+        if self.contrastive_weight > 0:
+            disc, acc = discriminator_loss(self.discriminator, audio_code, text_code, labels,
+                                           self.config.pairing, self.config.within_modality_pairs)
+            out.update(loss=ce + self.contrastive_weight * disc, disc_loss=disc, disc_acc=acc)
+        return out
+
+    def variables_to_train(self):
+        """The trainable variables the loss depends on (no discriminator for the baseline)."""
+        if self.contrastive_weight > 0:
+            return self.trainable_variables
+        skip = {id(v) for v in self.discriminator.trainable_variables}
+        return [v for v in self.trainable_variables if id(v) not in skip]
+
+    # --- model.fit support: the same objective as emokit.training.fit -----------------------
+    def train_step(self, data):
+        """``model.compile(optimizer=emokit.training.make_optimizer(cfg)); model.fit(...)``.
+        For emokit's per-epoch decay add ``keras.callbacks.LearningRateScheduler(lambda e:
+        emokit.training.learning_rate_at(cfg, e))``; early stopping and checkpoints are
+        ``fit``'s own callbacks."""
+        inputs, labels = data
+        variables = self.variables_to_train()
+        with tf.GradientTape() as tape:
+            out = self.compute_losses(inputs, labels, training=True)
+            loss = out["loss"]
+            if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+                loss = self.optimizer.scale_loss(loss)
+        self.optimizer.apply(tape.gradient(loss, variables), variables)
+        return {k: v for k, v in out.items() if k != "logits"}
+
+    def test_step(self, data):
+        inputs, labels = data
+        out = self.compute_losses(inputs, labels, training=False)
+        predictions = tf.argmax(out["logits"], axis=-1, output_type=labels.dtype)
+        accuracy = tf.reduce_mean(tf.cast(tf.equal(predictions, labels), "float32"))
+        return {**{k: v for k, v in out.items() if k != "logits"}, "accuracy": accuracy}
+
+    # --- building and saving -----------------------------------------------------------------
+    def build_all(self):
+        """Create every variable (discriminator included) by running tiny dummy inputs."""
+        dummy = {"audio": np.zeros((2, 8, self.feature_dim), "float32"),
+                 "audio_mask": np.ones((2, 8), bool),
+                 "tokens": np.ones((2, 3), "int32"), "text_mask": np.ones((2, 3), bool)}
+        audio_code, text_code = self.encode(dummy)
+        self.classify(audio_code, text_code)
+        code = audio_code if audio_code is not None else text_code
+        self.discriminator(code, code)
+        self.built = True
+
+    def get_config(self):
+        return {**super().get_config(), "model_config": dataclasses.asdict(self.config),
+                "feature_dim": self.feature_dim, "vocab_size": self.vocab_size,
+                "num_classes": self.num_classes, "embedding_dim": self.embedding_dim,
+                "seed": self.seed}
+
+    @classmethod
+    def from_config(cls, config):
+        model = cls(**config)
+        model.build_all()
+        return model
+
+
+def build_model(config: ModelConfig, feature_dim, vocab_size, num_classes, embedding_matrix=None,
+                seed=0, dtype_policy=None) -> EmotionModel:
+    """A built ``EmotionModel`` for ``(batch, frames, feature_dim)`` audio and ``vocab_size``
+    token ids. ``embedding_matrix (vocab_size, dim)`` initialises the word embedding (its width
+    sets the embedding size; 100 without it). ``seed`` sets Keras' global seed before building, so
+    the same seed gives the same initial weights whatever ``contrastive_weight`` is.
+    ``dtype_policy="mixed_float16"`` builds a mixed-precision model (see TrainConfig.mixed_precision).
+    """
+    keras.utils.set_random_seed(seed)
+    embedding_dim = 100 if embedding_matrix is None else int(np.shape(embedding_matrix)[1])
+    model = EmotionModel(config, feature_dim, vocab_size, num_classes, embedding_dim, seed,
+                         embedding_matrix, dtype=dtype_policy, name="emotion_model")
+    model.build_all()
+    return model

@@ -1,0 +1,329 @@
+"""The training loop: a compiled ``tf.GradientTape`` step, early stopping, checkpoints, resume.
+
+>>> history = fit(model, fold.train, fold.val, TrainConfig(epochs=20))   # doctest: +SKIP
+>>> y_true, probs = predict_dataset(model, fold.test)                     # doctest: +SKIP
+
+One epoch = one pass over ``train_ds`` with Adam (global gradient-norm clipping ``clipnorm``,
+learning rate ``learning_rate * lr_decay ** epoch``), then WA/UA on ``val_ds``. The weights with
+the best validation UA are restored at the end. With ``checkpoint_dir`` set, the model, optimizer
+and loop state are saved after every epoch and a rerun of the same call resumes where the last
+run stopped (even if it was killed), ending with the same result as an uninterrupted run.
+
+GPU switches (``TrainConfig``): ``mixed_precision`` (float16 compute, float32 logits/loss and a
+loss-scale optimizer), ``xla`` (the forward/backward pass is XLA-compiled), ``distribute``
+(``tf.distribute.MirroredStrategy`` over all visible GPUs). ``fit`` takes a model built the usual
+way: when a switch needs a differently built model, it trains a copy built for it and copies the
+final weights back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import weakref
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from emokit.config import TrainConfig
+from emokit.metrics import classification_metrics
+from emokit.model import EmotionModel
+
+STATE_FILE = "state.json"
+BEST_WEIGHTS_FILE = "best_weights.npz"
+_STRATEGIES: dict[bool, tf.distribute.Strategy] = {}
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+def get_strategy(config: TrainConfig) -> tf.distribute.Strategy:
+    """``MirroredStrategy`` over all visible devices when ``config.distribute``, else the default
+    strategy. One instance per process (variables must be created under the strategy that runs
+    them)."""
+    if config.distribute not in _STRATEGIES:
+        _STRATEGIES[config.distribute] = (tf.distribute.MirroredStrategy() if config.distribute
+                                          else tf.distribute.get_strategy())
+    return _STRATEGIES[config.distribute]
+
+
+def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
+    """Adam with global gradient-norm clipping; wrapped for loss scaling under mixed precision."""
+    optimizer = keras.optimizers.Adam(config.learning_rate, global_clipnorm=config.clipnorm)
+    if config.mixed_precision:
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
+def learning_rate_at(config: TrainConfig, epoch: int) -> float:
+    """The learning rate of (0-based) ``epoch``: exponential decay per epoch."""
+    return config.learning_rate * config.lr_decay**epoch
+
+
+def _training_copy(model: EmotionModel, config: TrainConfig, strategy) -> EmotionModel:
+    """``model`` itself, or a copy built for mixed precision and/or under ``strategy``."""
+    policy = "mixed_float16" if config.mixed_precision else model.dtype_policy.name
+    if not config.distribute and policy == model.dtype_policy.name:
+        return model
+    model_config = {**model.get_config(), "dtype": policy}
+    with strategy.scope():
+        copy = EmotionModel.from_config(model_config)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+class Trainer:
+    """The compiled training step of one model under one ``TrainConfig``.
+
+    ``step(inputs, labels) -> dict`` of scalar tensors (``loss``, ``ce`` and, with the
+    discriminator, ``disc_loss`` and ``disc_acc``). ``trace_count`` counts how often the step
+    was traced (bounded by the number of distinct batch shapes, thanks to ``reduce_retracing``).
+    """
+
+    def __init__(self, model: EmotionModel, config: TrainConfig):
+        self.config = config
+        self.strategy = get_strategy(config)
+        self.model = _training_copy(model, config, self.strategy)
+        self.variables = self.model.variables_to_train()
+        with self.strategy.scope():
+            self.optimizer = make_optimizer(config)
+            self.optimizer.build(self.variables)
+        self.trace_count = 0
+        self._gradients = tf.function(self._loss_and_gradients, jit_compile=config.xla)
+        self.step = tf.function(self._step, reduce_retracing=True)
+        self._compiled_for = None
+
+    def compile_for(self, element_spec) -> None:
+        """Trace the step once for every batch shape of a dataset with this ``element_spec``
+        (a signature with free batch and length dimensions) instead of once per shape.
+        Not available under ``distribute`` (its batches are per-replica values)."""
+        if self.config.distribute or self._compiled_for == element_spec:
+            return
+        self.step = tf.function(self._step, input_signature=general_signature(element_spec))
+        self._compiled_for = element_spec
+
+    def _loss_and_gradients(self, inputs, labels):
+        with tf.GradientTape() as tape:
+            out = self.model.compute_losses(inputs, labels, training=True)
+            loss = out.pop("loss") / self.strategy.num_replicas_in_sync
+            scaled = self.optimizer.scale_loss(loss) if self.config.mixed_precision else loss
+        out["loss"] = loss * self.strategy.num_replicas_in_sync
+        del out["logits"]
+        return out, tape.gradient(scaled, self.variables)
+
+    def _replica_step(self, inputs, labels):
+        out, gradients = self._gradients(inputs, labels)
+        self.optimizer.apply(gradients, self.variables)
+        return out
+
+    def _step(self, inputs, labels):
+        self.trace_count += 1  # Python side effect: runs once per trace, not per call
+        per_replica = self.strategy.run(self._replica_step, args=(inputs, labels))
+        return {k: self.strategy.reduce("MEAN", v, axis=None) for k, v in per_replica.items()}
+
+    def set_learning_rate(self, value: float) -> None:
+        self.optimizer.learning_rate = value
+
+    def run_epoch(self, train_ds, epoch: int, progbar=None) -> dict[str, float]:
+        """One pass over ``train_ds`` -> mean of each step value. Raises ``TrainingDiverged``
+        as soon as a step's loss is not finite."""
+        dataset = (self.strategy.experimental_distribute_dataset(train_ds)
+                   if self.config.distribute else train_ds)
+        totals: dict[str, float] = {}
+        steps = 0
+        for steps, (inputs, labels) in enumerate(dataset, start=1):
+            values = {k: float(v) for k, v in self.step(inputs, labels).items()}
+            if not math.isfinite(values["loss"]):
+                raise TrainingDiverged(f"the training loss became {values['loss']} at epoch "
+                                       f"{epoch + 1}, step {steps}")
+            for k, v in values.items():
+                totals[k] = totals.get(k, 0.0) + v
+            if progbar is not None:
+                progbar.update(steps, list(values.items()))
+        if steps == 0:
+            raise ValueError("train_ds yielded no batches: is the training split empty?")
+        return {k: v / steps for k, v in totals.items()}
+
+
+def general_signature(element_spec):
+    """``element_spec`` with every dimension free except the feature axis of rank-3 tensors
+    (``(batch, frames, feature_dim)`` audio), as a tf.function ``input_signature``."""
+    def free(spec):
+        shape = [None] * (spec.shape.rank - 1) + [spec.shape[-1] if spec.shape.rank == 3 else None]
+        return tf.TensorSpec(shape, spec.dtype)
+
+    return tuple(tf.nest.map_structure(free, element_spec))
+
+
+_PREDICT_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _predict_function(model, input_spec):
+    """A compiled ``inputs -> probabilities`` of ``model``, traced once per input signature."""
+    signature = general_signature((input_spec,))
+    functions = _PREDICT_FUNCTIONS.setdefault(model, {})
+    key = repr(signature)
+    if key not in functions:
+        model_ref = weakref.ref(model)  # the cache must not keep the model alive
+        functions[key] = tf.function(
+            lambda inputs: tf.nn.softmax(model_ref()(inputs, training=False)),
+            input_signature=signature)
+    return functions[key]
+
+
+def predict_dataset(model, ds) -> tuple[np.ndarray, np.ndarray]:
+    """Class probabilities for every utterance of ``ds`` -> ``(y_true (n,) int, probs (n,
+    num_classes) float32)``, in the order ``ds`` yields them."""
+    predict = _predict_function(model, ds.element_spec[0])
+    labels, probs = [], []
+    for inputs, y in ds:
+        probs.append(predict(inputs).numpy())
+        labels.append(np.asarray(y))
+    if not labels:
+        raise ValueError("the dataset yielded no batches: is the split empty?")
+    return np.concatenate(labels).astype("int64"), np.concatenate(probs)
+
+
+def evaluate(model, ds, num_classes) -> dict:
+    """``emokit.metrics.classification_metrics`` of ``model`` on ``ds`` (WA, UA, recall, ...)."""
+    y_true, probs = predict_dataset(model, ds)
+    return classification_metrics(y_true, probs.argmax(-1), num_classes)
+
+
+@dataclasses.dataclass
+class LoopState:
+    """Where a run stands after ``epoch`` finished epochs (saved with every checkpoint)."""
+
+    epoch: int = 0
+    best_val_ua: float = -1.0
+    best_epoch: int = -1
+    wait: int = 0  # epochs since the best validation UA
+    history: dict = dataclasses.field(default_factory=dict)
+
+
+def _rng_states(model) -> dict:
+    """The dropout seed-generator states of ``model`` (Keras does not checkpoint them)."""
+    states = [v for v in model.variables if v.path.endswith("seed_generator_state")]
+    return {f"state{i}": v.value for i, v in enumerate(states)}
+
+
+class Checkpoints:
+    """Model + optimizer (``tf.train.Checkpoint``, dropout RNG states included), the best
+    weights so far (``best_weights.npz``) and the ``LoopState`` (``state.json``, written last, so
+    it only ever names a complete checkpoint)."""
+
+    def __init__(self, directory, trainer: Trainer):
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.checkpoint = tf.train.Checkpoint(model=trainer.model, optimizer=trainer.optimizer,
+                                              rng=_rng_states(trainer.model))
+
+    def restore(self) -> tuple[LoopState, list | None]:
+        """The saved state and best weights (restoring model and optimizer), or a fresh start."""
+        state_path = self.dir / STATE_FILE
+        if not state_path.exists():
+            return LoopState(), None
+        saved = json.loads(state_path.read_text())
+        self.checkpoint.restore(str(self.dir / saved.pop("checkpoint"))).assert_consumed()
+        best = np.load(self.dir / BEST_WEIGHTS_FILE)
+        return LoopState(**saved), [best[f"w{i}"] for i in range(len(best.files))]
+
+    def save(self, state: LoopState, best_weights: list) -> None:
+        prefix = self.checkpoint.save(str(self.dir / f"epoch{state.epoch:03d}"))
+        np.savez(self.dir / BEST_WEIGHTS_FILE,
+                 **{f"w{i}": w for i, w in enumerate(best_weights)})
+        payload = {**dataclasses.asdict(state), "checkpoint": Path(prefix).name}
+        tmp = self.dir / (STATE_FILE + ".tmp")
+        tmp.write_text(json.dumps(payload, indent=1))
+        os.replace(tmp, self.dir / STATE_FILE)
+        for old in self.dir.glob("epoch*"):  # keep only the checkpoint the state names
+            if not old.name.startswith(Path(prefix).name):
+                old.unlink()
+
+
+def _append(history: dict, values: dict) -> None:
+    for key, value in values.items():
+        history.setdefault(key, []).append(value)
+
+
+def _write_summaries(writer, values: dict, epoch: int) -> None:
+    with writer.as_default():
+        for key, value in values.items():
+            tf.summary.scalar(key, value, step=epoch)
+    writer.flush()
+
+
+def _kept(config: TrainConfig, epoch: int) -> str:
+    if not config.checkpoint_dir:
+        return "No checkpoint was kept (TrainConfig.checkpoint_dir is not set)."
+    if epoch == 0:
+        return "No epoch had finished, so there is no checkpoint yet."
+    return (f"The checkpoint of epoch {epoch} in {config.checkpoint_dir} is kept: a rerun "
+            "resumes from it.")
+
+
+def fit(model: EmotionModel, train_ds, val_ds, config: TrainConfig) -> dict:
+    """Train ``model`` in place with early stopping on validation UA -> history dict.
+
+    ``train_ds``/``val_ds`` yield ``(inputs, labels)`` batches (see ``emokit.pipeline``).
+    History: per-epoch lists ``loss, ce, [disc_loss, disc_acc], lr, val_wa, val_ua`` plus
+    ``best_epoch`` (1-based), ``best_val_ua``, ``epochs_run``, ``stopped_early``.
+    """
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    trainer = Trainer(model, config)
+    trainer.compile_for(train_ds.element_spec)
+    checkpoints = Checkpoints(config.checkpoint_dir, trainer) if config.checkpoint_dir else None
+    state, best_weights = checkpoints.restore() if checkpoints else (LoopState(), None)
+    for _ in range(state.epoch):  # replay the shuffle draws of the finished epochs
+        next(iter(train_ds))
+    writer = (tf.summary.create_file_writer(config.tensorboard_dir)
+              if config.tensorboard_dir else None)
+    num_classes = trainer.model.num_classes
+    stopped_early = False
+    for epoch in range(state.epoch, config.epochs):
+        if state.wait >= config.patience:  # a resumed run that had already stopped
+            stopped_early = True
+            break
+        lr = learning_rate_at(config, epoch)
+        trainer.set_learning_rate(lr)
+        progbar = None
+        if config.verbose:
+            print(f"Epoch {epoch + 1}/{config.epochs}")
+            cardinality = int(train_ds.cardinality())
+            progbar = keras.utils.Progbar(cardinality if cardinality > 0 else None)
+        try:
+            logs = trainer.run_epoch(train_ds, epoch, progbar)
+        except TrainingDiverged as error:
+            raise TrainingDiverged(f"{error}. {_kept(config, epoch)} Try a lower "
+                                   "TrainConfig.learning_rate or clipnorm, a smaller "
+                                   "ModelConfig.contrastive_weight, mixed_precision=False, and "
+                                   "check the features for NaN/inf.") from None
+        val = evaluate(trainer.model, val_ds, num_classes)
+        logs.update(lr=lr, val_wa=val["wa"], val_ua=val["ua"])
+        _append(state.history, logs)
+        if config.verbose:
+            print(f"  val WA {val['wa']:.4f}  UA {val['ua']:.4f}")
+        if writer is not None:
+            _write_summaries(writer, logs, epoch)
+        state.epoch = epoch + 1
+        if val["ua"] > state.best_val_ua:
+            state.best_val_ua, state.best_epoch, state.wait = val["ua"], epoch + 1, 0
+            best_weights = trainer.model.get_weights()
+        else:
+            state.wait += 1
+        if checkpoints:
+            checkpoints.save(state, best_weights)
+    stopped_early = stopped_early or state.wait >= config.patience
+    if best_weights is not None:
+        trainer.model.set_weights(best_weights)
+    if trainer.model is not model:
+        model.set_weights(trainer.model.get_weights())
+    return {**state.history, "best_epoch": state.best_epoch, "best_val_ua": state.best_val_ua,
+            "epochs_run": state.epoch, "stopped_early": stopped_early}

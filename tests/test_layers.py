@@ -1,0 +1,142 @@
+"""emokit.layers: masking, the pair grid, serialization, use inside a user's keras.Model."""
+
+import keras
+import numpy as np
+import pytest
+from _fake_batches import FEATURE_DIM, VOCAB_SIZE, fake_examples
+
+from emokit.layers import (
+    AudioEncoder,
+    ConcatFusion,
+    EmotionClassifier,
+    MaskedAttentionPooling,
+    PairDiscriminator,
+    TextEncoder,
+)
+
+
+def pad(array, extra, value=0):
+    widths = [(0, 0), (0, extra)] + [(0, 0)] * (array.ndim - 2)
+    return np.pad(array, widths, constant_values=value)
+
+
+def test_attention_pooling_ignores_padding_and_empty_rows():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 5, 4)).astype("float32")
+    mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [0, 0, 0, 0, 0]], bool)
+    layer = MaskedAttentionPooling(8)
+    out = np.asarray(layer(x, mask=mask))
+    x_noisy = x.copy()
+    x_noisy[~mask] = 100.0  # garbage in padded steps must not leak
+    np.testing.assert_allclose(np.asarray(layer(x_noisy, mask=mask)), out, atol=1e-6)
+    np.testing.assert_array_equal(out[2], 0.0)  # fully padded row: zeros, not NaN
+    np.testing.assert_allclose(np.asarray(layer(pad(x, 3), mask=pad(mask, 3, False))), out,
+                               atol=1e-6)
+
+
+def test_audio_encoder_code_unchanged_by_appended_padding():
+    inputs, _ = fake_examples(4, frames=(9, 30))
+    encoder = AudioEncoder(latent_dim=8, conv_filters=4, conv_kernel=3, conv_layers=2, rnn_units=4)
+    code = np.asarray(encoder(inputs["audio"], mask=inputs["audio_mask"]))
+    for extra in (1, 7):
+        longer = np.asarray(encoder(pad(inputs["audio"], extra),
+                                    mask=pad(inputs["audio_mask"], extra, False)))
+        np.testing.assert_allclose(longer, code, atol=1e-5)
+    changed = inputs["audio"].copy()
+    changed[0, 0] += 3.0  # a real frame does change the code
+    assert not np.allclose(np.asarray(encoder(changed, mask=inputs["audio_mask"]))[0], code[0])
+
+
+def test_text_encoder_padding_invariant_and_uses_embedding_matrix():
+    inputs, _ = fake_examples(4)
+    matrix = np.random.default_rng(1).normal(size=(VOCAB_SIZE, 5)).astype("float32")
+    encoder = TextEncoder(VOCAB_SIZE, 5, latent_dim=8, rnn_units=4, train_embeddings=False,
+                          embedding_matrix=matrix)
+    code = np.asarray(encoder(inputs["tokens"], mask=inputs["text_mask"]))
+    np.testing.assert_allclose(np.asarray(encoder.embedding.embeddings), matrix)
+    assert not encoder.embedding.trainable_weights
+    longer = encoder(pad(inputs["tokens"], 4), mask=pad(inputs["text_mask"], 4, False))
+    np.testing.assert_allclose(np.asarray(longer), code, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(encoder(inputs["tokens"])),  # mask from id 0
+                               code, atol=1e-5)
+
+
+def test_text_encoder_rejects_mismatched_embedding_matrix():
+    with pytest.raises(ValueError, match="vocab_size"):
+        TextEncoder(VOCAB_SIZE, 5, embedding_matrix=np.zeros((VOCAB_SIZE + 1, 5), "float32"))
+
+
+@pytest.mark.parametrize("kind", ["mlp", "bilinear", "cosine"])
+def test_discriminator_grid_matches_pair_by_pair(kind):
+    rng = np.random.default_rng(0)
+    left = rng.normal(size=(3, 6)).astype("float32")
+    right = rng.normal(size=(5, 6)).astype("float32")
+    disc = PairDiscriminator(kind, units=7, seed=3)
+    grid = np.asarray(disc(left, right))
+    assert grid.shape == (3, 5)
+    for i in range(3):
+        for j in range(5):
+            single = np.asarray(disc(left[i:i + 1], right[j:j + 1]))[0, 0]
+            assert grid[i, j] == pytest.approx(single, abs=1e-5)
+    assert not np.allclose(grid, grid[0, 0])  # it does depend on the pair
+
+
+def test_cosine_discriminator_starts_as_scaled_cosine_similarity():
+    rng = np.random.default_rng(0)
+    left, right = rng.normal(size=(3, 6)), rng.normal(size=(4, 6))
+    unit = lambda x: x / np.linalg.norm(x, axis=1, keepdims=True)
+    logits = PairDiscriminator("cosine")(left.astype("float32"), right.astype("float32"))
+    np.testing.assert_allclose(np.asarray(logits), unit(left) @ unit(right).T / 0.1, atol=1e-4)
+
+
+def test_unknown_discriminator_is_refused():
+    with pytest.raises(ValueError, match="cosine"):
+        PairDiscriminator("dot")
+
+
+def test_discriminator_initialisation_depends_only_on_its_seed():
+    codes = np.ones((2, 4), "float32")
+    a, b = PairDiscriminator(seed=5), PairDiscriminator(seed=5)
+    keras.utils.set_random_seed(123)
+    a(codes, codes)
+    keras.utils.set_random_seed(456)
+    b(codes, codes)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+
+
+def test_classifier_head_returns_float32_logits():
+    head = EmotionClassifier(4, dropout=0.5)
+    fused = ConcatFusion()([np.ones((2, 3), "float32"), np.ones((2, 5), "float32")])
+    assert tuple(fused.shape) == (2, 8)
+    logits = head(fused)
+    assert tuple(logits.shape) == (2, 4) and keras.backend.standardize_dtype(logits.dtype) == "float32"
+
+
+def functional_model():
+    audio = keras.Input((None, FEATURE_DIM), name="audio")
+    audio_mask = keras.Input((None,), dtype="bool", name="audio_mask")
+    tokens = keras.Input((None,), dtype="int32", name="tokens")
+    text_mask = keras.Input((None,), dtype="bool", name="text_mask")
+    a = AudioEncoder(8, 4, 3, 1, 4)(audio, mask=audio_mask)
+    t = TextEncoder(VOCAB_SIZE, 5, 8, 4)(tokens, mask=text_mask)
+    logits = EmotionClassifier(4, 0.1)(ConcatFusion()([a, t]))
+    return keras.Model({"audio": audio, "audio_mask": audio_mask, "tokens": tokens,
+                        "text_mask": text_mask}, logits)
+
+
+def test_layers_in_a_users_functional_model_save_and_load(tmp_path):
+    model = functional_model()
+    inputs, _ = fake_examples(3)
+    before = np.asarray(model(inputs))
+    model.save(tmp_path / "user.keras")
+    loaded = keras.saving.load_model(tmp_path / "user.keras")
+    np.testing.assert_allclose(np.asarray(loaded(inputs)), before, atol=1e-6)
+
+
+@pytest.mark.parametrize("layer", [
+    MaskedAttentionPooling(3), AudioEncoder(8, 4, 3, 3, 4), TextEncoder(10, 4, 6, 2, False),
+    EmotionClassifier(5, 0.2), PairDiscriminator("bilinear", 9, seed=2), ConcatFusion()])
+def test_layer_config_round_trip(layer):
+    clone = type(layer).from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()

@@ -1,0 +1,300 @@
+"""The experiment runner: system names, folds, pairing, results files, resume, and one real run."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from emokit import experiment
+from emokit.config import ExperimentConfig
+from emokit.experiment import (
+    RunResult,
+    System,
+    expand_systems,
+    load_config,
+    parse_system,
+    run_experiment,
+    run_sweep,
+)
+from emokit.manifest import Utterance
+from emokit.report import load_runs, run_path
+
+ROOT = Path(__file__).parent.parent
+CLASSES = ["neutral", "happy", "angry", "sad"]
+
+
+# --- system names ----------------------------------------------------------------------------------
+
+def test_parse_system_names():
+    assert parse_system("baseline") == System("baseline", "both")
+    assert parse_system("audio") == System("audio", "audio")
+    assert parse_system("contrastive-bilinear-0.30") == System(
+        "contrastive-bilinear-0.3", "both", 0.3, "bilinear")
+    assert parse_system("contrastive-mlp-1e-05").contrastive_weight == 1e-5
+    for bad in ["contrastive", "contrastive-mlp-0", "contrastive-svm-0.1", "fusion", "text-0.1"]:
+        with pytest.raises(ValueError, match="unknown system"):
+            parse_system(bad)
+
+
+def test_expand_systems_shorthands_over_weights():
+    cfg = ExperimentConfig(systems=["audio", "baseline", "contrastive", "contrastive-bilinear",
+                                    "contrastive-mlp-0.1"],
+                           contrastive_weights=[0.1, 1.0])
+    names = [s.name for s in expand_systems(cfg)]
+    assert names == ["audio", "baseline", "contrastive-mlp-0.1", "contrastive-mlp-1",
+                     "contrastive-bilinear-0.1", "contrastive-bilinear-1"]
+    for s in expand_systems(cfg):
+        assert parse_system(s.name) == s  # every name round-trips
+
+
+def test_system_config_sets_only_the_model_part():
+    cfg = ExperimentConfig()
+    con = experiment.system_config(cfg, parse_system("contrastive-bilinear-0.3"))
+    assert (con.model.contrastive_weight, con.model.discriminator) == (0.3, "bilinear")
+    assert experiment.system_config(cfg, parse_system("text")).model.modalities == "text"
+    assert con.train == cfg.train and con.model.latent_dim == cfg.model.latent_dim
+
+
+def test_config_file_overrides_the_preset(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text("train:\n  epochs: 3\nseeds: [4, 5]\n")
+    cfg = load_config("quick", str(path), results=str(tmp_path / "r"))
+    assert cfg.train.epochs == 3 and cfg.seeds == [4, 5] and cfg.name == "mine"
+    assert cfg.model.latent_dim == load_config("quick").model.latent_dim  # the rest: the preset
+    assert cfg.results_dir == str(tmp_path / "r")
+
+
+# --- the runner with stand-ins for corpus, pipeline and training -----------------------------------
+
+def _corpus(per_speaker=4):
+    rows = []
+    for session in range(1, 6):
+        for gender in "FM":
+            for i in range(per_speaker):
+                uid = f"Ses0{session}F_impro01_{gender}{i:03d}"
+                rows.append(Utterance(uid, session, uid.rsplit("_", 1)[0], f"Ses0{session}{gender}",
+                                      gender, "impro", "neu", CLASSES[i % 4], 0.0, 1.0, 3.0, 3.0,
+                                      3.0, "hello", f"{uid}.wav", 1.0, 16000))
+    return rows
+
+
+class Stub:
+    """Stands in for load_corpus / prepare_fold / train_and_evaluate and records the calls."""
+
+    def __init__(self, monkeypatch):
+        self.utterances = _corpus()
+        self.labels = {u.id: CLASSES.index(u.label) for u in self.utterances}
+        self.prepared, self.trained = [], []
+        monkeypatch.setattr(experiment, "load_corpus", lambda cfg: (self.utterances, {}))
+        monkeypatch.setattr(experiment, "prepare_fold", self.prepare_fold)
+        monkeypatch.setattr(experiment, "train_and_evaluate", self.train_and_evaluate)
+
+    def prepare_fold(self, config, utterances, features, fold):
+        self.prepared.append(fold.name)
+        return SimpleNamespace(fold=fold, test_ids=fold.test_ids, class_names=CLASSES)
+
+    def train_and_evaluate(self, config, system, data, seed, run_dir=None, keep_codes=False):
+        self.trained.append((system.name, data.fold.name, seed))
+        ids = list(data.test_ids)
+        y = np.array([self.labels[i] for i in ids])
+        rng = np.random.default_rng(zlib.crc32(f"{system.name}{data.fold.name}{seed}".encode()))
+        probs = rng.dirichlet(np.ones(4), size=len(ids))
+        probs[np.arange(len(ids)), y] += system.contrastive_weight  # "contrastive helps"
+        codes = rng.normal(size=(len(ids), 3)) if keep_codes else None
+        history = {"ce": [1.0, 0.8], "val_ua": [0.3, 0.4], "best_epoch": 2, "epochs_run": 2}
+        return RunResult(history, ids, y, probs, codes, codes, [("w", str(seed))], f"fp{seed}")
+
+
+@pytest.fixture
+def stub(monkeypatch):
+    return Stub(monkeypatch)
+
+
+def _config(tmp_path, **kw):
+    defaults = {"name": "stub", "results_dir": str(tmp_path), "seeds": [0, 1],
+                "systems": ["baseline", "contrastive"], "contrastive_weights": [0.1, 0.5]}
+    return ExperimentConfig(**{**defaults, **kw})
+
+
+def test_every_run_writes_its_files_and_the_report(tmp_path, stub, capsys):
+    cfg = _config(tmp_path)
+    rows = run_experiment(cfg)
+    out = tmp_path / "stub"
+    assert len(stub.trained) == 5 * 2 * 3
+    assert sorted(set(stub.prepared)) == [f"session{s}" for s in range(1, 6)]
+    assert len(stub.prepared) == 5  # one preparation per fold, shared by systems and seeds
+    run = run_path(out, "contrastive-mlp-0.5", 3, 1)
+    for name in ["config.json", "history.json", "predictions.csv", "confusion.csv",
+                 "initial_weights.json", "metrics.json"]:
+        assert (run / name).exists(), name
+    assert (run_path(out, "baseline", 1, 0) / "codes.npz").exists()  # first fold and seed only
+    assert not (run / "codes.npz").exists()
+    metrics = json.loads((run / "metrics.json").read_text())
+    with open(run / "predictions.csv") as f:
+        preds = list(csv.DictReader(f))
+    correct = sum(p["true"] == p["predicted"] for p in preds)
+    assert metrics["wa"] == pytest.approx(correct / len(preds))
+    assert [r.system for r in rows] == ["baseline", "contrastive-mlp-0.1", "contrastive-mlp-0.5"]
+    assert rows[2].vs_baseline["ua"].n_pairs == 10  # 5 folds x 2 seeds
+    printed = capsys.readouterr().out
+    assert "leave-one-session-out, 5 folds x 2 seeds, built-in corpus mini" in printed
+    assert (out / "report.md").read_text() in printed
+    for plot in ["confusion", "learning_curves", "tsne", "lambda_sweep"]:
+        assert (out / "plots" / f"{plot}.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("protocol,n_folds", [("session", 5), ("speaker", 10)])
+def test_runs_never_test_on_a_training_speaker(tmp_path, stub, protocol, n_folds):
+    cfg = _config(tmp_path, protocol=protocol, seeds=[0], contrastive_weights=[0.1])
+    run_experiment(cfg, verbose=False)
+    speaker = {u.id: u.speaker for u in stub.utterances}
+    folds = json.loads((tmp_path / "stub" / "folds.json").read_text())
+    assert len(folds) == n_folds
+    for fold in folds:
+        test = {speaker[i] for i in fold["test_ids"]}
+        seen = {speaker[i] for i in fold["train_ids"] + fold["val_ids"]}
+        assert test == set(fold["test_speakers"]) and not test & seen
+        for system in ["baseline", "contrastive-mlp-0.1"]:
+            with open(run_path(tmp_path / "stub", system, fold["fold"], 0) / "predictions.csv") as f:
+                ids = [r["id"] for r in csv.DictReader(f)]
+            assert ids == fold["test_ids"]  # every test utterance, each once, none other
+
+
+def test_resume_redoes_only_unfinished_runs(tmp_path, stub):
+    cfg = _config(tmp_path)
+    run_experiment(cfg, verbose=False)
+    out = tmp_path / "stub"
+    before = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/*/metrics.json")}
+    deleted = run_path(out, "contrastive-mlp-0.1", 4, 1)
+    cut_short = run_path(out, "baseline", 2, 0)
+    for path in deleted.iterdir():
+        path.unlink()
+    deleted.rmdir()
+    (cut_short / "metrics.json").unlink()  # killed before its completion marker
+    stub.trained.clear()
+    stub.prepared.clear()
+    run_experiment(cfg, verbose=False)
+    assert sorted(stub.trained) == [("baseline", "session2", 0),
+                                    ("contrastive-mlp-0.1", "session4", 1)]
+    assert sorted(stub.prepared) == ["session2", "session4"]  # finished folds are not prepared
+    for path, mtime in before.items():
+        if path.parent not in (deleted, cut_short):
+            assert path.stat().st_mtime_ns == mtime, path
+    assert len(load_runs(out)) == 30
+
+
+def test_resume_refuses_runs_made_with_other_settings(tmp_path, stub):
+    run_experiment(_config(tmp_path, seeds=[0]), verbose=False)
+    changed = _config(tmp_path, seeds=[0])
+    changed.train.epochs = 99
+    with pytest.raises(ValueError, match="train.epochs: 30 -> 99"):
+        run_experiment(changed, verbose=False)
+    # more seeds or systems are fine: only the new runs are trained
+    stub.trained.clear()
+    run_experiment(_config(tmp_path, seeds=[0, 2]), verbose=False)
+    assert {seed for _, _, seed in stub.trained} == {2}
+
+
+def test_fold_selection(tmp_path, stub):
+    run_experiment(_config(tmp_path, folds=[5, 2], seeds=[0]), verbose=False)
+    assert sorted(set(stub.prepared)) == ["session2", "session5"]
+    assert "leave-one-session-out, folds 2, 5 x 1 seed" in (tmp_path / "stub" / "report.md").read_text()
+    with pytest.raises(ValueError, match="folds 1..5"):
+        run_experiment(_config(tmp_path, folds=[6]), verbose=False)
+
+
+def test_sweep_runs_one_experiment_per_value(tmp_path, stub):
+    cfg = _config(tmp_path, seeds=[0], contrastive_weights=[0.1], name="sweep")
+    sweep = run_sweep(cfg, "corpus.text_disagreement", [0.0, 0.3], verbose=False)
+    assert [v for v, _ in sweep] == [0.0, 0.3]
+    assert (tmp_path / "sweep" / "text_disagreement=0.3" / "report.md").exists()
+    with pytest.raises(ValueError, match="unknown setting"):
+        run_sweep(cfg, "corpus.no_such_knob", [1], verbose=False)
+
+
+# --- real models -----------------------------------------------------------------------------------
+
+def test_paired_runs_start_from_the_same_shared_weights():
+    from emokit.config import ModelConfig
+    from emokit.model import build_model
+
+    def fingerprint(weight, seed, discriminator="mlp"):
+        cfg = ModelConfig(latent_dim=8, audio_conv_filters=4, audio_rnn_units=4,
+                          text_rnn_units=4, discriminator_units=4, contrastive_weight=weight,
+                          discriminator=discriminator)
+        model = build_model(cfg, feature_dim=6, vocab_size=20, num_classes=4, seed=seed)
+        return experiment.shared_fingerprint(model), experiment.weight_hashes(model)
+
+    base, base_hashes = fingerprint(0.0, seed=3)
+    con, con_hashes = fingerprint(0.5, seed=3, discriminator="bilinear")
+    assert base == con == fingerprint(0.1, seed=3)[0]
+    # the same values weight by weight outside the discriminator (its last weights differ)
+    outside = [h for p, h in base_hashes if not p.startswith("discriminator")]
+    assert outside == [h for p, h in con_hashes if not p.startswith("discriminator")]
+    assert len(outside) > 10 and len(set(outside)) > 10
+    assert base != fingerprint(0.0, seed=4)[0]
+
+
+def _quick_env(tmp_path):
+    return dict(os.environ, EMOKIT_QUICK="1", EMOKIT_DATA=str(tmp_path / "data"),
+                EMOKIT_RESULTS=str(tmp_path / "results"), MPLBACKEND="Agg",
+                TF_CPP_MIN_LOG_LEVEL="2")
+
+
+@pytest.mark.slow
+def test_quick_experiment_killed_and_resumed_end_to_end(tmp_path, monkeypatch):
+    """The README's command in quick mode, killed after its first finished run, then resumed:
+    the finished runs are kept, the rest are trained, and the paired runs share initial weights."""
+    env = _quick_env(tmp_path)
+    out = tmp_path / "results" / "quick-quickmode"
+    proc = subprocess.Popen([sys.executable, "-m", "emokit.experiment", "--preset", "quick"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 600
+        while not list(out.glob("runs/*/*/metrics.json")):
+            assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
+            assert time.monotonic() < deadline, "no run finished in 10 minutes"
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finished_before = {p.parent for p in out.glob("runs/*/*/metrics.json")}
+    assert 1 <= len(finished_before) < 10
+
+    for key in ("EMOKIT_QUICK", "EMOKIT_DATA", "EMOKIT_RESULTS"):
+        monkeypatch.setenv(key, env[key])
+    trained = []
+    real = experiment.train_and_evaluate
+
+    def counting(config, system, data, seed, *args, **kwargs):
+        trained.append((system.name, data.test_ids[0]))
+        return real(config, system, data, seed, *args, **kwargs)
+
+    monkeypatch.setattr(experiment, "train_and_evaluate", counting)
+    assert experiment.main(["--preset", "quick"]) == 0
+    runs = load_runs(out)
+    assert len(runs) == 10 and len(trained) == 10 - len(finished_before)
+    with open(out / "report.csv") as f:
+        assert [r["system"] for r in csv.DictReader(f)] == ["baseline", "contrastive-bilinear-1"]
+    by_pair = {}
+    for r in runs:
+        assert 0.0 <= r["wa"] <= 1.0 and 0.0 <= r["ua"] <= 1.0
+        by_pair.setdefault((r["fold"], r["seed"]), set()).add(r["shared_fingerprint"])
+    assert len(by_pair) == 5 and all(len(f) == 1 for f in by_pair.values())
+    speakers = {}
+    for fold in json.loads((out / "folds.json").read_text()):
+        speakers[fold["fold"]] = set(fold["test_speakers"])
+        with open(run_path(out, "baseline", fold["fold"], 0) / "predictions.csv") as f:
+            assert {r["id"] for r in csv.DictReader(f)} == set(fold["test_ids"])
+    assert set().union(*speakers.values()) and all(
+        not a & b for i, a in speakers.items() for j, b in speakers.items() if i != j)
+    assert (out / "report.md").exists() and (out / "plots" / "tsne.png").exists()

@@ -1,0 +1,172 @@
+"""The results table's aggregation, checked against values computed by hand."""
+
+import csv
+import io
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from emokit.report import (
+    bootstrap_ci,
+    load_runs,
+    mean_std,
+    paired_differences,
+    summarize,
+    to_csv,
+    to_markdown,
+    wilcoxon_test,
+    write_atomic,
+    write_report,
+)
+
+
+def _run(system, fold, seed, wa, ua):
+    return {"system": system, "fold": fold, "seed": seed, "wa": wa, "ua": ua}
+
+
+def test_mean_std_is_the_sample_std():
+    mean, std = mean_std([0.5, 0.6, 0.7])
+    assert mean == pytest.approx(0.6)
+    # sum of squared deviations 0.02, divided by n - 1 = 2
+    assert std == pytest.approx(math.sqrt(0.01))
+    assert mean_std([0.42]) == (pytest.approx(0.42), 0.0)
+
+
+def _exact_two_sided_p(diffs):
+    """Exact Wilcoxon p by enumerating all 2^n sign assignments of the ranks (no ties)."""
+    ranks = np.argsort(np.argsort(np.abs(diffs))) + 1
+    w_plus = ranks[np.asarray(diffs) > 0].sum()
+    total = ranks.sum()
+    stat = min(w_plus, total - w_plus)
+    count = sum(1 for signs in itertools.product([0, 1], repeat=len(ranks))
+                if min(ranks[np.array(signs, bool)].sum(),
+                       total - ranks[np.array(signs, bool)].sum()) <= stat)
+    return count / 2 ** len(ranks)
+
+
+def test_wilcoxon_matches_hand_computed_exact_p():
+    # ranks 1..5; negative rank 3 -> W = 3; subsets of {1..5} with sum <= 3: {}, 1, 2, 3, 12
+    # -> p = 2 * 5 / 32
+    assert wilcoxon_test([0.01, 0.02, -0.03, 0.04, 0.05]).p_value == pytest.approx(10 / 32)
+    diffs = [0.011, -0.024, 0.035, 0.047, 0.052, 0.063, -0.008]
+    assert wilcoxon_test(diffs).p_value == pytest.approx(_exact_two_sided_p(diffs))
+
+
+def test_wilcoxon_with_five_pairs_cannot_go_below_0_0625():
+    result = wilcoxon_test([0.01, 0.02, 0.03, 0.04, 0.05])
+    assert result.p_value == pytest.approx(2 / 32)
+    assert "0.0625" in result.note
+
+
+def test_wilcoxon_degenerate_cases_say_why():
+    all_zero = wilcoxon_test([0.0, 0.0, 0.0])
+    assert all_zero.p_value == 1.0 and "zero" in all_zero.note
+    single = wilcoxon_test([0.03])
+    assert math.isnan(single.p_value) and "1 pair" in single.note
+    some_zero = wilcoxon_test([0.0, 0.01, 0.02, 0.03])
+    assert "1 zero difference" in some_zero.note
+    # zeros dropped, then the exact test on 3 positive pairs: 2 / 2**3
+    assert some_zero.p_value == pytest.approx(0.25)
+    assert "smallest possible p with 3 non-zero pairs is 0.25" in some_zero.note
+
+
+def test_bootstrap_ci_of_two_values_is_their_range():
+    # resampled means of [0, 1] are 0, 0.5, 1 with probabilities 1/4, 1/2, 1/4:
+    # the 2.5% and 97.5% percentiles are 0 and 1
+    assert bootstrap_ci([0.0, 1.0], seed=3) == (0.0, 1.0)
+
+
+def test_bootstrap_ci_of_constant_differences_is_a_point():
+    assert bootstrap_ci([0.02] * 5) == (pytest.approx(0.02), pytest.approx(0.02))
+
+
+def test_bootstrap_ci_matches_the_normal_approximation_for_many_pairs():
+    rng = np.random.default_rng(1)
+    diffs = rng.normal(0.03, 0.05, size=400)
+    low, high = bootstrap_ci(diffs, n_resamples=20_000, seed=0)
+    se = diffs.std(ddof=0) / math.sqrt(len(diffs))
+    assert low == pytest.approx(diffs.mean() - 1.96 * se, abs=0.15 * se)
+    assert high == pytest.approx(diffs.mean() + 1.96 * se, abs=0.15 * se)
+
+
+def test_bootstrap_is_seeded():
+    d = [0.01, -0.02, 0.04, 0.03, 0.0]
+    assert bootstrap_ci(d, seed=5) == bootstrap_ci(d, seed=5)
+    assert bootstrap_ci(d, seed=5) != bootstrap_ci(d, seed=6)
+
+
+RUNS = [
+    _run("baseline", 1, 0, 0.50, 0.40), _run("baseline", 2, 0, 0.60, 0.50),
+    _run("baseline", 3, 0, 0.70, 0.60),
+    _run("contrastive-mlp-0.1", 1, 0, 0.52, 0.43), _run("contrastive-mlp-0.1", 2, 0, 0.59, 0.55),
+    _run("contrastive-mlp-0.1", 3, 0, 0.74, 0.62),
+    _run("contrastive-mlp-0.1", 4, 0, 0.99, 0.99),  # no baseline partner: not paired
+]
+
+
+def test_paired_differences_match_by_fold_and_seed():
+    np.testing.assert_allclose(paired_differences(RUNS, "contrastive-mlp-0.1", "baseline", "wa"),
+                               [0.02, -0.01, 0.04])
+
+
+def test_summary_rows_by_hand():
+    rows = summarize(RUNS, ["baseline", "contrastive-mlp-0.1"], n_resamples=2000)
+    base, con = rows
+    assert base.system == "baseline" and base.n_runs == 3 and base.vs_baseline is None
+    assert base.wa == (pytest.approx(0.6), pytest.approx(0.1))
+    assert base.ua == (pytest.approx(0.5), pytest.approx(0.1))
+    assert con.n_runs == 4
+    assert con.wa[0] == pytest.approx((0.52 + 0.59 + 0.74 + 0.99) / 4)
+    wa = con.vs_baseline["wa"]
+    assert wa.n_pairs == 3
+    assert wa.mean_diff == pytest.approx(0.05 / 3)
+    assert wa.ci_low <= wa.mean_diff <= wa.ci_high
+    assert wa.ci_low >= -0.01 - 1e-12 and wa.ci_high <= 0.04 + 1e-12  # within min/max of diffs
+    # diffs 0.02, -0.01, 0.04: ranks 2, 1, 3; W- = 1; {} and {1} -> p = 2 * 2 / 8
+    assert wa.p_value == pytest.approx(0.5)
+    ua = con.vs_baseline["ua"]
+    assert ua.mean_diff == pytest.approx((0.03 + 0.05 + 0.02) / 3)
+    assert ua.p_value == pytest.approx(0.25)  # all positive, n = 3: 2 / 8
+
+
+def test_markdown_and_csv_tables(tmp_path):
+    rows = summarize(RUNS, n_resamples=500)
+    md = to_markdown(rows, "leave-one-session-out, 3 folds x 1 seed, test corpus")
+    assert "leave-one-session-out, 3 folds x 1 seed" in md
+    line = next(x for x in md.splitlines() if x.startswith("| contrastive-mlp-0.1"))
+    assert "+1.7 [" in line  # dWA = +0.0167 in percent
+    assert "| 60.0 +- 10.0 |" in next(x for x in md.splitlines() if x.startswith("| baseline"))
+    table = list(csv.DictReader(io.StringIO(to_csv(rows))))
+    assert [r["system"] for r in table] == ["baseline", "contrastive-mlp-0.1"]
+    assert float(table[1]["dua_mean"]) == pytest.approx(0.1 / 3)
+    assert table[0]["dwa_mean"] == ""
+    write_report(rows, tmp_path, "p")
+    assert (tmp_path / "report.md").read_text() == to_markdown(rows, "p")
+    assert (tmp_path / "report.csv").exists() and (tmp_path / "summary.json").exists()
+
+
+def test_load_runs_reads_only_finished_runs(tmp_path):
+    import json
+
+    for r in RUNS[:2]:
+        write_atomic(tmp_path / "runs" / r["system"] / f"fold{r['fold']}_seed0" / "metrics.json",
+                     json.dumps(r))
+    (tmp_path / "runs" / "baseline" / "fold9_seed0").mkdir()  # unfinished: no metrics.json
+    assert sorted(r["fold"] for r in load_runs(tmp_path)) == [1, 2]
+
+
+def test_write_atomic_leaves_no_temp_files(tmp_path):
+    write_atomic(tmp_path / "a" / "x.txt", "one")
+    write_atomic(tmp_path / "a" / "x.txt", "two")
+    assert (tmp_path / "a" / "x.txt").read_text() == "two"
+    assert [p.name for p in (tmp_path / "a").iterdir()] == ["x.txt"]
+
+
+def test_wilcoxon_treats_float_noise_as_ties():
+    # 45/70 - 47/70 is -2/70 up to float noise: its |d| must tie with 2/70's, not outrank it
+    noisy = [45 / 70 - 47 / 70, 2 / 70, 2 / 70, 5 / 70, 6 / 70]
+    assert abs(noisy[0]) != noisy[1]
+    exact = [-2 / 70, 2 / 70, 2 / 70, 5 / 70, 6 / 70]
+    assert wilcoxon_test(noisy).p_value == pytest.approx(wilcoxon_test(exact).p_value)

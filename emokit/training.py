@@ -72,7 +72,7 @@ def _training_copy(model: EmotionModel, config: TrainConfig, strategy) -> Emotio
         return model
     model_config = {**model.get_config(), "dtype": policy}
     with strategy.scope():
-        copy = EmotionModel.from_config(model_config)
+        copy = type(model).from_config(model_config)
     copy.set_weights(model.get_weights())
     return copy
 

@@ -27,6 +27,7 @@ import os
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -157,10 +158,18 @@ def _run(todo: dict[str, list[_Item]], out: Path, config: FeatureConfig, workers
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    if future.exception() is not None:
+                    error = future.exception()
+                    if isinstance(error, BrokenProcessPool):
+                        raise FeatureExtractionError(
+                            "a feature-extraction worker process died before finishing. Worker "
+                            "processes are spawned: a script that calls build_cache must do so "
+                            "under `if __name__ == \"__main__\":`. Otherwise the machine may be "
+                            "out of memory (try workers=1). Finished shards are kept; re-run to "
+                            "resume.") from error
+                    if error is not None:
                         for other in pending:
                             other.cancel()  # running chunks still finish and keep their shards
-                        raise future.exception()
+                        raise error
                     bar.update(future.result())
 
 

@@ -9,7 +9,7 @@ from emokit.config import ExperimentConfig
 from emokit.labels import class_names
 
 __version__ = "0.1.0"
-__all__ = ["ExperimentConfig", "class_names", "predict", "__version__"]
+__all__ = ["ExperimentConfig", "__version__", "class_names", "predict"]
 
 
 def __getattr__(name):

@@ -16,7 +16,7 @@ Systems (``ExperimentConfig.systems``):
 
 - ``audio``, ``text``: one encoder and the classifier;
 - ``baseline``: both encoders, concatenation, lambda = 0;
-- ``contrastive-<mlp|bilinear>-<lambda>``, e.g. ``contrastive-mlp-0.1``: the baseline plus the pair
+- ``contrastive-<mlp|bilinear|cosine>-<lambda>``, e.g. ``contrastive-mlp-0.1``: the baseline plus the pair
   discriminator's loss with weight lambda. Shorthands: ``contrastive`` (``model.discriminator`` at
   every ``contrastive_weights`` value) and ``contrastive-bilinear`` (every weight).
 
@@ -34,6 +34,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import os
 import shutil
 import sys
 import time
@@ -41,6 +42,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+# TensorFlow's C++ log lines ("Local rendezvous is aborting ... End of sequence" at the end of
+# every dataset pass) would bury the progress lines; set before TensorFlow is first imported.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from emokit.config import ExperimentConfig
 from emokit.layers import DISCRIMINATORS

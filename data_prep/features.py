@@ -31,6 +31,7 @@ from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
 
+from emokit.atomic import write_atomic
 from emokit.audio import load_audio
 from emokit.config import ExperimentConfig, FeatureConfig
 from emokit.features import COMPLETE_MARKER, extract_features, feature_dim, write_shard
@@ -74,19 +75,19 @@ def build_cache(manifest_path: str | Path, release_root: str | Path, config: Fea
         return out
     out.mkdir(parents=True, exist_ok=True)
     (out / COMPLETE_MARKER).unlink(missing_ok=True)
-    _write_json(out / "config.json", {**dataclasses.asdict(config), "key": config.key(),
-                                       "feature_dim": feature_dim(config)})
+    write_atomic(out / "config.json", json.dumps({**dataclasses.asdict(config), "key": config.key(),
+                                       "feature_dim": feature_dim(config)}, indent=1))
     _remove_stale_files(out, chunks)
     todo = {name: items for name, items in chunks.items() if not (out / name).exists()}
     _say(progress, f"extracting {sum(map(len, todo.values()))} utterances into {out} "
                    f"({len(chunks) - len(todo)} of {len(chunks)} shards already done)")
     _run(todo, out, config, workers, progress)
-    _write_json(out / COMPLETE_MARKER, {
+    write_atomic(out / COMPLETE_MARKER, json.dumps({
         "manifest": str(manifest_path.resolve()),
         "inputs": _inputs_digest(chunks),
         "shards": [{"file": name, "ids": [item.id for item in items]}
                    for name, items in chunks.items()],
-    })
+    }, indent=1))
     return out
 
 
@@ -194,11 +195,6 @@ def _extract_chunk(shard: Path, items: list[_Item], config: FeatureConfig) -> in
     write_shard(shard, features)
     return len(items)
 
-
-def _write_json(path: Path, data) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
 
 
 def _say(progress: bool, message: str) -> None:

@@ -196,8 +196,3 @@ def _from_dict(cls, data: dict[str, Any]):
         kwargs[name] = value
     return cls(**kwargs)
 
-
-def config_hash(config: Any, length: int = 10) -> str:
-    """A stable short hash of a dataclass's settings (used to key caches)."""
-    payload = json.dumps(dataclasses.asdict(config), sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()[:length]

@@ -47,9 +47,11 @@ import numpy as np
 # every dataset pass) would bury the progress lines; set before TensorFlow is first imported.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from emokit.atomic import write_atomic
 from emokit.config import ExperimentConfig
 from emokit.layers import DISCRIMINATORS
-from emokit.report import SystemSummary, load_runs, run_path, summarize, write_atomic, write_report
+from emokit.pipeline import prepare_fold
+from emokit.report import SystemSummary, load_runs, run_path, summarize, write_report
 
 CHECKPOINT = "checkpoint"  # a run's training checkpoint folder, removed when the run finishes
 PROTOCOL_NAMES = {"session": "leave-one-session-out", "speaker": "leave-one-speaker-out"}
@@ -163,8 +165,10 @@ def encode_dataset(model, dataset) -> tuple[np.ndarray | None, np.ndarray | None
     (None for a modality the model does not have)."""
     import tensorflow as tf
 
+    from emokit.training import general_signature
+
     encode = tf.function(lambda inputs: model.encode(inputs, training=False),
-                         reduce_retracing=True)
+                         input_signature=general_signature((dataset.element_spec[0],)))
     audio, text = [], []
     for inputs, _ in dataset:
         a, t = encode(inputs)
@@ -394,13 +398,6 @@ def load_corpus(config: ExperimentConfig):
     features = load_features(cache, [u.id for u in utterances])
     _log(f"features: {len(features)} utterances from {cache} ({time.perf_counter() - start:.1f} s)")
     return utterances, features
-
-
-def prepare_fold(config: ExperimentConfig, utterances, features, fold):
-    """The fold's datasets, vocabulary, embeddings and normalizer (``emokit.pipeline``)."""
-    from emokit.pipeline import prepare_fold as prepare
-
-    return prepare(config, utterances, features, fold)
 
 
 def select_folds(folds: list, wanted: list[int] | None) -> list[tuple[int, object]]:

@@ -95,11 +95,13 @@ def load_bundle(path) -> Bundle:
 
 def prepare_inputs(features: np.ndarray, transcript: str, bundle: Bundle) -> dict:
     """One utterance as a batch of one in the pipeline's input format."""
+    from emokit.config import PipelineConfig
+    from emokit.pipeline import encode_tokens, truncate_frames
     from emokit.text import tokenize
 
-    audio = bundle.normalizer.transform("", features)[: bundle.max_frames]
-    ids = bundle.vocab.encode(tokenize(transcript, bundle.lowercase)[: bundle.max_words])
-    ids = ids or [bundle.vocab.UNK]
+    limits = PipelineConfig(max_frames=bundle.max_frames, max_words=bundle.max_words)
+    audio = truncate_frames(bundle.normalizer.transform("", features), limits)
+    ids = encode_tokens(tokenize(transcript, bundle.lowercase), bundle.vocab, limits)
     return {"audio": audio[None].astype("float32"), "audio_mask": np.ones((1, len(audio)), bool),
             "tokens": np.array([ids], "int32"), "text_mask": np.ones((1, len(ids)), bool)}
 
@@ -113,7 +115,7 @@ def predict(wav_path, transcript: str, model_path) -> dict[str, float]:
     bundle = load_bundle(model_path)
     wave = load_audio(wav_path, bundle.features.sample_rate)
     inputs = prepare_inputs(extract_features(wave, bundle.features), transcript, bundle)
-    logits = np.asarray(bundle.model(inputs, training=False), dtype="float64")[0]
-    probs = np.exp(logits - logits.max())
-    probs /= probs.sum()
+    from scipy.special import softmax
+
+    probs = softmax(np.asarray(bundle.model(inputs, training=False), dtype="float64")[0])
     return {name: float(p) for name, p in zip(bundle.class_names, probs)}

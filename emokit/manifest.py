@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import os
-import tempfile
+import io
 from dataclasses import dataclass
 from pathlib import Path
+
+from emokit.atomic import write_atomic
 
 
 @dataclass(frozen=True)
@@ -44,16 +45,11 @@ _CASTS = {"int": int, "float": float, "str": str}
 
 def write_manifest(rows: list[Utterance], path: str | Path) -> Path:
     """Write rows to ``path`` atomically (a killed write never leaves a half file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=FIELDS)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(dataclasses.asdict(row))
-    os.replace(tmp, path)
-    return path
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=FIELDS)
+    writer.writeheader()
+    writer.writerows(dataclasses.asdict(row) for row in rows)
+    return write_atomic(path, text.getvalue())
 
 
 def read_manifest(path: str | Path, labelled_only: bool = False) -> list[Utterance]:

@@ -183,18 +183,17 @@ class EmotionModel(keras.Model):
 
 
 def build_model(config: ModelConfig, feature_dim, vocab_size, num_classes, embedding_matrix=None,
-                seed=0, dtype_policy=None, model_class=None) -> EmotionModel:
+                seed=0, model_class=None) -> EmotionModel:
     """A built ``EmotionModel`` for ``(batch, frames, feature_dim)`` audio and ``vocab_size``
     token ids. ``embedding_matrix (vocab_size, dim)`` initialises the word embedding (its width
     sets the embedding size; 100 without it). ``seed`` sets Keras' global seed before building, so
     the same seed gives the same initial weights whatever ``contrastive_weight`` is.
-    ``dtype_policy="mixed_float16"`` builds a mixed-precision model (see TrainConfig.mixed_precision).
     ``model_class``: your own subclass of ``EmotionModel`` (another fusion, say; notebook 07).
     """
     model_class = model_class or EmotionModel
     keras.utils.set_random_seed(seed)
     embedding_dim = 100 if embedding_matrix is None else int(np.shape(embedding_matrix)[1])
     model = model_class(config, feature_dim, vocab_size, num_classes, embedding_dim, seed,
-                         embedding_matrix, dtype=dtype_policy, name="emotion_model")
+                         embedding_matrix, name="emotion_model")
     model.build_all()
     return model

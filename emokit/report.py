@@ -20,12 +20,12 @@ import csv
 import io
 import json
 import math
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+
+from emokit.atomic import write_atomic
 
 METRICS = ("wa", "ua")
 
@@ -233,19 +233,3 @@ def write_report(rows: list[SystemSummary], experiment_dir: str | Path, protocol
     write_atomic(experiment_dir / "report.csv", to_csv(rows))
     write_atomic(experiment_dir / "summary.json", to_json(rows))
     return markdown
-
-
-def write_atomic(path: str | Path, data: str | bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file and ``os.replace``: a killed process
-    leaves either the old file or the new one, never half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb" if isinstance(data, bytes) else "w") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

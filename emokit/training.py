@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import weakref
 from pathlib import Path
 
@@ -29,6 +28,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from emokit.atomic import write_atomic
 from emokit.config import TrainConfig
 from emokit.metrics import classification_metrics
 from emokit.model import EmotionModel
@@ -238,9 +238,7 @@ class Checkpoints:
         np.savez(self.dir / BEST_WEIGHTS_FILE,
                  **{f"w{i}": w for i, w in enumerate(best_weights)})
         payload = {**dataclasses.asdict(state), "checkpoint": Path(prefix).name}
-        tmp = self.dir / (STATE_FILE + ".tmp")
-        tmp.write_text(json.dumps(payload, indent=1))
-        os.replace(tmp, self.dir / STATE_FILE)
+        write_atomic(self.dir / STATE_FILE, json.dumps(payload, indent=1))
         for old in self.dir.glob("epoch*"):  # keep only the checkpoint the state names
             if not old.name.startswith(Path(prefix).name):
                 old.unlink()

@@ -61,6 +61,7 @@ def test_system_config_sets_only_the_model_part():
     con = experiment.system_config(cfg, parse_system("contrastive-bilinear-0.3"))
     assert (con.model.contrastive_weight, con.model.discriminator) == (0.3, "bilinear")
     assert experiment.system_config(cfg, parse_system("text")).model.modalities == "text"
+    assert con is not cfg and cfg.model == ExperimentConfig().model  # the input is left untouched
     assert con.train == cfg.train and con.model.latent_dim == cfg.model.latent_dim
 
 

@@ -134,9 +134,16 @@ def test_layers_in_a_users_functional_model_save_and_load(tmp_path):
     np.testing.assert_allclose(np.asarray(loaded(inputs)), before, atol=1e-6)
 
 
-@pytest.mark.parametrize("layer", [
-    MaskedAttentionPooling(3), AudioEncoder(8, 4, 3, 3, 4), TextEncoder(10, 4, 6, 2, False),
-    EmotionClassifier(5, 0.2), PairDiscriminator("bilinear", 9, seed=2), ConcatFusion()])
-def test_layer_config_round_trip(layer):
-    clone = type(layer).from_config(layer.get_config())
-    assert clone.get_config() == layer.get_config()
+@pytest.mark.parametrize("cls, args", [
+    (MaskedAttentionPooling, {"units": 3}),
+    (AudioEncoder, {"latent_dim": 8, "conv_filters": 4, "conv_kernel": 3, "conv_layers": 3,
+                    "rnn_units": 4}),
+    (TextEncoder, {"vocab_size": 10, "embedding_dim": 4, "latent_dim": 6, "rnn_units": 2,
+                   "train_embeddings": False}),
+    (EmotionClassifier, {"num_classes": 5, "dropout": 0.2}),
+    (PairDiscriminator, {"kind": "bilinear", "units": 9, "seed": 2}),
+    (ConcatFusion, {})])
+def test_layer_config_round_trip(cls, args):
+    config = cls(**args).get_config()
+    assert {k: config[k] for k in args} == args  # every constructor argument is in the config
+    assert cls.from_config(config).get_config() == config

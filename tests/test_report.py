@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from emokit.atomic import write_atomic
 from emokit.report import (
     bootstrap_ci,
     load_runs,
@@ -17,7 +18,6 @@ from emokit.report import (
     to_csv,
     to_markdown,
     wilcoxon_test,
-    write_atomic,
     write_report,
 )
 

@@ -111,6 +111,10 @@ class ModelConfig:
     text_rnn_units: int = 64
     train_embeddings: bool = True
     dropout: float = 0.3
+    # Training only: the fraction of examples whose audio or text code (one of the two, at random)
+    # is zeroed before fusion, so fusion cannot lean on one modality (emokit.layers.ModalityDropout;
+    # benchmarks/fusion_vs_modalities.py). 0 = the paper's plain concatenation.
+    modality_dropout: float = 0.0
     discriminator: str = "mlp"  # "mlp", "bilinear" (CPC-style score) or "cosine" (paper code)
     discriminator_units: int = 128
     pairing: str = "label"  # "label": same-emotion pairs; "instance": same-utterance pairs (paper code)

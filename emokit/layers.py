@@ -8,6 +8,8 @@ serializable (``get_config`` + registered under the ``emokit`` package).
 - ``AudioEncoder``: frame features ``(batch, frames, dims)`` -> latent code ``(batch, latent_dim)``.
 - ``TextEncoder``: token ids ``(batch, words)`` -> latent code ``(batch, latent_dim)``.
 - ``ConcatFusion`` + ``EmotionClassifier``: the paper's baseline head.
+- ``ModalityDropout``: in training, silences one modality's code of some examples before fusion,
+  so the classifier cannot lean on one modality alone (``ModelConfig.modality_dropout``).
 - ``PairDiscriminator``: scores every (audio code, text code) pair of a batch as same vs
   different emotion, ``(batch_a, d), (batch_b, d) -> (batch_a, batch_b)`` logits.
 """
@@ -188,6 +190,43 @@ class ConcatFusion(layers.Layer):
 
     def call(self, codes):
         return ops.concatenate(list(codes), axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="emokit")
+class ModalityDropout(layers.Layer):
+    """Zeroes one modality's code for a random ``rate`` of the training examples.
+
+    ``call([code_1 (batch, d_1), code_2 (batch, d_2), ...], training) -> the same list``. In
+    training, each example independently, with probability ``rate``, gets one of its codes (chosen
+    uniformly) set to zero, never all of them; at inference, with one code or with ``rate=0`` the
+    codes pass unchanged. A fused classifier trained this way must also classify from each
+    modality alone, so a modality that fits the training set fast cannot starve the other of
+    gradient (the "modality dropout" of Neverova et al., ModDrop, 2016).
+    """
+
+    def __init__(self, rate=0.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"ModalityDropout rate must be in [0, 1), got {rate}")
+        self.rate = rate
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, codes, training=None):
+        codes = list(codes)
+        if not training or self.rate == 0 or len(codes) < 2:
+            return codes
+        batch = ops.shape(codes[0])[:1]
+        dropped = keras.random.uniform(batch, seed=self.seed_generator) < self.rate
+        which = keras.random.randint(batch, 0, len(codes), seed=self.seed_generator)
+        out = []
+        for i, code in enumerate(codes):
+            keep = ops.logical_not(ops.logical_and(dropped, ops.equal(which, i)))
+            out.append(code * ops.cast(keep, code.dtype)[:, None])
+        return out
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
 
 @keras.saving.register_keras_serializable(package="emokit")

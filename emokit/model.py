@@ -21,6 +21,7 @@ from emokit.layers import (
     AudioEncoder,
     ConcatFusion,
     EmotionClassifier,
+    ModalityDropout,
     PairDiscriminator,
     TextEncoder,
 )
@@ -29,6 +30,7 @@ from emokit.pairs import PAIRINGS
 
 MODALITIES = ("both", "audio", "text")
 DISCRIMINATOR_SEED_OFFSET = 7919  # the discriminator draws from its own seeds
+MODALITY_DROPOUT_SEED_OFFSET = 104729  # and so does modality dropout
 
 
 def check_model_config(config: ModelConfig) -> None:
@@ -44,6 +46,9 @@ def check_model_config(config: ModelConfig) -> None:
     if config.contrastive_weight > 0 and config.modalities != "both":
         raise ValueError("the contrastive loss pairs audio with text codes: set "
                          "ModelConfig.modalities='both' or contrastive_weight=0")
+    if not 0.0 <= config.modality_dropout < 1.0:
+        raise ValueError(f"ModelConfig.modality_dropout must be in [0, 1), "
+                         f"got {config.modality_dropout}")
     if config.within_modality_pairs and config.pairing != "label":
         raise ValueError("ModelConfig.within_modality_pairs needs pairing='label'")
 
@@ -82,6 +87,12 @@ class EmotionModel(keras.Model):
             self.text_encoder = TextEncoder(vocab_size, embedding_dim, cfg.latent_dim,
                                             cfg.text_rnn_units, cfg.train_embeddings,
                                             embedding_matrix, dtype=dtype, name="text_encoder")
+        # Only a fused model with a rate > 0 has it (own seed): otherwise nothing changes.
+        self.modality_dropout = None
+        if cfg.modalities == "both" and cfg.modality_dropout > 0:
+            self.modality_dropout = ModalityDropout(cfg.modality_dropout,
+                                                    seed=seed + MODALITY_DROPOUT_SEED_OFFSET,
+                                                    dtype=dtype, name="modality_dropout")
         self.fusion = ConcatFusion(dtype=dtype, name="fusion")
         self.classifier = EmotionClassifier(num_classes, cfg.dropout, dtype=dtype,
                                             name="classifier")
@@ -107,6 +118,8 @@ class EmotionModel(keras.Model):
 
     def classify(self, audio_code, text_code, training=None):
         codes = [c for c in (audio_code, text_code) if c is not None]
+        if self.modality_dropout is not None:
+            codes = self.modality_dropout(codes, training=training)
         return self.classifier(self.fusion(codes), training=training)
 
     def call(self, inputs, training=None):

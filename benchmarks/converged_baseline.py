@@ -1,0 +1,147 @@
+"""Is the preset's baseline trained to convergence? Train it, then train it as long again.
+
+    python benchmarks/converged_baseline.py [--preset quick] [--set train.learning_rate=3e-3 ...]
+                                            [--seeds 0 1] [--json out.json]
+
+For every fold (and seed) of the preset: build the ``baseline`` system's model, train it with the
+preset's ``TrainConfig`` (``emokit.training.fit`` ends holding its best weights), test it, then
+call ``fit`` again on that model with a fresh ``TrainConfig`` of the same settings (the same
+number of epochs more, pair loss off, a fresh optimizer) and test again. If the baseline had
+converged, the continued model is no better: the paired difference "continued minus trained"
+of test UA and WA has a 95% bootstrap CI that includes 0. The issue that asked for this (#9)
+measured +3.8 UA [+1.9, +5.4] for the old quick preset (10 epochs, patience 4, lr 1e-3).
+
+Prints one line per run, the paired differences with their CI and Wilcoxon p, and writes all of it
+to a JSON file (default ``<results>/converged_baseline-<preset>.json``). Slow (trains every fold
+twice): a benchmark, not a test. Timings are of a shared 2-core machine unless you say otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import yaml
+
+from emokit.experiment import expand_systems, load_corpus, system_config, with_setting
+from emokit.presets import get_preset
+from emokit.report import bootstrap_ci, wilcoxon_test
+
+
+def apply_overrides(config, assignments: list[str]):
+    """``config`` with each ``dotted.setting=value`` (value read as YAML; ``3e-3`` is a number)
+    applied."""
+    for assignment in assignments:
+        setting, _, text = assignment.partition("=")
+        value = yaml.safe_load(text)
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        config = with_setting(config, setting, value)
+    return config
+
+
+def train_then_continue(config, fold_data, seed: int) -> dict:
+    """Train the baseline on one fold, test, continue for as many epochs again, test again."""
+    from emokit.model import build_model
+    from emokit.training import evaluate, fit
+
+    baseline = next(s for s in expand_systems(dataclasses.replace(config, systems=["baseline"])))
+    cfg = system_config(config, baseline)
+    model = build_model(cfg.model, fold_data.feature_dim, len(fold_data.vocab),
+                        fold_data.num_classes, embedding_matrix=fold_data.embedding_matrix,
+                        seed=seed)
+    train = dataclasses.replace(cfg.train, seed=seed, verbose=0, checkpoint_dir=None,
+                                tensorboard_dir=None)
+    start = time.perf_counter()
+    first = fit(model, fold_data.train, fold_data.val, train)
+    seconds = time.perf_counter() - start
+    trained = evaluate(model, fold_data.test, fold_data.num_classes)
+    # a fresh TrainConfig of the same settings: same epochs, same schedule, a new optimizer
+    second = fit(model, fold_data.train, fold_data.val, dataclasses.replace(train))
+    continued = evaluate(model, fold_data.test, fold_data.num_classes)
+    return {"seed": seed, "seconds_first_fit": round(seconds, 2),
+            "trained": {"ua": float(trained["ua"]), "wa": float(trained["wa"]),
+                        "epochs": first["epochs_run"], "best_epoch": first["best_epoch"]},
+            "continued": {"ua": float(continued["ua"]), "wa": float(continued["wa"]),
+                          "epochs": second["epochs_run"], "best_epoch": second["best_epoch"]}}
+
+
+def paired_summary(runs: list[dict]) -> dict:
+    """Per metric: mean of "continued minus trained", its bootstrap 95% CI and Wilcoxon p."""
+    out = {}
+    for metric in ("ua", "wa"):
+        diffs = np.array([r["continued"][metric] - r["trained"][metric] for r in runs])
+        low, high = bootstrap_ci(diffs)
+        test = wilcoxon_test(diffs)
+        out[metric] = {"mean_diff": float(diffs.mean()), "ci_low": low, "ci_high": high,
+                       "p_value": test.p_value, "note": test.note,
+                       "n_better": int((diffs > 0).sum()), "n_pairs": len(diffs),
+                       "converged": bool(low <= 0 <= high)}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="quick")
+    parser.add_argument("--set", nargs="*", default=[], metavar="SETTING=VALUE",
+                        help="override preset settings, e.g. train.learning_rate=3e-3")
+    parser.add_argument("--seeds", nargs="*", type=int, help="default: the preset's seeds")
+    parser.add_argument("--folds", nargs="*", type=int, help="default: every fold")
+    parser.add_argument("--json", help="where to write the results")
+    args = parser.parse_args()
+
+    from emokit.folds import make_folds
+    from emokit.paths import results_dir
+    from emokit.pipeline import prepare_fold
+
+    config = apply_overrides(get_preset(args.preset), args.set)
+    seeds = args.seeds if args.seeds is not None else config.seeds
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load average "
+          f"{os.getloadavg()[0]:.1f} (others' jobs slow the timings down)")
+    print(f"preset {args.preset} {' '.join(args.set)}: train {dataclasses.asdict(config.train)}")
+    utterances, features = load_corpus(config)
+    folds = list(enumerate(make_folds(utterances, config.protocol,
+                                      config.pipeline.validation_speakers), start=1))
+    if args.folds:
+        folds = [folds[k - 1] for k in args.folds]
+    runs = []
+    for k, fold in folds:
+        data = prepare_fold(config, utterances, features, fold)
+        for seed in seeds:
+            run = {"fold": k, **train_then_continue(config, data, seed)}
+            runs.append(run)
+            t, c = run["trained"], run["continued"]
+            print(f"fold {k} seed {seed}: trained UA {t['ua']:.3f} WA {t['wa']:.3f} "
+                  f"(best epoch {t['best_epoch']}/{t['epochs']}, {run['seconds_first_fit']:.1f} s)"
+                  f" -> continued UA {c['ua']:.3f} WA {c['wa']:.3f} "
+                  f"(best epoch {c['best_epoch']}/{c['epochs']})", flush=True)
+    summary = paired_summary(runs)
+    for metric, s in summary.items():
+        print(f"continued - trained {metric.upper()}: {100 * s['mean_diff']:+.1f} points "
+              f"[95% CI {100 * s['ci_low']:+.1f}, {100 * s['ci_high']:+.1f}], Wilcoxon p "
+              f"{s['p_value']:.3g}, {s['n_better']}/{s['n_pairs']} better"
+              f"{' (' + s['note'] + ')' if s['note'] else ''}: "
+              f"{'converged' if s['converged'] else 'NOT converged'}")
+    path = Path(args.json) if args.json else results_dir() / f"converged_baseline-{args.preset}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"preset": args.preset, "overrides": args.set,
+                                "config": config.to_dict(), "runs": runs, "summary": summary,
+                                "load_average": os.getloadavg()[0]}, indent=1))
+    print(f"written: {path}")
+
+
+if __name__ == "__main__":
+    main()

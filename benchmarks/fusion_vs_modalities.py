@@ -18,7 +18,7 @@ modality" (the modality with the higher mean UA at that setting), paired by fold
 above. ``--remedy model.modality_dropout=0`` adds a row per setting: the ``baseline`` trained with
 that model setting changed (e.g. the plain concatenation when the kit's default has a remedy on).
 
-Results go under ``<results>/fusion_vs_modalities-<preset>/`` (finished runs are reused by a
+Results go under ``<results>/fusion_vs_modalities-<preset>[-<hash of --set>]/`` (finished runs are reused by a
 rerun) and to a JSON file. A benchmark, not a test: it trains 15 runs per setting (plus 5 per
 remedy).
 """
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import os
 import sys
@@ -52,7 +53,8 @@ MODALITIES = ("audio", "text")
 
 
 def setting_config(config, name: str, knobs: tuple, overrides: list[str] = ()):
-    """The experiment of one corpus setting (``None`` knobs keep the config's values)."""
+    """The experiment of one corpus setting (``None`` knobs keep the config's values), under
+    ``<results>/<config.name>/<setting>/``."""
     text_disagreement, audio_ambiguity = knobs
     corpus = dataclasses.replace(
         config.corpus,
@@ -61,7 +63,7 @@ def setting_config(config, name: str, knobs: tuple, overrides: list[str] = ()):
         audio_ambiguity=(config.corpus.audio_ambiguity if audio_ambiguity is None
                          else audio_ambiguity))
     cfg = dataclasses.replace(config, corpus=corpus, systems=["audio", "text", "baseline"],
-                              name=f"fusion_vs_modalities-{config.name}/{name}")
+                              name=f"{config.name}/{name}")
     if overrides:
         cfg = apply_overrides(cfg, list(overrides))
         cfg.systems = ["baseline"]
@@ -98,6 +100,9 @@ def main() -> None:
     args = parser.parse_args()
 
     config = apply_overrides(get_preset(args.preset), args.set)
+    # one results folder per preset and --set, so reruns reuse finished runs and never mix
+    config.name = f"fusion_vs_modalities-{config.name}" + (
+        "-" + hashlib.sha1(" ".join(args.set).encode()).hexdigest()[:8] if args.set else "")
     rows = []
     for name in args.only or SETTINGS:
         cfg = setting_config(config, name, SETTINGS[name])
@@ -119,8 +124,7 @@ def main() -> None:
             print(_row(rows[-1]), flush=True)
     print()
     print(to_markdown(rows, config, args.set))
-    out = Path(args.json) if args.json else (
-        experiment_dir(config).parent / f"fusion_vs_modalities-{config.name}" / "table.json")
+    out = Path(args.json) if args.json else experiment_dir(config) / "table.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"preset": args.preset, "overrides": args.set, "rows": rows},
                               indent=1))

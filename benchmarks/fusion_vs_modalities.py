@@ -18,8 +18,8 @@ modality" (the modality with the higher mean UA at that setting), paired by fold
 above. ``--remedy model.modality_dropout=0`` adds a row per setting: the ``baseline`` trained with
 that model setting changed (e.g. the plain concatenation when the kit's default has a remedy on).
 
-Results go under ``<results>/fusion_vs_modalities-<preset>[-<hash of --set>]/`` (finished runs are reused by a
-rerun) and to a JSON file. A benchmark, not a test: it trains 15 runs per setting (plus 5 per
+Results go under ``<results>/fusion_vs_modalities-<preset>[-<hash of --set>]/`` (a rerun reuses
+finished runs) and to a JSON file. A benchmark, not a test: it trains 15 runs per setting (plus 5 per
 remedy).
 """
 
@@ -37,8 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
-
-from converged_baseline import apply_overrides  # noqa: E402  (benchmarks/ is on sys.path)
+from converged_baseline import apply_overrides  # a sibling script: benchmarks/ is on sys.path
 
 from emokit.experiment import experiment_dir, run_experiment
 from emokit.presets import get_preset
@@ -123,7 +122,7 @@ def main() -> None:
                          **fused_vs_best(modal + remedy, fused="remedy")})
             print(_row(rows[-1]), flush=True)
     print()
-    print(to_markdown(rows, config, args.set))
+    print(to_markdown(rows, args.preset, config, args.set))
     out = Path(args.json) if args.json else experiment_dir(config) / "table.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"preset": args.preset, "overrides": args.set, "rows": rows},
@@ -138,13 +137,13 @@ def _row(row: dict) -> str:
             f"[{100 * row['ci_low']:+.1f}, {100 * row['ci_high']:+.1f}]")
 
 
-def to_markdown(rows: list[dict], config, overrides: list[str]) -> str:
+def to_markdown(rows: list[dict], preset: str, config, overrides: list[str]) -> str:
     seeds = len(config.seeds)
-    lines = [f"Preset {config.name}{' with ' + ' '.join(overrides) if overrides else ''}: "
+    lines = [(f"Preset {preset}{' with ' + ' '.join(overrides) if overrides else ''}: "
              f"{config.corpus.synthetic_size} corpus, every fold x {seeds} seed(s); UA %, "
-             "difference paired by fold and seed, 95% bootstrap CI.", "",
-             "| setting (text_disagreement, audio_ambiguity) | fused model | audio UA | text UA "
-             "| fused UA | fused - best modality [95% CI] | p |",
+             "difference paired by fold and seed, 95% bootstrap CI."), "",
+             ("| setting (text_disagreement, audio_ambiguity) | fused model | audio UA | text UA "
+             "| fused UA | fused - best modality [95% CI] | p |"),
              "|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(

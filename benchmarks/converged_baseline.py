@@ -79,6 +79,15 @@ def train_then_continue(config, fold_data, seed: int) -> dict:
                           "epochs": second["epochs_run"], "best_epoch": second["best_epoch"]}}
 
 
+def verdict(ci_low: float, ci_high: float) -> str:
+    """What the CI of "continued minus trained" says about the trained baseline."""
+    if ci_low > 0:
+        return "NOT converged: continuing gains"
+    if ci_high < 0:
+        return "continuing loses: more epochs overfit"
+    return "converged: unchanged within its CI"
+
+
 def paired_summary(runs: list[dict]) -> dict:
     """Per metric: mean of "continued minus trained", its bootstrap 95% CI and Wilcoxon p."""
     out = {}
@@ -89,7 +98,7 @@ def paired_summary(runs: list[dict]) -> dict:
         out[metric] = {"mean_diff": float(diffs.mean()), "ci_low": low, "ci_high": high,
                        "p_value": test.p_value, "note": test.note,
                        "n_better": int((diffs > 0).sum()), "n_pairs": len(diffs),
-                       "converged": bool(low <= 0 <= high)}
+                       "verdict": verdict(low, high)}
     return out
 
 
@@ -133,8 +142,7 @@ def main() -> None:
         print(f"continued - trained {metric.upper()}: {100 * s['mean_diff']:+.1f} points "
               f"[95% CI {100 * s['ci_low']:+.1f}, {100 * s['ci_high']:+.1f}], Wilcoxon p "
               f"{s['p_value']:.3g}, {s['n_better']}/{s['n_pairs']} better"
-              f"{' (' + s['note'] + ')' if s['note'] else ''}: "
-              f"{'converged' if s['converged'] else 'NOT converged'}")
+              f"{' (' + s['note'] + ')' if s['note'] else ''}: {s['verdict']}")
     path = Path(args.json) if args.json else results_dir() / f"converged_baseline-{args.preset}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"preset": args.preset, "overrides": args.set,

@@ -32,6 +32,7 @@ from emokit.atomic import write_atomic
 from emokit.config import TrainConfig
 from emokit.metrics import classification_metrics
 from emokit.model import EmotionModel
+from emokit.runtime import skip_graph_rewrites_on_cpu
 
 STATE_FILE = "state.json"
 BEST_WEIGHTS_FILE = "best_weights.npz"
@@ -273,6 +274,7 @@ def fit(model: EmotionModel, train_ds, val_ds, config: TrainConfig) -> dict:
     ``best_epoch`` (1-based), ``best_val_ua``, ``epochs_run``, ``stopped_early``.
     """
     keras.utils.set_random_seed(config.seed)
+    skip_graph_rewrites_on_cpu()  # seconds per model on CPU, see emokit.runtime
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     trainer = Trainer(model, config)

@@ -3,9 +3,11 @@
 - ``quick``: the README's main command. Built-in ``mini`` corpus, all 5 leave-one-session-out
   folds, the paper's rows: audio, text, baseline and contrastive (bilinear discriminator,
   lambda = 1), one seed, a small model. Its baseline is trained to convergence: Adam at 3e-3
-  decayed 0.8 per epoch (down to 2.6e-4 by epoch 12), three conv + pool layers (the GRU reads
-  frames at 80 ms), 12 epochs with patience 6, so that training it 12 epochs more from its best
-  weights no longer changes test UA beyond its CI (``benchmarks/converged_baseline.py``).
+  decayed 0.8 per epoch (2.6e-4 by epoch 12), three conv + pool layers (the GRU reads frames at
+  80 ms), 12 epochs with patience 6. ``benchmarks/converged_baseline.py`` (5 folds x 2 seeds):
+  training it 12 epochs more from its best weights no longer gains, UA -3.8 points [95% CI -8.2,
+  +0.3] (the old 10 epochs at 1e-3 gained +3.0 [-1.4, +6.3] with one seed, +3.8 [+1.9, +5.4]
+  with two, issue #9); WA -5.6 [-9.6, -1.6]: the restarted learning rate overfits a little.
 - ``full``: the IEMOCAP-size built-in corpus (or your release: set ``corpus.root``), every system
   (audio, text, baseline, contrastive at 4 lambdas with the mlp, bilinear and cosine
   discriminators), 3 seeds: 225 runs.

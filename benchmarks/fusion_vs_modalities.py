@@ -29,8 +29,9 @@ Measured (quick preset, mini corpus, 5 folds x 1 seed, loaded 2-core CPU), UA %:
 With misleading text (audio-dominant) the text branch reaches only chance on test (25%) yet
 still moves the fused model (one fold -12 points). Tried there: ``model.modality_dropout=0.3``
 80.5 (-8.3 [-18.1, -0.5]), ``=0.5`` 85.4 (-3.4 [-7.7, -0.0]); frozen word vectors
-(``model.train_embeddings=false``) 88.0 (-0.9 [-3.6, +3.1]) but they cost the fused model 4-21
-points with clean text and up to 6 at the default, so the defaults stay plain concatenation.
+(``model.train_embeddings=false``) 88.0 (-0.9 [-3.6, +3.1]), but they cost the fused model 13.7
+points with clean text (44.9, -8.2 [-14.3, -2.1] vs text) and 1.5 at the default (66.9), so the
+defaults stay plain concatenation.
 
 Results go under ``<results>/fusion_vs_modalities-<preset>[-<hash of --set>]/`` (a rerun reuses
 finished runs) and to a JSON file. A benchmark, not a test: it trains 15 runs per setting (plus 5 per

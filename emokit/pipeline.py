@@ -94,6 +94,11 @@ class FoldData:
             config = dataclasses.replace(config, shuffle_seed=shuffle_seed)
         return make_dataset(self.train_examples, config, training=True)
 
+    @property
+    def train_in_order(self):
+        """The training utterances in ``train_ids`` order, unshuffled (for linear probes)."""
+        return make_dataset(self.train_examples, self.pipeline, training=False)
+
 
 def prepare_fold(config: ExperimentConfig, utterances: list[Utterance],
                  features: dict[str, np.ndarray], fold: Fold) -> FoldData:

@@ -11,15 +11,20 @@
   then about 25-30 s per epoch per run (up to 30 epochs, early stopping), i.e. about a day on CPU.
   GPU: not measured yet. On a GPU, ``emokit.runtime.use_accelerator(config)`` turns on mixed
   precision, XLA and a larger batch.
-- ``paper``: Qian & Han's own setup as far as it maps onto emokit, still under the
-  speaker-independent protocol: batch 128, Adam 1e-3 without decay, patience 30, log-mel input,
-  300-d word vectors, first 25 words, dropout 0.7, the paper code's CPC/instance pairing with its
-  cosine-similarity discriminator (temperature 0.1), and its alpha sweep 0.1 ... 0.9. The paper weights the
-  losses as ``(1 - alpha) CE + alpha L``; emokit's objective is ``CE + lambda L``, which is the
-  same up to the factor ``1 - alpha`` (which Adam's step size all but ignores) with
-  ``lambda = alpha / (1 - alpha)``. Not mapped: the paper starts the regularized model from the
-  trained baseline's weights, and uses GloVe (set ``text.vectors_path`` to a local GloVe file).
-  30 runs of up to 100 epochs: meant for a GPU (not measured yet).
+- ``paper``: Qian & Han's setup as far as it maps onto emokit, under the speaker-independent
+  protocol: the paper code's InfoNCE discriminator (audio code -> MLP 320 -> 200, raw cosine
+  against every text code of the batch, the matching utterance as target, one way), its objective
+  ``(1 - alpha) CE + alpha L`` with alpha 0.1 ... 0.9, regularized runs warm-started from the
+  trained baseline of the same fold and seed, and the ``baseline-continued`` control (the same
+  extra epochs with the pair loss off). Batch 128, Adam 1e-3 without decay, patience 30, log-mel
+  input, 300-d word vectors, first 25 words, dropout 0.7. What is *not* the paper's: emokit's
+  encoders (conv + GRU, not the paper's CNN on 128x128 spectrograms and LSTM on GloVe; set
+  ``text.vectors_path: glove-wiki-gigaword-300`` for its vectors), model selection on validation
+  UA (the code: validation CE), and the speaker-independent folds (the code: every 5th utterance
+  to test). Which of the script's three branches produced the paper's table is uncertain: the
+  default InfoNCE branch cannot run as published and negates its loss (``loss2 = -ret``), which
+  would maximize the cross-entropy; emokit minimizes it. Its MINE and BCE branches are
+  ``contrastive-mine`` and ``contrastive-shuffled_bce``. 2 + 5 systems x 5 folds: meant for a GPU.
 
 With ``EMOKIT_QUICK=1`` (tests, notebooks in CI) :func:`get_preset` shrinks any preset to a smoke
 test: same folds and systems, a tiny model, one or two epochs, one seed.
@@ -85,10 +90,12 @@ def paper() -> ExperimentConfig:
         text=TextConfig(vector_dim=300),
         pipeline=PipelineConfig(batch_size=128, max_frames=800, max_words=25),
         model=ModelConfig(latent_dim=200, text_rnn_units=200, dropout=0.7,
-                          discriminator="cosine", pairing="instance", discriminator_units=320),
+                          discriminator="infonce", discriminator_units=320, temperature=None,
+                          symmetric=False, pairing="instance", objective="convex"),
         train=TrainConfig(epochs=100, learning_rate=1e-3, lr_decay=1.0, patience=30),
         systems=["baseline", "contrastive"],
-        contrastive_weights=[round(a / (1 - a), 3) for a in PAPER_ALPHAS],
+        contrastive_weights=list(PAPER_ALPHAS),
+        init_from="baseline",
         seeds=[0],
     )
 

@@ -102,7 +102,7 @@ class Trainer:
 
     ``step(inputs, labels) -> dict`` of scalar tensors (``loss``, ``ce`` and, with the
     discriminator, ``disc_loss``, ``disc_acc``, ``disc_chance``; with gradient-ratio scaling,
-    ``pair_scale``). ``trace_count`` counts how often the step was traced (bounded by the number
+    ``pair_scale`` and ``step_grad_ratio``, the pull ratio this step applied). ``trace_count`` counts how often the step was traced (bounded by the number
     of distinct batch shapes, thanks to ``reduce_retracing``).
     """
 
@@ -179,6 +179,7 @@ class Trainer:
                      for c, p in zip(ce_grads, pair_grads)]
         out["loss"] = out["ce_term"] + scale * out["pair_term"]
         out["pair_scale"] = scale
+        out["step_grad_ratio"] = scale * pair_norm / tf.maximum(ce_norm, 1e-12)
         for key in ("logits", "ce_term", "pair_term"):
             del out[key]
         return out, gradients

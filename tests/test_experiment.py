@@ -345,3 +345,32 @@ def test_quick_experiment_killed_and_resumed_end_to_end(tmp_path, monkeypatch):
     assert set().union(*speakers.values()) and all(
         not a & b for i, a in speakers.items() for j, b in speakers.items() if i != j)
     assert (out / "report.md").exists() and (out / "plots" / "tsne.png").exists()
+
+
+def test_paper_preset_in_quick_mode_warm_starts_against_its_control(tmp_path, monkeypatch):
+    """The paper's setup end to end (shrunk by EMOKIT_QUICK=1, one fold, two alphas): InfoNCE,
+    the convex objective, regularized runs and the continued baseline both warm-started from
+    the trained baseline, and a report that names the fair comparison."""
+    env = _quick_env(tmp_path)
+    for key in ("EMOKIT_QUICK", "EMOKIT_DATA", "EMOKIT_RESULTS"):
+        monkeypatch.setenv(key, env[key])
+    config = load_config("paper")
+    assert (config.model.discriminator, config.model.objective, config.init_from) == (
+        "infonce", "convex", "baseline")
+    config.folds, config.contrastive_weights = [1], [0.1, 0.5]
+    rows = run_experiment(config, verbose=False)
+    names = ["baseline", "contrastive-infonce-alpha0.1", "contrastive-infonce-alpha0.5",
+             "baseline-continued"]
+    assert [r.system for r in rows] == names
+    out = tmp_path / "results" / "paper-quickmode"
+    records = {r["system"]: r for r in load_runs(out)}
+    warm = {records[n]["shared_fingerprint"] for n in names[1:]}
+    assert len(warm) == 1  # all three start from the same trained baseline ...
+    assert warm != {records["baseline"]["shared_fingerprint"]}  # ... not from its initial weights
+    assert records["contrastive-infonce-alpha0.1"]["objective"] == (
+        "0.9 CE + 0.1 L (infonce), from the trained baseline")
+    assert 0 < records["contrastive-infonce-alpha0.5"]["disc_chance"] < 0.2  # instance pairing
+    assert rows[1].vs_control["ua"].n_pairs == 1
+    report = (out / "report.md").read_text()
+    assert "Warm-started systems against `baseline-continued`: the fair comparison" in report
+    assert (out / "plots" / "regularizer.png").exists()

@@ -38,6 +38,7 @@ PITCH_RATE = 8000  # Hz: pitch is tracked on the signal decimated to this rate
 YIN_THRESHOLD = 0.2  # aperiodicity below which a frame counts as voiced
 DIP_TOLERANCE = 0.25  # a dip this close to the deepest one also counts (avoids octave-low errors)
 LOG_FLOOR = 1e-10
+FEATURE_KINDS = ("mfcc", "logmel")
 
 
 # ----------------------------------------------------------------------------------------------

@@ -26,6 +26,8 @@ import numpy as np
 from emokit.config import TextConfig
 from emokit.text import Vocabulary
 
+TRAINERS = ("word2vec", "fasttext")  # TextConfig.trainer: gensim's Word2Vec or FastText
+
 
 def stable_hash(text: str) -> int:
     """A hash of ``text`` that is the same in every process (Python's ``hash`` is salted)."""
@@ -44,7 +46,7 @@ def train_word_vectors(token_lists: list[list[str]], vocab: Vocabulary,
     """
     from gensim.models import FastText, Word2Vec
 
-    trainers = {"word2vec": Word2Vec, "fasttext": FastText}
+    trainers = dict(zip(TRAINERS, (Word2Vec, FastText), strict=True))
     if config.trainer not in trainers:
         raise ValueError(f"TextConfig.trainer={config.trainer!r}: choose one of {sorted(trainers)}")
     sentences = [tokens for tokens in token_lists if tokens]

@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import sys
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -33,14 +34,16 @@ from pathlib import Path
 
 from emokit.atomic import write_atomic
 from emokit.audio import load_audio
+from emokit.cli import run_cli
 from emokit.config import ExperimentConfig, FeatureConfig
+from emokit.errors import DataError
 from emokit.features import COMPLETE_MARKER, extract_features, feature_dim, write_shard
 from emokit.manifest import read_manifest
 
 CHUNK_SIZE = 64  # utterances per shard: ~90 files for IEMOCAP's 5.5k labelled turns
 
 
-class FeatureExtractionError(RuntimeError):
+class FeatureExtractionError(DataError):
     """One utterance could not be extracted; the message names its file and manifest line."""
 
 
@@ -136,9 +139,12 @@ def _is_up_to_date(out: Path, chunks: dict[str, list[_Item]]) -> bool:
     marker = out / COMPLETE_MARKER
     if not marker.exists():
         return False
-    done = json.loads(marker.read_text())
-    return done.get("inputs") == _inputs_digest(chunks) and all(
-        (out / shard["file"]).exists() for shard in done["shards"])
+    try:
+        done = json.loads(marker.read_text())
+        return done.get("inputs") == _inputs_digest(chunks) and all(
+            (out / shard["file"]).exists() for shard in done["shards"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return False  # a damaged marker: build_cache replaces it
 
 
 def _run(todo: dict[str, list[_Item]], out: Path, config: FeatureConfig, workers, progress):
@@ -153,7 +159,7 @@ def _run(todo: dict[str, list[_Item]], out: Path, config: FeatureConfig, workers
                 bar.update(_extract_chunk(out / name, items, config))
             return
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
-                                 initializer=_warm_up, initargs=(config,)) as pool:
+                                 initializer=_warm_up, initargs=(config, os.getpid())) as pool:
             pending = {pool.submit(_extract_chunk, out / name, items, config)
                        for name, items in todo.items()}
             while pending:
@@ -174,11 +180,39 @@ def _run(todo: dict[str, list[_Item]], out: Path, config: FeatureConfig, workers
                     bar.update(future.result())
 
 
-def _warm_up(config: FeatureConfig) -> None:
-    """Load librosa and build the filterbanks once per worker process."""
+PARENT_POLL_S = 0.5  # how often a worker checks that its parent is alive
+
+
+def _warm_up(config: FeatureConfig, parent_pid: int) -> None:
+    """Tie the worker's life to its parent's, then load librosa and build the filterbanks once."""
     import numpy as np
 
+    end_with_parent(parent_pid)
     extract_features(np.random.default_rng(0).standard_normal(4000).astype("float32"), config)
+
+
+def end_with_parent(parent_pid: int, poll_s: float = PARENT_POLL_S) -> None:
+    """End this process when ``parent_pid`` ends, even by SIGKILL (which runs no cleanup in the
+    parent). Linux: the kernel's parent-death signal; everywhere: a daemon thread that watches
+    for re-parenting."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:  # the parent died before we got here
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(poll_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
 
 
 def _extract_chunk(shard: Path, items: list[_Item], config: FeatureConfig) -> int:
@@ -202,7 +236,12 @@ def _say(progress: bool, message: str) -> None:
         print(message, flush=True)
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> int:
+    """The command line; returns the exit status (0 done, 1 bad data, 2 usage or config)."""
+    return run_cli(_main, argv)
+
+
+def _main(argv) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--manifest", required=True, help="manifest.csv to extract")
     parser.add_argument("--root", help="release root the wav paths are relative to (default: "
@@ -219,14 +258,11 @@ def main(argv=None) -> None:
     from data_prep.synthetic import release_root
 
     start = time.perf_counter()
-    try:
-        root = args.root or release_root(args.manifest)
-        out = build_cache(args.manifest, root, config, args.cache_root, args.workers,
-                          args.chunk_size)
-    except (FeatureExtractionError, FileNotFoundError, ValueError) as e:
-        sys.exit(f"error: {e}")
+    root = args.root or release_root(args.manifest)
+    out = build_cache(args.manifest, root, config, args.cache_root, args.workers, args.chunk_size)
     print(f"features in {out} ({time.perf_counter() - start:.1f} s)")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from emokit.errors import DataError
 from emokit.manifest import Utterance
 
 PROTOCOLS = ("session", "speaker")
@@ -45,6 +46,7 @@ def make_folds(utterances: Sequence[Utterance], protocol: str = "session",
     session partner.
     """
     labelled = [u for u in utterances if u.label]
+    _check_unique_ids(utterances)
     if not labelled:
         raise ValueError("no labelled utterances: every row has label=''; check the class set")
     sessions = _speakers_by_session(labelled)
@@ -55,6 +57,17 @@ def make_folds(utterances: Sequence[Utterance], protocol: str = "session",
     else:
         raise ValueError(f"unknown protocol {protocol!r}; choose one of {PROTOCOLS}")
     return [_fold(name, test, val, labelled) for name, test, val in splits]
+
+
+def _check_unique_ids(utterances: Sequence[Utterance]) -> None:
+    first: dict[str, Utterance] = {}
+    for index, u in enumerate(utterances):
+        if u.id in first:
+            other = first[u.id]
+            raise DataError(f"utterance id {u.id} is given twice (row {index + 1}: {u.wav}; "
+                            f"earlier: {other.wav}); ids must be unique, or the utterance would "
+                            "be trained or tested twice. Rebuild the manifest")
+        first[u.id] = u
 
 
 def _speakers_by_session(utterances: list[Utterance]) -> dict[int, list[str]]:

@@ -173,9 +173,10 @@ def visible_files(folder: Path, pattern: str) -> list[Path]:
     return sorted(p for p in folder.glob(pattern) if not p.name.startswith(".") and p.is_file())
 
 
-def read_text_lines(path: Path, rel: str, problems: list[Problem]) -> list[str | None]:
+def read_text_lines(path: Path, rel: str, problems: list[Problem]) -> list[str | None] | None:
     """The lines of a text file of the release, decoded exactly; ``None`` for a line that cannot
-    be (its problem, naming line, byte and encoding, goes to ``problems``).
+    be (its problem, naming line, byte and encoding, goes to ``problems``), and ``None`` instead
+    of the list for a file that cannot be decoded at all.
 
     UTF-8 is expected. A byte-order mark (UTF-8, UTF-16) is honoured, and lines that are not UTF-8
     but are Windows-1252 are decoded as such; both are reported by an :class:`EncodingNote`
@@ -190,7 +191,7 @@ def read_text_lines(path: Path, rel: str, problems: list[Problem]) -> list[str |
                 problems.append(Problem(rel, raw[:e.start].count(b"\n") + 1, "", f"starts with "
                                         f"a {name} mark but byte {e.start} does not decode as "
                                         "that; re-save the file as UTF-8"))
-                return []
+                return None
             warnings.warn(f"{rel}: decoded as {name}; the mark is removed (re-save as plain UTF-8 "
                           "to silence this)", EncodingNote, stacklevel=2)
             return text.splitlines()
@@ -198,7 +199,7 @@ def read_text_lines(path: Path, rel: str, problems: list[Problem]) -> list[str |
         problems.append(Problem(rel, raw[:raw.index(b"\x00")].count(b"\n") + 1, "",
                                 "holds NUL bytes: UTF-16 without a byte-order mark? Re-save the "
                                 "file as UTF-8"))
-        return []
+        return None
     lines: list[str | None] = []
     single_byte = []
     for line_no, line in enumerate(raw.splitlines(), start=1):
@@ -223,10 +224,15 @@ def read_text_lines(path: Path, rel: str, problems: list[Problem]) -> list[str |
     return lines
 
 
-def _read_label_file(path: Path, rel: str, problems: list[Problem]) -> dict[str, tuple[LabelLine, int]]:
-    """``{id: (label line, line number)}`` of one EmoEvaluation file; bad lines go to ``problems``."""
+def _read_label_file(path: Path, rel: str,
+                     problems: list[Problem]) -> dict[str, tuple[LabelLine, int]] | None:
+    """``{id: (label line, line number)}`` of one EmoEvaluation file; bad lines go to ``problems``;
+    ``None`` when the file cannot be decoded at all."""
     found: dict[str, tuple[LabelLine, int]] = {}
-    for line_no, text in enumerate(read_text_lines(path, rel, problems), start=1):
+    lines = read_text_lines(path, rel, problems)
+    if lines is None:
+        return None
+    for line_no, text in enumerate(lines, start=1):
         if text is None or not text.strip() or text.startswith("%") or _RATER_LINE.match(text):
             continue
         line = parse_label_line(text)
@@ -254,10 +260,15 @@ def _read_label_file(path: Path, rel: str, problems: list[Problem]) -> dict[str,
     return found
 
 
-def _read_transcript_file(path: Path, rel: str, problems: list[Problem]) -> dict[str, tuple[str, int]]:
-    """``{id: (text, line number)}`` of one transcription file; bad lines go to ``problems``."""
+def _read_transcript_file(path: Path, rel: str,
+                          problems: list[Problem]) -> dict[str, tuple[str, int]] | None:
+    """``{id: (text, line number)}`` of one transcription file; bad lines go to ``problems``;
+    ``None`` when the file cannot be decoded at all."""
     found: dict[str, tuple[str, int]] = {}
-    for line_no, text in enumerate(read_text_lines(path, rel, problems), start=1):
+    lines = read_text_lines(path, rel, problems)
+    if lines is None:
+        return None
+    for line_no, text in enumerate(lines, start=1):
         if text is None or not text.strip():
             continue
         parsed = parse_transcript_line(text)
@@ -341,6 +352,8 @@ def _scan_dialog(root: Path, label_path: Path, class_set: str, problems: list[Pr
     session_dir = label_path.parent.parent.parent
     label_rel = str(label_path.relative_to(root))
     labelled = _read_label_file(label_path, label_rel, problems)
+    if labelled is None:  # undecodable: one problem for the file, not one per utterance
+        return []
     transcript_path = session_dir / "dialog" / "transcriptions" / label_path.name
     transcript_rel = str(transcript_path.relative_to(root))
     if not transcript_path.exists():
@@ -348,6 +361,8 @@ def _scan_dialog(root: Path, label_path: Path, class_set: str, problems: list[Pr
                                 f"utterances of {label_rel} have no transcription file"))
         return []
     transcribed = _read_transcript_file(transcript_path, transcript_rel, problems)
+    if transcribed is None:  # undecodable: one problem for the file, not one per utterance
+        return []
     for uid, (_, line_no) in transcribed.items():
         if uid not in labelled and "XX" not in uid.rsplit("_", 1)[1]:
             problems.append(Problem(transcript_rel, line_no, uid, f"transcribed but not labelled "

@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -332,7 +333,7 @@ def read_shard(path: str | Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path) as shard:
             block, offsets, ids = shard["features"], shard["offsets"], shard["ids"]
-    except (OSError, ValueError, KeyError, EOFError) as e:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
         raise CorruptFileError(path, f"{type(e).__name__}: {e}", fix) from None
     found = {str(uid): block[offsets[i]:offsets[i + 1]] for i, uid in enumerate(ids)}
     bad = [uid for uid, arr in found.items() if not np.isfinite(arr).all()]

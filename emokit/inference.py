@@ -133,8 +133,9 @@ def load_bundle(path) -> Bundle:
         folder = folder.parent
     missing = [name for name in (MODEL_FILE, BUNDLE_FILE) if not (folder / name).is_file()]
     if missing:
-        raise BundleError(f"{folder} is not an emokit bundle (missing {missing}): make one "
-                          "with emokit.inference.save_bundle(folder, model, fold_data, config)")
+        raise FileNotFoundError(f"{folder} is not an emokit bundle (missing {missing}): make "
+                                "one with emokit.inference.save_bundle(folder, model, fold_data, "
+                                "config)")
     if (folder / MODEL_FILE).stat().st_size == 0:
         raise BundleError(f"{folder / MODEL_FILE} is empty (0 bytes): a save that was cut "
                           f"short; {_RESAVE}")

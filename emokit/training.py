@@ -228,6 +228,8 @@ class Checkpoints:
         state_path = self.dir / STATE_FILE
         if not state_path.exists():
             return LoopState(), None
+        import zipfile
+
         from emokit.errors import CorruptFileError
 
         fix = f"delete the folder {self.dir} (this run restarts from epoch 1)"
@@ -239,7 +241,7 @@ class Checkpoints:
         try:
             with np.load(self.dir / BEST_WEIGHTS_FILE) as best:
                 weights = [best[f"w{i}"] for i in range(len(best.files))]
-        except (OSError, ValueError, KeyError, EOFError) as e:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
             raise CorruptFileError(self.dir / BEST_WEIGHTS_FILE, f"{type(e).__name__}: {e}",
                                    fix) from None
         return LoopState(**saved), weights

@@ -167,7 +167,8 @@ def read_settings(path: str | Path) -> dict:
     if path.is_dir():
         raise ConfigError([f"{path} is a folder; pass a YAML config file"], str(path))
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        with open(path) as f:
+            data = yaml.safe_load(f) or {}
     except yaml.YAMLError as e:
         raise ConfigError([f"not valid YAML: {' '.join(str(e).split())}"], str(path)) from None
     except UnicodeDecodeError as e:

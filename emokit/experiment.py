@@ -583,6 +583,14 @@ def _deep_update(base: dict, overrides: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line; a user error prints ``error: ...`` without a traceback and returns 2
+    (usage or config) or 1 (data): see :func:`emokit.cli.run_cli`."""
+    from emokit.cli import run_cli
+
+    return run_cli(_main, argv)
+
+
+def _main(argv: list[str] | None = None) -> int:
     from emokit.presets import PRESETS
 
     parser = argparse.ArgumentParser(
@@ -602,6 +610,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from emokit.cli import run_cli
-
-    raise SystemExit(run_cli(main))
+    raise SystemExit(main())

@@ -5,9 +5,11 @@
 
 The lock is a file ``<folder>/.emokit.lock`` holding the owner's PID, host and start time, created
 exclusively (``O_CREAT | O_EXCL``). A second process finds it and refuses with
-:class:`LockedError`, naming the owner. A lock left behind by a killed process is stale: a lock
-of this host whose PID is dead (or an unreadable lock file, half written by a killed process) is
-taken over. A lock from another host cannot be checked; the message says how to remove it.
+:class:`LockedError`, naming the owner. A lock left behind by a killed process is stale and taken
+over: a lock of this host whose PID is dead, an unreadable lock file (half written by a killed
+process), or a lock of another host (a results folder on a shared drive, e.g. Google Drive from a
+Colab runtime that was disconnected) that its holder has not refreshed for ``STALE_AFTER_S``: the
+holder touches the file every ``HEARTBEAT_S``.
 """
 
 from __future__ import annotations
@@ -16,12 +18,15 @@ import contextlib
 import json
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 
 from emokit.errors import UserError
 
 LOCK_FILE = ".emokit.lock"
+HEARTBEAT_S = 60.0  # the holder refreshes the lock file's time this often
+STALE_AFTER_S = 600.0  # a lock of another host not refreshed for this long is stale
 
 
 class LockedError(UserError, RuntimeError):
@@ -49,10 +54,15 @@ def _owner(path: Path) -> dict | None:
     return owner if isinstance(owner, dict) and isinstance(owner.get("pid"), int) else None
 
 
-def _is_stale(owner: dict | None) -> bool:
+def _is_stale(owner: dict | None, path: Path) -> bool:
     if owner is None:
         return True
-    return owner.get("host") == socket.gethostname() and not _pid_alive(owner["pid"])
+    if owner.get("host") == socket.gethostname():
+        return not _pid_alive(owner["pid"])
+    try:
+        return time.time() - path.stat().st_mtime > STALE_AFTER_S
+    except FileNotFoundError:
+        return True
 
 
 def acquire(folder: str | Path) -> Path:
@@ -69,7 +79,7 @@ def acquire(folder: str | Path) -> Path:
             owner = _owner(path)
             if owner is not None and owner.get("pid") == me["pid"] and owner.get("host") == me["host"]:
                 raise LockedError(f"{folder} is already locked by this process") from None
-            if _is_stale(owner):
+            if _is_stale(owner, path):
                 path.unlink(missing_ok=True)  # a killed run's lock: take it over
                 continue
             raise LockedError(
@@ -77,7 +87,8 @@ def acquire(folder: str | Path) -> Path:
                 f"{owner.get('host')}, started {owner.get('started')}): two experiments on one "
                 "results folder would both train every run. Wait for it to finish, or use another "
                 f"name/--results folder. If that process is gone (e.g. another machine that "
-                f"crashed), delete {path} and start again."
+                f"crashed), delete {path} and start again (a lock of another machine that is not "
+                f"refreshed for {STALE_AFTER_S / 60:g} minutes is taken over by itself)."
             ) from None
         with os.fdopen(fd, "w") as f:
             f.write(json.dumps(me))
@@ -98,7 +109,18 @@ def release(folder: str | Path) -> None:
 def results_lock(folder: str | Path):
     """Hold ``folder``'s lock for the ``with`` block (see the module docstring)."""
     path = acquire(folder)
+    done = threading.Event()
+
+    def heartbeat() -> None:
+        while not done.wait(HEARTBEAT_S):
+            try:
+                os.utime(path)
+            except OSError:
+                return
+
+    threading.Thread(target=heartbeat, name="emokit-lock-heartbeat", daemon=True).start()
     try:
         yield path
     finally:
+        done.set()
         release(folder)

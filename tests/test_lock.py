@@ -71,6 +71,17 @@ def test_a_lock_from_another_host_says_how_to_clear_it(tmp_path):
             pass
 
 
+def test_a_lock_of_another_host_not_refreshed_for_long_is_stale(tmp_path):
+    from emokit.lock import STALE_AFTER_S, results_lock
+
+    path = tmp_path / ".emokit.lock"
+    path.write_text(json.dumps({"pid": 1, "host": "colab-vm-7", "started": "yesterday"}))
+    old = time.time() - STALE_AFTER_S - 60
+    os.utime(path, (old, old))
+    with results_lock(tmp_path):
+        assert json.loads(path.read_text())["pid"] == os.getpid()
+
+
 def test_run_experiment_refuses_while_another_process_holds_the_folder(tmp_path, monkeypatch):
     from emokit import experiment
     from emokit.config import ExperimentConfig

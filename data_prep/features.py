@@ -25,13 +25,13 @@ import hashlib
 import json
 import os
 import sys
-import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
 
+from data_prep._workers import end_with_parent
 from emokit.atomic import write_atomic
 from emokit.audio import load_audio
 from emokit.cli import run_cli
@@ -180,39 +180,12 @@ def _run(todo: dict[str, list[_Item]], out: Path, config: FeatureConfig, workers
                     bar.update(future.result())
 
 
-PARENT_POLL_S = 0.5  # how often a worker checks that its parent is alive
-
-
 def _warm_up(config: FeatureConfig, parent_pid: int) -> None:
     """Tie the worker's life to its parent's, then load librosa and build the filterbanks once."""
     import numpy as np
 
     end_with_parent(parent_pid)
     extract_features(np.random.default_rng(0).standard_normal(4000).astype("float32"), config)
-
-
-def end_with_parent(parent_pid: int, poll_s: float = PARENT_POLL_S) -> None:
-    """End this process when ``parent_pid`` ends, even by SIGKILL (which runs no cleanup in the
-    parent). Linux: the kernel's parent-death signal; everywhere: a daemon thread that watches
-    for re-parenting."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
-    if os.getppid() != parent_pid:  # the parent died before we got here
-        os._exit(1)
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(poll_s)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
 
 
 def _extract_chunk(shard: Path, items: list[_Item], config: FeatureConfig) -> int:

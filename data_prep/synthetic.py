@@ -44,6 +44,7 @@ import numpy as np
 import soundfile
 
 from data_prep import _voice, _words
+from data_prep._workers import end_with_parent
 from data_prep.iemocap import (
     RELEASE_DIR,
     LabelLine,
@@ -369,7 +370,8 @@ def generate(out_dir: str | Path, size: str = "mini", seed: int = 0,
     if workers > 1:
         # Forking after TensorFlow has started its threads can deadlock: then spawn fresh ones.
         method = "spawn" if "tensorflow" in sys.modules else "fork"
-        with multiprocessing.get_context(method).Pool(workers) as pool:
+        with multiprocessing.get_context(method).Pool(workers, initializer=end_with_parent,
+                                                      initargs=(os.getpid(),)) as pool:
             for _ in pool.imap_unordered(_render_dialog, jobs):
                 pass
     else:

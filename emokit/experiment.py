@@ -226,7 +226,9 @@ def check_same_settings(run_dir: Path, settings: dict) -> None:
     saved = json.loads((run_dir / "config.json").read_text())["settings"]
     if saved != settings:
         changed = _changed_keys(saved, settings)
-        raise ValueError(
+        from emokit.errors import UsageError
+
+        raise UsageError(
             f"{run_dir} was made with different settings ({', '.join(changed)}); give this "
             "experiment another name (ExperimentConfig.name) or --results folder, or delete "
             f"{run_dir.parent.parent.parent} to start over"

@@ -71,6 +71,9 @@ def read_manifest(path: str | Path, labelled_only: bool = False) -> list[Utteran
             f"no manifest at {path}; build one with `python -m data_prep.iemocap --root ROOT "
             f"--out {path}` (or `python -m data_prep.synthetic` for the built-in corpus)"
         )
+    if path.is_dir():
+        raise DataError(f"{path} is a folder; pass the manifest CSV file in it (e.g. "
+                        f"{path / 'manifest.csv'})")
     rows = []
     first_line: dict[str, int] = {}
     with open(path, newline="") as f:

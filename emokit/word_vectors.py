@@ -121,6 +121,9 @@ def load_pretrained_vectors(path: str | Path, vocab: Vocabulary, binary: bool = 
     if not path.exists():
         raise FileNotFoundError(f"no word vector file at {path}: set TextConfig.vectors_path to a "
                                 "GloVe/word2vec file, or to None to train vectors on the fold")
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder: set TextConfig.vectors_path to the word vector file "
+                         "in it (e.g. glove.840B.300d.txt)")
     wanted = {w.encode("utf-8") for w in vocab.words[1:]}  # <unk> too, if the file has one
     reader = _read_word2vec_binary if binary else _read_text_vectors
     found, dim = reader(path, wanted)

@@ -233,6 +233,21 @@ def _coerce(value, tp, name: str, problems: list[str]) -> tuple[bool, Any]:
             return False, None
         items = [_coerce(v, item_type, f"{name}[{i}]", problems) for i, v in enumerate(value)]
         return all(ok for ok, _ in items), [v for _, v in items]
+    if origin is dict:
+        key_type, value_type = typing.get_args(tp) or (Any, Any)
+        if not isinstance(value, dict):
+            problems.append(f"{name}: expected a mapping, got {_show(value)}")
+            return False, None
+        items = {k: _coerce(v, value_type, f"{name}.{k}", problems) for k, v in value.items()}
+        keys_ok = [_coerce(k, key_type, f"{name} key {k!r}", problems)[0] for k in value]
+        return all(keys_ok) and all(ok for ok, _ in items.values()), \
+            {k: v for k, (_, v) in items.items()}
+    if origin is typing.Literal:
+        allowed = typing.get_args(tp)
+        if value in allowed and type(value) in {type(a) for a in allowed}:
+            return True, value
+        problems.append(f"{name}: {value!r} is not allowed; allowed: one of {list(allowed)}")
+        return False, None
     if dataclasses.is_dataclass(tp):
         built = _build(tp, value, f"{name}.", problems)  # bad settings inside keep defaults
         return built is not None, built
@@ -252,10 +267,11 @@ def _coerce(value, tp, name: str, problems: list[str]) -> tuple[bool, Any]:
     elif tp is str:
         if isinstance(value, str):
             return True, value
-    elif tp is Any or tp is object:
+    elif isinstance(tp, type) and tp is not object:
+        if isinstance(value, tp):
+            return True, value
+    else:  # Any, or a type this module does not know: nothing to check
         return True, value
-    else:
-        raise TypeError(f"{name}: emokit.validation cannot check settings of type {tp!r}")
     problems.append(f"{name}: expected {_type_name(tp)}, got {_show(value)}")
     return False, None
 

@@ -497,7 +497,7 @@ def _main(argv) -> int:
     from emokit.config import ExperimentConfig
     from emokit.validation import validate_config
 
-    validate_config(ExperimentConfig(corpus=corpus), "command line")
+    validate_config(ExperimentConfig(corpus=corpus), "the command line")
     out = Path(args.out) if args.out else corpus_dir(corpus)
     began = time.perf_counter()
     root = generate(out, args.size, args.seed, args.text_disagreement, args.audio_ambiguity,

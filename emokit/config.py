@@ -162,7 +162,7 @@ class ExperimentConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "config") -> ExperimentConfig:
+    def from_dict(cls, data: dict[str, Any], source: str = "the config") -> ExperimentConfig:
         """Every setting is checked first (:mod:`emokit.validation`): a ``ConfigError`` lists all
         problems at once, by full dotted name; missing keys keep their defaults."""
         from emokit.validation import build_config

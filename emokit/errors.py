@@ -26,10 +26,10 @@ class ConfigError(UserError, ValueError):
 
     exit_code = 2
 
-    def __init__(self, problems: list[str], source: str = "config"):
+    def __init__(self, problems: list[str], source: str = "the config"):
         self.problems = list(problems)
         listed = "\n".join(f"  {p}" for p in self.problems)
-        super().__init__(f"{len(self.problems)} problem(s) in the {source}:\n{listed}")
+        super().__init__(f"{len(self.problems)} problem(s) in {source}:\n{listed}")
 
 
 class DataError(UserError, ValueError):

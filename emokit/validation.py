@@ -138,7 +138,7 @@ DECIDED_BY_SYSTEMS = {"model.modalities": "both", "model.contrastive_weight": 0.
 # ------------------------------------------------------------------------------------- entry points
 
 
-def build_config(cls, data: Any, source: str = "config"):
+def build_config(cls, data: Any, source: str = "the config"):
     """``cls`` (a config dataclass) from nested dict ``data``, every setting checked first.
 
     Raises :class:`ConfigError` listing every problem (unknown names, wrong types, values out of
@@ -153,7 +153,7 @@ def build_config(cls, data: Any, source: str = "config"):
     return config
 
 
-def validate_config(config, source: str = "config") -> None:
+def validate_config(config, source: str = "the config") -> None:
     """Check a config built in Python the same way as one read from a file."""
     build_config(type(config), dataclasses.asdict(config), source)
 

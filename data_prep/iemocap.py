@@ -493,13 +493,13 @@ def read_source(manifest: str | Path) -> dict | None:
     path = source_path(manifest)
     if not path.exists():
         return None
+    fix = f"delete {path} (and {Path(manifest).name} beside it) and parse the release again"
     try:
         source = json.loads(path.read_text())
-        if not isinstance(source, dict) or not isinstance(source.get("root"), str):
-            raise ValueError("no 'root' entry")
     except (ValueError, UnicodeDecodeError) as e:
-        raise CorruptFileError(path, str(e), f"delete {path} (and {Path(manifest).name} beside "
-                               "it) and parse the release again") from None
+        raise CorruptFileError(path, str(e), fix) from None
+    if not isinstance(source, dict) or not isinstance(source.get("root"), str):
+        raise CorruptFileError(path, "no 'root' entry", fix)
     return source
 
 

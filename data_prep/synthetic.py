@@ -54,11 +54,11 @@ from data_prep.iemocap import (
     read_source,
     write_source,
 )
+from emokit import labels as labels_lib
 from emokit.atomic import write_atomic
 from emokit.cli import run_cli
-from emokit.errors import CorruptFileError
-from emokit import labels as labels_lib
 from emokit.config import CorpusConfig
+from emokit.errors import CorruptFileError
 from emokit.manifest import FIELDS, write_manifest
 from emokit.paths import data_dir
 

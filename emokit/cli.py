@@ -18,8 +18,15 @@ from collections.abc import Callable, Sequence
 
 from emokit.errors import ConfigError, CorruptFileError, DataError, UsageError, UserError
 
-__all__ = ["ConfigError", "CorruptFileError", "DataError", "UsageError", "UserError", "run_cli",
-           "exit_code_of"]
+__all__ = [
+    "ConfigError",
+    "CorruptFileError",
+    "DataError",
+    "UsageError",
+    "UserError",
+    "exit_code_of",
+    "run_cli",
+]
 
 
 def exit_code_of(error: BaseException) -> int | None:
@@ -41,7 +48,7 @@ def run_cli(main: Callable[[Sequence[str] | None], int | None],
         print("interrupted; finished work is kept, run the command again to resume",
               file=sys.stderr)
         return 130
-    except Exception as error:  # noqa: BLE001 -- sorted into user errors and bugs below
+    except Exception as error:
         code = exit_code_of(error)
         if code is None:
             raise

@@ -55,8 +55,8 @@ def make_folds(utterances: Sequence[Utterance], protocol: str = "session",
     elif protocol == "speaker":
         splits = _speaker_splits(sessions)
     else:
-        raise ConfigError([f"protocol: unknown protocol {protocol!r}; choose one of "
-                           f"{list(PROTOCOLS)}"])
+        raise ConfigError([(f"protocol: unknown protocol {protocol!r}; choose one of "
+                            f"{list(PROTOCOLS)}")])
     return [_fold(name, test, val, labelled) for name, test, val in splits]
 
 
@@ -90,9 +90,9 @@ def _session_splits(sessions: dict[int, list[str]], validation_speakers: int):
             shift = (k + j) % len(speakers)  # alternate female/male from fold to fold
             candidates += speakers[shift:] + speakers[:shift]
         if not 1 <= validation_speakers < len(candidates):
-            raise ConfigError([f"pipeline.validation_speakers: {validation_speakers} is too "
-                               f"many; choose 1 to {len(candidates) - 1} (the training "
-                               f"sessions have {len(candidates)} speakers)"])
+            raise ConfigError([(f"pipeline.validation_speakers: {validation_speakers} is too "
+                                f"many; choose 1 to {len(candidates) - 1} (the training "
+                                f"sessions have {len(candidates)} speakers)")])
         yield (f"session{test_session}", tuple(sessions[test_session]),
                tuple(candidates[:validation_speakers]))
 

@@ -174,8 +174,9 @@ def read_settings(path: str | Path) -> dict:
     except UnicodeDecodeError as e:
         raise ConfigError([f"not UTF-8 text ({e.reason} at byte {e.start})"], str(path)) from None
     if not isinstance(data, dict):
-        raise ConfigError([f"expected a mapping of settings (`train: {{epochs: 30}}`), got "
-                           f"{type(data).__name__}"], str(path))
+        problem = ("expected a mapping of settings (`train: {epochs: 30}`), got "
+                   f"{type(data).__name__}")
+        raise ConfigError([problem], str(path))
     return data
 
 

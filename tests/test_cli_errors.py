@@ -35,7 +35,7 @@ def test_run_cli_sorts_user_errors_from_bugs(capsys):
 def _run(module: str, *args: str, cwd: Path = REPO):
     env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3")
     return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, check=False)
 
 
 def test_experiment_cli_reports_a_bad_config_without_traceback(tmp_path):

@@ -66,9 +66,9 @@ def test_a_lock_from_another_host_says_how_to_clear_it(tmp_path):
 
     (tmp_path / ".emokit.lock").write_text(json.dumps({"pid": 1, "host": "colab-vm-7",
                                                        "started": "yesterday"}))
-    with pytest.raises(LockedError, match=r"PID 1 on colab-vm-7.*delete .*\.emokit\.lock"):
-        with results_lock(tmp_path):
-            pass
+    with pytest.raises(LockedError, match=r"PID 1 on colab-vm-7.*delete .*\.emokit\.lock"), \
+            results_lock(tmp_path):
+        pass
 
 
 def test_a_lock_of_another_host_not_refreshed_for_long_is_stale(tmp_path):

@@ -90,7 +90,7 @@ def test_a_setting_the_systems_list_decides_is_refused_with_the_fix():
 
 
 def test_load_names_the_file_for_bad_yaml(tmp_path):
-    ConfigError = ValueError  # noqa: N806 -- emokit.errors.ConfigError is a ValueError
+    ConfigError = ValueError
     path = tmp_path / "broken.yaml"
     path.write_text("train:\n  epochs: [1\n")
     with pytest.raises(ConfigError, match=r"(?s)broken\.yaml.*not valid YAML"):

@@ -169,8 +169,7 @@ def test_non_finite_binary_vectors_are_refused(tmp_path):
     rows = {"i": [0.1, 0.2], "know": [np.nan, 0.3]}
     with open(path, "wb") as f:
         f.write(b"2 2\n")
-        for word, vector in rows.items():
-            f.write(word.encode() + b" " + np.asarray(vector, "<f4").tobytes() + b"\n")
+        f.writelines(word.encode() + b" " + np.asarray(vector, "<f4").tobytes() + b"\n" for word, vector in rows.items())
     vocab = Vocabulary.build([["i", "know"]])
     with pytest.raises(ValueError, match=r"'know'.*nan or inf"):
         load_pretrained_vectors(path, vocab, binary=True)

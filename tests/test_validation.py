@@ -142,6 +142,10 @@ def _wrong_type_values(tp):
     base = tp
     if typing.get_origin(base) is list:
         return st.sampled_from([{"a": 1}, "text", 7, [{"a": 1}]])
+    if typing.get_origin(base) is dict:
+        return st.sampled_from(["text", 7, [1]])
+    if typing.get_origin(base) is typing.Literal:
+        return st.just("not-one-of-the-choices")
     return {
         bool: st.sampled_from([1, 0, "yes", 2.5, [True]]),
         int: st.one_of(st.text(st.characters(categories=["L"]), min_size=1), st.just(2.5),
@@ -150,7 +154,7 @@ def _wrong_type_values(tp):
                          st.just([1.0]), st.just(float("inf"))),
         str: st.one_of(st.integers(), st.floats(allow_nan=False), st.just(["a"]),
                        st.just({"a": 1})),
-    }[base]
+    }.get(base, st.just({"not": "a setting value"}))
 
 
 @st.composite

@@ -195,37 +195,24 @@ class ExperimentConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ExperimentConfig:
-        return _from_dict(cls, data)
+    def from_dict(cls, data: dict[str, Any], source: str = "the config") -> ExperimentConfig:
+        """Every setting is checked first (:mod:`emokit.validation`): a ``ConfigError`` lists all
+        problems at once, by full dotted name; missing keys keep their defaults."""
+        from emokit.validation import build_config
+
+        return build_config(cls, data, source)
 
     @classmethod
     def load(cls, path: str | Path) -> ExperimentConfig:
         """Read a YAML (or JSON) config file; missing keys keep their defaults."""
-        import yaml
+        from emokit.validation import read_settings
 
-        with open(path) as f:
-            data = yaml.safe_load(f) or {}
-        return cls.from_dict(data)
+        return cls.from_dict(read_settings(path), source=str(path))
 
     def save(self, path: str | Path) -> None:
         import yaml
 
-        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+        from emokit.atomic import write_atomic
 
-
-def _from_dict(cls, data: dict[str, Any]):
-    """Build dataclass ``cls`` from a nested dict, refusing unknown keys with a clear message."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(data) - set(fields)
-    if unknown:
-        raise ValueError(
-            f"unknown setting(s) {sorted(unknown)} for {cls.__name__}; known: {sorted(fields)}"
-        )
-    kwargs = {}
-    for name, value in data.items():
-        sub = fields[name].default_factory if fields[name].default_factory is not dataclasses.MISSING else None
-        if isinstance(value, dict) and sub is not None and dataclasses.is_dataclass(sub):
-            value = _from_dict(sub, value)
-        kwargs[name] = value
-    return cls(**kwargs)
+        write_atomic(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
 

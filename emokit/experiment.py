@@ -192,9 +192,27 @@ def run_experiment(config: ExperimentConfig, verbose: bool = True) -> list[Syste
     """Run every (fold, seed, system) not finished yet, then write the table and the plots.
     ``verbose``: a progress bar, one line per finished run, and the table printed at the end.
 
+    The whole config is checked first (:func:`emokit.validation.validate_config`), and the
+    experiment folder is locked (:func:`emokit.lock.results_lock`): a second process on the same
+    folder refuses instead of training the same runs.
+
     Returns the table's rows (:class:`emokit.report.SystemSummary`); the Markdown/CSV table,
     the per-run folders and the plots are under :func:`emokit.runstore.experiment_dir`.
     """
+    from emokit.errors import ConfigError
+    from emokit.lock import results_lock
+    from emokit.validation import validate_config
+
+    validate_config(config)
+    try:
+        expand_systems(config)
+    except ValueError as e:
+        raise ConfigError([f"systems: {e}"]) from None
+    with results_lock(experiment_dir(config)):
+        return _run_experiment_locked(config, verbose)
+
+
+def _run_experiment_locked(config: ExperimentConfig, verbose: bool) -> list[SystemSummary]:
     from emokit.folds import make_folds
 
     out = experiment_dir(config)
@@ -317,11 +335,11 @@ def load_config(preset: str, config_file: str | None = None, results: str | None
 
     config = get_preset(preset)
     if config_file:
-        import yaml
+        from emokit.validation import read_settings
 
-        with open(config_file) as f:
-            overrides = yaml.safe_load(f) or {}
-        config = ExperimentConfig.from_dict(_deep_update(config.to_dict(), overrides))
+        overrides = read_settings(config_file)
+        config = ExperimentConfig.from_dict(_deep_update(config.to_dict(), overrides),
+                                            source=config_file)
         if "name" not in overrides and name is None:
             config.name = Path(config_file).stem
     if results:
@@ -341,6 +359,14 @@ def _deep_update(base: dict, overrides: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line; a user error prints ``error: ...`` without a traceback and returns 2
+    (usage or config) or 1 (data): see :func:`emokit.cli.run_cli`."""
+    from emokit.cli import run_cli
+
+    return run_cli(_main, argv)
+
+
+def _main(argv: list[str] | None = None) -> int:
     from emokit.presets import PRESETS
 
     parser = argparse.ArgumentParser(

@@ -22,6 +22,7 @@ import numpy as np
 
 from emokit.atomic import write_atomic
 from emokit.config import ExperimentConfig
+from emokit.errors import UsageError
 
 CHECKPOINT = "checkpoint"  # a run's training checkpoint folder, removed when the run finishes
 FINAL_WEIGHTS = "final_weights.npz"
@@ -115,7 +116,7 @@ def check_same_settings(run_dir: Path, settings: dict) -> None:
     saved = json.loads((run_dir / "config.json").read_text())["settings"]
     if saved != settings:
         changed = _changed_keys(saved, settings)
-        raise ValueError(
+        raise UsageError(
             f"{run_dir} was made with different settings ({', '.join(changed)}); give this "
             "experiment another name (ExperimentConfig.name) or --results folder, or delete "
             f"{run_dir.parent.parent.parent} to start over"

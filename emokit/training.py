@@ -362,15 +362,31 @@ class Checkpoints:
         state_path = self.dir / STATE_FILE
         if not state_path.exists():
             return LoopState(), None
-        saved = json.loads(state_path.read_text())
-        self.checkpoint.restore(str(self.dir / saved.pop("checkpoint"))).assert_consumed()
-        best = np.load(self.dir / BEST_WEIGHTS_FILE)
-        return LoopState(**saved), [best[f"w{i}"] for i in range(len(best.files))]
+        import zipfile
+
+        from emokit.errors import CorruptFileError
+
+        fix = f"delete the folder {self.dir} (this run restarts from epoch 1)"
+        try:
+            saved = json.loads(state_path.read_text())
+            self.checkpoint.restore(str(self.dir / saved.pop("checkpoint"))).assert_consumed()
+        except (ValueError, KeyError, TypeError, AssertionError, tf.errors.OpError) as e:
+            raise CorruptFileError(state_path, f"{type(e).__name__}: {e}", fix) from None
+        try:
+            with np.load(self.dir / BEST_WEIGHTS_FILE) as best:
+                weights = [best[f"w{i}"] for i in range(len(best.files))]
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+            raise CorruptFileError(self.dir / BEST_WEIGHTS_FILE, f"{type(e).__name__}: {e}",
+                                   fix) from None
+        return LoopState(**saved), weights
 
     def save(self, state: LoopState, best_weights: list) -> None:
+        import io
+
         prefix = self.checkpoint.save(str(self.dir / f"epoch{state.epoch:03d}"))
-        np.savez(self.dir / BEST_WEIGHTS_FILE,
-                 **{f"w{i}": w for i, w in enumerate(best_weights)})
+        buffer = io.BytesIO()
+        np.savez(buffer, **{f"w{i}": w for i, w in enumerate(best_weights)})
+        write_atomic(self.dir / BEST_WEIGHTS_FILE, buffer.getvalue())
         payload = {**dataclasses.asdict(state), "checkpoint": Path(prefix).name}
         write_atomic(self.dir / STATE_FILE, json.dumps(payload, indent=1))
         for old in self.dir.glob("epoch*"):  # keep only the checkpoint the state names

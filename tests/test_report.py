@@ -14,11 +14,11 @@ from emokit.report import (
     detectable_difference,
     mean_std,
     paired_differences,
+    pairs_needed,
     summarize,
     to_csv,
     to_markdown,
     wilcoxon_test,
-    pairs_needed,
     write_report,
 )
 from emokit.runstore import load_runs

@@ -183,7 +183,8 @@ def _run_record(config: ExperimentConfig, system: System, fold_number: int, fold
                 seed: int) -> dict:
     """What names one run (``config.json`` and ``metrics.json``)."""
     return {"system": system.name, "fold": fold_number, "fold_name": fold.name, "seed": seed,
-            "objective": describe_objective(system), "warm_start": system.warm_start,
+            "objective": describe_objective(system, config.model.pair_loss_scaling),
+            "warm_start": system.warm_start,
             "test_speakers": list(fold.test_speakers), "val_speakers": list(fold.val_speakers),
             "model": dataclasses.asdict(system_config(config, system).model)}
 

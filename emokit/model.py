@@ -197,8 +197,9 @@ class EmotionModel(keras.Model):
     # --- building and saving -----------------------------------------------------------------
     def build_all(self):
         """Create every variable (discriminator included) by running tiny dummy inputs."""
-        dummy = {"audio": np.zeros((2, 8, self.feature_dim), "float32"),
-                 "audio_mask": np.ones((2, 8), bool),
+        frames = 2 ** (self.config.audio_conv_layers + 2)  # >1 step left after the pooling
+        dummy = {"audio": np.zeros((2, frames, self.feature_dim), "float32"),
+                 "audio_mask": np.ones((2, frames), bool),
                  "tokens": np.ones((2, 3), "int32"), "text_mask": np.ones((2, 3), bool)}
         audio_code, text_code = self.encode(dummy)
         self.classify(audio_code, text_code)

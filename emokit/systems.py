@@ -126,8 +126,9 @@ def system_config(config: ExperimentConfig, system: System) -> ExperimentConfig:
     return dataclasses.replace(config, model=model)
 
 
-def describe_objective(system: System) -> str:
-    """``CE + 0.5 L (infonce)``, ``0.9 CE + 0.1 L (infonce)``, ``CE``; plus ``, warm start``."""
+def describe_objective(system: System, pair_loss_scaling: str = "none") -> str:
+    """``CE + 0.5 L (infonce)``, ``0.9 CE + 0.1 L (infonce)``, ``CE``; then ``, grad-ratio
+    scaled`` and ``, from the trained baseline`` where they apply."""
     if system.contrastive_weight == 0:
         text = "CE"
     elif system.objective == "convex":
@@ -135,4 +136,6 @@ def describe_objective(system: System) -> str:
         text = f"{1 - w:g} CE + {w:g} L ({system.discriminator})"
     else:
         text = f"CE + {system.contrastive_weight:g} L ({system.discriminator})"
+    if system.contrastive_weight > 0 and pair_loss_scaling == "grad_ratio":
+        text += ", grad-ratio scaled"
     return text + (", from the trained baseline" if system.warm_start else "")

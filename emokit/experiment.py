@@ -160,6 +160,18 @@ def shared_fingerprint(model) -> str:
     return digest.hexdigest()[:16]
 
 
+def _progress_bar():
+    """tqdm's notebook widget where ipywidgets can draw it, its text bar otherwise (tqdm.auto
+    would warn "IProgress not found" in a notebook without ipywidgets)."""
+    import importlib.util
+
+    if importlib.util.find_spec("ipywidgets") is not None:
+        from tqdm.auto import tqdm
+    else:
+        from tqdm import tqdm
+    return tqdm
+
+
 def encode_dataset(model, dataset) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The model's ``(audio_codes, text_codes)`` for a whole dataset, ``(n, latent_dim)`` each
     (None for a modality the model does not have)."""
@@ -449,9 +461,7 @@ def run_experiment(config: ExperimentConfig, verbose: bool = True) -> list[Syste
     say = _log if verbose else _quiet
     say(f"{out}: {total} runs, {total - len(pending)} already finished")
 
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=total, initial=total - len(pending), desc="runs", disable=not verbose,
+    bar = _progress_bar()(total=total, initial=total - len(pending), desc="runs", disable=not verbose,
                file=sys.stdout)
     for k, fold in folds:
         mine = [p for p in pending if p[0] == k]

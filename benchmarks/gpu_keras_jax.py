@@ -41,18 +41,18 @@ import time
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
-import jax  # noqa: E402
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import jax
+import keras
+import numpy as np
 
-from emokit.layers import (  # noqa: E402
+from emokit.layers import (
     AudioEncoder,
     ConcatFusion,
     EmotionClassifier,
     PairDiscriminator,
     TextEncoder,
 )
-from emokit.losses import classification_loss, combine_losses, pair_loss  # noqa: E402
+from emokit.losses import classification_loss, combine_losses, pair_loss
 
 # The paper-sized model (emokit.config.ModelConfig defaults + the pipeline's shapes).
 FEATURE_DIM = 42
@@ -185,7 +185,7 @@ def xla_memory_bytes(compiled):
         m = compiled.memory_analysis()
         return int(m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
                    - m.alias_size_in_bytes)
-    except Exception:  # not every backend/version reports it
+    except Exception:  # noqa: BLE001 -- not every backend/version reports it
         return None
 
 
@@ -324,7 +324,7 @@ def main(argv=None):
             try:
                 r = bench(dtype_policy, batch_size, weight, shape)
                 r["wall_s"] = round(time.perf_counter() - begin, 1)
-            except Exception as error:  # keep the other configurations' numbers
+            except Exception as error:  # noqa: BLE001 -- keep the other configurations' numbers
                 r = {"dtype_policy": dtype_policy, "batch": batch_size, "pair_weight": weight,
                      "error": f"{type(error).__name__}: {error}"}
         print(json.dumps(r), flush=True)

@@ -449,8 +449,9 @@ def run_experiment(config: ExperimentConfig, verbose: bool = True) -> list[Syste
     say = _log if verbose else _quiet
     say(f"{out}: {total} runs, {total - len(pending)} already finished")
 
-    from tqdm.auto import tqdm
+    from emokit.optional import progress_bar
 
+    tqdm = progress_bar()  # widget bars in a notebook with ipywidgets, text bars elsewhere
     bar = tqdm(total=total, initial=total - len(pending), desc="runs", disable=not verbose,
                file=sys.stdout)
     for k, fold in folds:

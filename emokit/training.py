@@ -32,6 +32,7 @@ from emokit.atomic import write_atomic
 from emokit.config import TrainConfig
 from emokit.metrics import classification_metrics
 from emokit.model import EmotionModel
+from emokit.optional import require
 
 STATE_FILE = "state.json"
 BEST_WEIGHTS_FILE = "best_weights.npz"
@@ -272,6 +273,8 @@ def fit(model: EmotionModel, train_ds, val_ds, config: TrainConfig) -> dict:
     History: per-epoch lists ``loss, ce, [disc_loss, disc_acc], lr, val_wa, val_ua`` plus
     ``best_epoch`` (1-based), ``best_val_ua``, ``epochs_run``, ``stopped_early``.
     """
+    if config.tensorboard_dir:  # before any work: TensorFlow >= 2.21 does not bring tensorboard
+        require("tensorboard", f"TrainConfig.tensorboard_dir={config.tensorboard_dir!r}")
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()

@@ -77,7 +77,9 @@ class TextConfig:
 
     lowercase: bool = True
     min_count: int = 1  # words seen fewer times in the training fold map to <unk>
-    vectors_path: str | None = None  # a GloVe text or word2vec file; None = train on the fold
+    # a GloVe text or word2vec file, or a gensim-data name (glove-wiki-gigaword-300: fetched once
+    # into the data folder, see emokit.vector_sources); None = train vectors on the fold
+    vectors_path: str | None = None
     vectors_binary: bool = False  # word2vec binary format
     trainer: str = "word2vec"  # "word2vec" or "fasttext" when no vectors_path is given
     vector_dim: int = 100

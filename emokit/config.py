@@ -132,7 +132,7 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = False  # tf.config.experimental.enable_op_determinism (slower on GPU)
     mixed_precision: bool = False  # GPU only
-    xla: bool = False
+    xla: bool = False  # on a GPU XLA cannot compile the GRUs' cuDNN kernel: see use_accelerator
     distribute: bool = False  # tf.distribute.MirroredStrategy over all visible devices
     checkpoint_dir: str | None = None
     tensorboard_dir: str | None = None

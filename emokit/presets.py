@@ -10,7 +10,7 @@
   Meant for a GPU. Measured on 2 shared CPU cores: generating the corpus 260 s, its features 70 s,
   then about 25-30 s per epoch per run (up to 30 epochs, early stopping), i.e. about a day on CPU.
   GPU: not measured yet. On a GPU, ``emokit.runtime.use_accelerator(config)`` turns on mixed
-  precision, XLA and a larger batch.
+  precision and a larger batch (``benchmarks/gpu.py`` measures the GPU path).
 - ``paper``: Qian & Han's own setup as far as it maps onto emokit, still under the
   speaker-independent protocol: batch 128, Adam 1e-3 without decay, patience 30, log-mel input,
   300-d word vectors, first 25 words, dropout 0.7, the paper code's CPC/instance pairing with its

@@ -90,7 +90,9 @@ class TextConfig:
 
     lowercase: bool = True
     min_count: int = 1  # words seen fewer times in the training fold map to <unk>
-    vectors_path: str | None = None  # a GloVe text or word2vec file; None = train on the fold
+    # a GloVe text or word2vec file, or a gensim-data name (glove-wiki-gigaword-300: fetched once
+    # into the data folder, see emokit.vector_sources); None = train vectors on the fold
+    vectors_path: str | None = None
     vectors_binary: bool = False  # word2vec binary format
     trainer: str = "word2vec"  # "word2vec" or "fasttext" when no vectors_path is given
     vector_dim: int = 100
@@ -155,7 +157,7 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = False  # tf.config.experimental.enable_op_determinism (slower on GPU)
     mixed_precision: bool = False  # GPU only
-    xla: bool = False
+    xla: bool = False  # on a GPU XLA cannot compile the GRUs' cuDNN kernel: see use_accelerator
     distribute: bool = False  # tf.distribute.MirroredStrategy over all visible devices
     checkpoint_dir: str | None = None
     tensorboard_dir: str | None = None

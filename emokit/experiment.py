@@ -93,18 +93,6 @@ def warm_start(model, weights: list[np.ndarray]) -> None:
         variable.assign(value)
 
 
-def _progress_bar():
-    """tqdm's notebook widget where ipywidgets can draw it, its text bar otherwise (tqdm.auto
-    would warn "IProgress not found" in a notebook without ipywidgets)."""
-    import importlib.util
-
-    if importlib.util.find_spec("ipywidgets") is not None:
-        from tqdm.auto import tqdm
-    else:
-        from tqdm import tqdm
-    return tqdm
-
-
 def _kept_epoch_measures(history: dict) -> dict:
     best = history.get("best_epoch", -1)
     if best < 1:
@@ -251,8 +239,11 @@ def _run_experiment_locked(config: ExperimentConfig, verbose: bool) -> list[Syst
     say = _log if verbose else _quiet
     say(f"{out}: {total} runs, {total - len(pending)} already finished")
 
-    bar = _progress_bar()(total=total, initial=total - len(pending), desc="runs",
-                          disable=not verbose, file=sys.stdout)
+    from emokit.optional import progress_bar
+
+    tqdm = progress_bar()  # widget bars in a notebook with ipywidgets, text bars elsewhere
+    bar = tqdm(total=total, initial=total - len(pending), desc="runs", disable=not verbose,
+               file=sys.stdout)
     for k, fold in folds:
         mine = [p for p in pending if p[0] == k]
         if not mine:

@@ -10,7 +10,7 @@
   Meant for a GPU. Measured on 2 shared CPU cores: generating the corpus 260 s, its features 70 s,
   then about 25-30 s per epoch per run (up to 30 epochs, early stopping), i.e. about a day on CPU.
   GPU: not measured yet. On a GPU, ``emokit.runtime.use_accelerator(config)`` turns on mixed
-  precision, XLA and a larger batch.
+  precision and a larger batch (``benchmarks/gpu.py`` measures the GPU path).
 - ``paper``: Qian & Han's setup as far as it maps onto emokit, under the speaker-independent
   protocol: the paper code's InfoNCE discriminator (audio code -> MLP 320 -> 200, raw cosine
   against every text code of the batch, the matching utterance as target, one way), its objective

@@ -44,6 +44,7 @@ from emokit.atomic import write_atomic
 from emokit.config import TrainConfig
 from emokit.metrics import classification_metrics
 from emokit.model import EmotionModel
+from emokit.optional import require
 from emokit.probes import linear_probe_ua
 
 STATE_FILE = "state.json"
@@ -425,6 +426,8 @@ def fit(model: EmotionModel, train_ds, val_ds, config: TrainConfig, probe_train_
     val_wa, val_ua`` and with ``monitor`` ``[grad_ratio], probe_audio_ua, probe_text_ua``, plus
     ``best_epoch`` (1-based), ``best_val_ua``, ``epochs_run``, ``stopped_early``.
     """
+    if config.tensorboard_dir:  # before any work: TensorFlow >= 2.21 does not bring tensorboard
+        require("tensorboard", f"TrainConfig.tensorboard_dir={config.tensorboard_dir!r}")
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()

@@ -85,6 +85,7 @@ def test_unknown_decoder_is_refused(wav):
         load_audio(wav, decoder="ffmpeg")
 
 
+@pytest.mark.tfio
 @pytest.mark.skipif(not tfio_status()[0], reason=f"tensorflow-io does not load: {tfio_status()[1]}")
 @pytest.mark.parametrize("subtype, suffix", [("PCM_16", "wav"), ("PCM_16", "flac")])
 def test_tfio_decoder_matches_soundfile(tmp_path, subtype, suffix):

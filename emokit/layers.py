@@ -66,6 +66,17 @@ class MaskedAttentionPooling(layers.Layer):
         return {**super().get_config(), "units": self.units}
 
 
+def _bidirectional_gru(owner, units, dtype):
+    """``Bidirectional(GRU(units, return_sequences=True))`` for ``owner``, which keeps the GRU
+    template alive (untracked). ``Bidirectional`` copies its template through Keras'
+    serialization; while a model loads, Keras takes two objects with the same ``id()`` for one
+    shared object, and a freed template's id can be reused by the next encoder's template (seen
+    on Python 3.13), which would hand it the previous encoder's backward GRU."""
+    template = layers.GRU(units, return_sequences=True, dtype=dtype)
+    object.__setattr__(owner, "_gru_template", template)  # kept, not tracked as a sublayer
+    return layers.Bidirectional(template, dtype=dtype)
+
+
 def _build_recurrent_head(encoder, channels):
     """Build an encoder's bidirectional GRU, attention pooling and projection for ``channels``
     input features per step."""
@@ -96,8 +107,7 @@ class AudioEncoder(layers.Layer):
         self.convs = [layers.Conv1D(conv_filters, conv_kernel, padding="same", activation="relu",
                                     dtype=dtype) for _ in range(conv_layers)]
         self.pool = layers.MaxPooling1D(2, padding="same", dtype=dtype)
-        self.rnn = layers.Bidirectional(layers.GRU(rnn_units, return_sequences=True, dtype=dtype),
-                                        dtype=dtype)
+        self.rnn = _bidirectional_gru(self, rnn_units, dtype)
         self.attention = MaskedAttentionPooling(rnn_units, dtype=dtype)
         self.project = layers.Dense(latent_dim, activation="tanh", dtype=dtype)
 
@@ -156,8 +166,7 @@ class TextEncoder(layers.Layer):
         dtype = self.dtype_policy
         self.embedding = layers.Embedding(vocab_size, embedding_dim,
                                           trainable=train_embeddings, dtype=dtype)
-        self.rnn = layers.Bidirectional(layers.GRU(rnn_units, return_sequences=True, dtype=dtype),
-                                        dtype=dtype)
+        self.rnn = _bidirectional_gru(self, rnn_units, dtype)
         self.attention = MaskedAttentionPooling(rnn_units, dtype=dtype)
         self.project = layers.Dense(latent_dim, activation="tanh", dtype=dtype)
 

@@ -129,7 +129,10 @@ class Trainer:
         gradients = self._scaled_gradients if self.scaling else self._loss_and_gradients
         self._gradients = tf.function(gradients, jit_compile=config.xla)
         self.step = tf.function(self._step, reduce_retracing=True)
-        self._ratio = tf.function(self._gradient_ratio, reduce_retracing=True)
+        # A function of this trainer's own (TensorFlow counts retracing per Python function, and
+        # a bound method's function is shared by every Trainer: new trainers would look like
+        # retracing).
+        self._ratio = tf.function(lambda inputs, labels: self._gradient_ratio(inputs, labels))
         self._compiled_for = None
 
     def compile_for(self, element_spec) -> None:

@@ -10,11 +10,11 @@ regenerates the student versions.
 import json
 import re
 import sys
+import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
-import tomllib
 
 from emokit import student_notebooks
 

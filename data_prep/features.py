@@ -31,16 +31,19 @@ from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
 
+from data_prep._workers import end_with_parent
 from emokit.atomic import write_atomic
 from emokit.audio import load_audio
+from emokit.cli import run_cli
 from emokit.config import ExperimentConfig, FeatureConfig
+from emokit.errors import DataError
 from emokit.features import COMPLETE_MARKER, extract_features, feature_dim, write_shard
 from emokit.manifest import read_manifest
 
 CHUNK_SIZE = 64  # utterances per shard: ~90 files for IEMOCAP's 5.5k labelled turns
 
 
-class FeatureExtractionError(RuntimeError):
+class FeatureExtractionError(DataError):
     """One utterance could not be extracted; the message names its file and manifest line."""
 
 
@@ -136,9 +139,12 @@ def _is_up_to_date(out: Path, chunks: dict[str, list[_Item]]) -> bool:
     marker = out / COMPLETE_MARKER
     if not marker.exists():
         return False
-    done = json.loads(marker.read_text())
-    return done.get("inputs") == _inputs_digest(chunks) and all(
-        (out / shard["file"]).exists() for shard in done["shards"])
+    try:
+        done = json.loads(marker.read_text())
+        return done.get("inputs") == _inputs_digest(chunks) and all(
+            (out / shard["file"]).exists() for shard in done["shards"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return False  # a damaged marker: build_cache replaces it
 
 
 def _run(todo: dict[str, list[_Item]], out: Path, config: FeatureConfig, workers, progress):
@@ -153,7 +159,7 @@ def _run(todo: dict[str, list[_Item]], out: Path, config: FeatureConfig, workers
                 bar.update(_extract_chunk(out / name, items, config))
             return
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
-                                 initializer=_warm_up, initargs=(config,)) as pool:
+                                 initializer=_warm_up, initargs=(config, os.getpid())) as pool:
             pending = {pool.submit(_extract_chunk, out / name, items, config)
                        for name, items in todo.items()}
             while pending:
@@ -174,10 +180,11 @@ def _run(todo: dict[str, list[_Item]], out: Path, config: FeatureConfig, workers
                     bar.update(future.result())
 
 
-def _warm_up(config: FeatureConfig) -> None:
-    """Load librosa and build the filterbanks once per worker process."""
+def _warm_up(config: FeatureConfig, parent_pid: int) -> None:
+    """Tie the worker's life to its parent's, then load librosa and build the filterbanks once."""
     import numpy as np
 
+    end_with_parent(parent_pid)
     extract_features(np.random.default_rng(0).standard_normal(4000).astype("float32"), config)
 
 
@@ -202,7 +209,12 @@ def _say(progress: bool, message: str) -> None:
         print(message, flush=True)
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> int:
+    """The command line; returns the exit status (0 done, 1 bad data, 2 usage or config)."""
+    return run_cli(_main, argv)
+
+
+def _main(argv) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--manifest", required=True, help="manifest.csv to extract")
     parser.add_argument("--root", help="release root the wav paths are relative to (default: "
@@ -219,14 +231,11 @@ def main(argv=None) -> None:
     from data_prep.synthetic import release_root
 
     start = time.perf_counter()
-    try:
-        root = args.root or release_root(args.manifest)
-        out = build_cache(args.manifest, root, config, args.cache_root, args.workers,
-                          args.chunk_size)
-    except (FeatureExtractionError, FileNotFoundError, ValueError) as e:
-        sys.exit(f"error: {e}")
+    root = args.root or release_root(args.manifest)
+    out = build_cache(args.manifest, root, config, args.cache_root, args.workers, args.chunk_size)
     print(f"features in {out} ({time.perf_counter() - start:.1f} s)")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -14,23 +14,34 @@ The release keeps, per session and dialog:
 
 Every labelled turn becomes one :class:`emokit.manifest.Utterance` (labels outside the class set
 too, with ``label=""``). Nothing is dropped silently: every problem (a line that does not parse, a
-label without a transcript or the reverse, a missing wav, an empty transcript, ...) is collected and
-reported at once, naming the file and line. ``skip_missing=True`` (``--skip-missing``) skips the
+label without a transcript or the reverse, a missing or truncated wav, a wav far shorter than its
+label's ``end - start``, an empty transcript, impossible times, an id found in two places, bytes
+that are neither UTF-8 nor Windows-1252, ...) is collected and reported at once, naming the file
+and line. ``skip_missing=True`` (``--skip-missing``) skips the
 utterances with problems instead, and the command line writes what it skipped to a report file.
 
 All five sessions are expected unless ``sessions`` limits them (e.g. ``--sessions 1 2`` for a
 partial copy): a missing session is an error either way, because a silently missing session changes
 every leave-one-session-out result.
+
+Text files are read as UTF-8. A file with a byte-order mark (UTF-8 or UTF-16), or lines in
+Windows-1252 (``won\x92t``, typical of files edited on Windows), are decoded correctly and a
+:class:`EncodingNote` warning says so, naming the file, lines and encoding; a character is never
+replaced. Hidden files (names starting with ``.``, e.g. macOS ``._*`` AppleDouble files) are
+ignored.
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
 import csv
+import io
 import json
 import re
 import sys
 import time
+import warnings
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,12 +50,21 @@ from pathlib import Path
 import soundfile
 
 from emokit import labels as labels_lib
+from emokit.atomic import write_atomic
+from emokit.audio import wav_truncation
+from emokit.cli import run_cli
+from emokit.errors import DataError, UsageError
 from emokit.manifest import Utterance, write_manifest
 
 RELEASE_DIR = "IEMOCAP_full_release"
 ALL_SESSIONS = (1, 2, 3, 4, 5)
 NON_SPEECH = re.compile(r"\[[A-Za-z_ ]+\]")  # [LAUGHTER], [BREATHING], [GARBAGE], ...
 MAX_LISTED_PROBLEMS = 20
+MIN_WAV_SHARE = 0.5  # a wav shorter than this share of its label's end - start is flagged
+SINGLE_BYTE_ENCODING = "cp1252"  # Windows-1252: what non-UTF-8 transcripts are in practice
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig", "UTF-8 with a byte-order mark"),
+         (codecs.BOM_UTF16_LE, "utf-16", "UTF-16 (little-endian, byte-order mark)"),
+         (codecs.BOM_UTF16_BE, "utf-16", "UTF-16 (big-endian, byte-order mark)"))
 
 _NUM = r"[-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?"
 _LABEL_LINE = re.compile(
@@ -86,7 +106,11 @@ class Problem:
         return f"{where}{who}: {self.message}"
 
 
-class ReleaseError(ValueError):
+class EncodingNote(UserWarning):
+    """A text file of the release was not plain UTF-8 but could be decoded exactly."""
+
+
+class ReleaseError(DataError):
     """The release has problems; ``.problems`` lists all of them."""
 
     def __init__(self, root: Path, problems: list[Problem]):
@@ -143,11 +167,73 @@ def dialog_of(utterance_id: str) -> str:
 # --------------------------------------------------------------------------------------- reading
 
 
-def _read_label_file(path: Path, rel: str, problems: list[Problem]) -> dict[str, tuple[LabelLine, int]]:
-    """``{id: (label line, line number)}`` of one EmoEvaluation file; bad lines go to ``problems``."""
+def visible_files(folder: Path, pattern: str) -> list[Path]:
+    """The files of ``folder`` matching ``pattern``, sorted, without hidden ones (``.*``: macOS
+    ``._*`` AppleDouble files, ``.DS_Store``, editors' backups)."""
+    return sorted(p for p in folder.glob(pattern) if not p.name.startswith(".") and p.is_file())
+
+
+def read_text_lines(path: Path, rel: str, problems: list[Problem]) -> list[str | None] | None:
+    """The lines of a text file of the release, decoded exactly; ``None`` for a line that cannot
+    be (its problem, naming line, byte and encoding, goes to ``problems``), and ``None`` instead
+    of the list for a file that cannot be decoded at all.
+
+    UTF-8 is expected. A byte-order mark (UTF-8, UTF-16) is honoured, and lines that are not UTF-8
+    but are Windows-1252 are decoded as such; both are reported by an :class:`EncodingNote`
+    warning. Nothing is ever replaced by ``\ufffd``.
+    """
+    raw = path.read_bytes()
+    for bom, codec, name in _BOMS:
+        if raw.startswith(bom):
+            try:
+                text = raw.decode(codec)
+            except UnicodeDecodeError as e:
+                problems.append(Problem(rel, raw[:e.start].count(b"\n") + 1, "", f"starts with "
+                                        f"a {name} mark but byte {e.start} does not decode as "
+                                        "that; re-save the file as UTF-8"))
+                return None
+            warnings.warn(f"{rel}: decoded as {name}; the mark is removed (re-save as plain UTF-8 "
+                          "to silence this)", EncodingNote, stacklevel=2)
+            return text.splitlines()
+    if b"\x00" in raw:
+        problems.append(Problem(rel, raw[:raw.index(b"\x00")].count(b"\n") + 1, "",
+                                "holds NUL bytes: UTF-16 without a byte-order mark? Re-save the "
+                                "file as UTF-8"))
+        return None
+    lines: list[str | None] = []
+    single_byte = []
+    for line_no, line in enumerate(raw.splitlines(), start=1):
+        try:
+            lines.append(line.decode("utf-8"))
+            continue
+        except UnicodeDecodeError as e:
+            bad = e.start
+        try:
+            lines.append(line.decode(SINGLE_BYTE_ENCODING))
+            single_byte.append(line_no)
+        except UnicodeDecodeError:
+            lines.append(None)
+            problems.append(Problem(rel, line_no, "", f"byte {line[bad]:#04x} at column {bad + 1} "
+                                    f"is neither UTF-8 nor {SINGLE_BYTE_ENCODING}; re-save the "
+                                    "file as UTF-8"))
+    if single_byte:
+        example = lines[single_byte[0] - 1]
+        warnings.warn(f"{rel}: line(s) {single_byte[:10]} are not UTF-8; decoded as Windows-1252 "
+                      f"({SINGLE_BYTE_ENCODING}), e.g. line {single_byte[0]}: {example[:60]!r}. "
+                      "Re-save the file as UTF-8 to silence this", EncodingNote, stacklevel=2)
+    return lines
+
+
+def _read_label_file(path: Path, rel: str,
+                     problems: list[Problem]) -> dict[str, tuple[LabelLine, int]] | None:
+    """``{id: (label line, line number)}`` of one EmoEvaluation file; bad lines go to ``problems``;
+    ``None`` when the file cannot be decoded at all."""
     found: dict[str, tuple[LabelLine, int]] = {}
-    for line_no, text in enumerate(path.read_text(errors="replace").splitlines(), start=1):
-        if not text.strip() or text.startswith("%") or _RATER_LINE.match(text):
+    lines = read_text_lines(path, rel, problems)
+    if lines is None:
+        return None
+    for line_no, text in enumerate(lines, start=1):
+        if text is None or not text.strip() or text.startswith("%") or _RATER_LINE.match(text):
             continue
         line = parse_label_line(text)
         if line is None:
@@ -165,16 +251,25 @@ def _read_label_file(path: Path, rel: str, problems: list[Problem]) -> dict[str,
         elif dialog_of(line.id) != path.stem:
             problems.append(Problem(rel, line_no, line.id, f"belongs to dialog {dialog_of(line.id)}, "
                                     f"not to this file's dialog {path.stem}"))
+        elif not 0 <= line.start < line.end:
+            problems.append(Problem(rel, line_no, line.id, f"impossible times [{line.start:g} - "
+                                    f"{line.end:g}]: a turn starts at 0 or later and ends after "
+                                    "it starts"))
         else:
             found[line.id] = (line, line_no)
     return found
 
 
-def _read_transcript_file(path: Path, rel: str, problems: list[Problem]) -> dict[str, tuple[str, int]]:
-    """``{id: (text, line number)}`` of one transcription file; bad lines go to ``problems``."""
+def _read_transcript_file(path: Path, rel: str,
+                          problems: list[Problem]) -> dict[str, tuple[str, int]] | None:
+    """``{id: (text, line number)}`` of one transcription file; bad lines go to ``problems``;
+    ``None`` when the file cannot be decoded at all."""
     found: dict[str, tuple[str, int]] = {}
-    for line_no, text in enumerate(path.read_text(errors="replace").splitlines(), start=1):
-        if not text.strip():
+    lines = read_text_lines(path, rel, problems)
+    if lines is None:
+        return None
+    for line_no, text in enumerate(lines, start=1):
+        if text is None or not text.strip():
             continue
         parsed = parse_transcript_line(text)
         if parsed is None:
@@ -195,14 +290,14 @@ def _check_root(root: Path, sessions: Sequence[int]) -> None:
     present = sorted(int(p.name[7:]) for p in root.glob("Session[0-9]") if p.is_dir())
     if not present:
         hint = f" (found {root / RELEASE_DIR}: pass that folder)" if (root / RELEASE_DIR).is_dir() else ""
-        raise ValueError(
+        raise UsageError(
             f"{root} is not an IEMOCAP release{hint}: expected the IEMOCAP_full_release folder "
             "holding Session1..Session5, each with dialog/EmoEvaluation/, dialog/transcriptions/ "
             "and sentences/wav/"
         )
     missing = [s for s in sessions if s not in present]
     if missing:
-        raise ValueError(
+        raise UsageError(
             f"{root} lacks session(s) {missing} (found {present}). A missing session changes every "
             "leave-one-session-out result; restore it, or name the sessions to use "
             f"(sessions={present} / --sessions {' '.join(map(str, present))})"
@@ -210,7 +305,8 @@ def _check_root(root: Path, sessions: Sequence[int]) -> None:
     for s in sessions:
         for sub in ("dialog/EmoEvaluation", "dialog/transcriptions", "sentences/wav"):
             if not (root / f"Session{s}" / sub).is_dir():
-                raise ValueError(f"{root / f'Session{s}'} has no {sub}/ folder: is the copy complete?")
+                raise UsageError(f"{root / f'Session{s}'} has no {sub}/ folder: is the copy "
+                                 "complete?")
 
 
 def scan_release(root: str | Path, class_set: str = "4class",
@@ -224,10 +320,11 @@ def scan_release(root: str | Path, class_set: str = "4class",
     _check_root(root, sessions)
     rows: list[Utterance] = []
     problems: list[Problem] = []
+    seen: dict[str, str] = {}  # id -> where it was first labelled ("file:line")
     for session in sessions:
         session_dir = root / f"Session{session}"
-        label_files = sorted((session_dir / "dialog" / "EmoEvaluation").glob("*.txt"))
-        transcript_files = sorted((session_dir / "dialog" / "transcriptions").glob("*.txt"))
+        label_files = visible_files(session_dir / "dialog" / "EmoEvaluation", "*.txt")
+        transcript_files = visible_files(session_dir / "dialog" / "transcriptions", "*.txt")
         if not label_files:
             problems.append(Problem(str(session_dir.relative_to(root)), 0, "",
                                     "no EmoEvaluation/*.txt label files"))
@@ -237,17 +334,26 @@ def scan_release(root: str | Path, class_set: str = "4class",
                 problems.append(Problem(str(path.relative_to(root)), 0, "", "a transcription "
                                         f"file without EmoEvaluation/{path.name} label file"))
         for label_path in label_files:
-            rows += _scan_dialog(root, label_path, class_set, problems)
+            m = _UTTERANCE_ID.match(f"{label_path.stem}_F000")
+            if m is not None and int(m["session"]) != session:
+                problems.append(Problem(str(label_path.relative_to(root)), 0, "", f"dialog "
+                                        f"{label_path.stem} belongs to Session{int(m['session'])}, "
+                                        f"not to Session{session}: a copied dialog? Its "
+                                        "utterances would be counted twice"))
+                continue
+            rows += _scan_dialog(root, label_path, class_set, problems, seen)
     return rows, problems
 
 
-def _scan_dialog(root: Path, label_path: Path, class_set: str,
-                 problems: list[Problem]) -> list[Utterance]:
+def _scan_dialog(root: Path, label_path: Path, class_set: str, problems: list[Problem],
+                 seen: dict[str, str]) -> list[Utterance]:
     """The utterances of one dialog (label file + transcription file + wavs)."""
     dialog = label_path.stem
     session_dir = label_path.parent.parent.parent
     label_rel = str(label_path.relative_to(root))
     labelled = _read_label_file(label_path, label_rel, problems)
+    if labelled is None:  # undecodable: one problem for the file, not one per utterance
+        return []
     transcript_path = session_dir / "dialog" / "transcriptions" / label_path.name
     transcript_rel = str(transcript_path.relative_to(root))
     if not transcript_path.exists():
@@ -255,12 +361,19 @@ def _scan_dialog(root: Path, label_path: Path, class_set: str,
                                 f"utterances of {label_rel} have no transcription file"))
         return []
     transcribed = _read_transcript_file(transcript_path, transcript_rel, problems)
+    if transcribed is None:  # undecodable: one problem for the file, not one per utterance
+        return []
     for uid, (_, line_no) in transcribed.items():
         if uid not in labelled and "XX" not in uid.rsplit("_", 1)[1]:
             problems.append(Problem(transcript_rel, line_no, uid, f"transcribed but not labelled "
                                     f"in {label_rel}"))
     rows = []
     for uid, (line, line_no) in labelled.items():
+        if uid in seen:
+            problems.append(Problem(label_rel, line_no, uid, f"also labelled at {seen[uid]}: an "
+                                    "id must be unique in the release"))
+            continue
+        seen[uid] = f"{label_rel}:{line_no}"
         if uid not in transcribed:
             problems.append(Problem(label_rel, line_no, uid, f"labelled but not transcribed in "
                                     f"{transcript_rel}"))
@@ -277,8 +390,25 @@ def _scan_dialog(root: Path, label_path: Path, class_set: str,
             reason = "missing" if not (root / wav_rel).exists() else f"unreadable ({e})"
             problems.append(Problem(wav_rel, 0, uid, f"wav file {reason}"))
             continue
+        problem = _wav_problem(root / wav_rel, info, line)
+        if problem:
+            problems.append(Problem(wav_rel, 0, uid, problem))
+            continue
         rows.append(_utterance(line, text, wav_rel, info, class_set))
     return rows
+
+
+def _wav_problem(path: Path, info, line: LabelLine) -> str | None:
+    """Why a wav disagrees with its header or its label, or ``None``."""
+    truncated = wav_truncation(path)
+    if truncated:
+        return f"wav file {truncated}; copy it again from the release"
+    seconds, spans = info.frames / info.samplerate, line.end - line.start
+    if seconds < MIN_WAV_SHARE * spans:
+        return (f"wav file holds {seconds:.2f} s but its label spans {spans:.2f} s "
+                f"([{line.start:g} - {line.end:g}]): a truncated or wrong file? Copy it again "
+                "from the release")
+    return None
 
 
 def _utterance(line: LabelLine, transcript: str, wav_rel: str, info, class_set: str) -> Utterance:
@@ -335,13 +465,12 @@ def count_table(utterances: Sequence[Utterance], class_set: str = "4class") -> s
 
 def write_skip_report(problems: Sequence[Problem], path: str | Path) -> Path:
     """A CSV of what ``--skip-missing`` skipped: file, line, utterance, reason."""
-    path = Path(path)
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["file", "line", "utterance", "reason"])
-        for p in problems:
-            writer.writerow([p.file, p.line, p.utterance, p.message])
-    return path
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(["file", "line", "utterance", "reason"])
+    for p in problems:
+        writer.writerow([p.file, p.line, p.utterance, p.message])
+    return write_atomic(path, text.getvalue())
 
 
 def source_path(manifest: str | Path) -> Path:
@@ -352,12 +481,34 @@ def source_path(manifest: str | Path) -> Path:
 
 def write_source(manifest: str | Path, root: str | Path, class_set: str) -> Path:
     """Record which release (absolute path) and class set ``manifest`` was parsed from."""
+    return write_atomic(source_path(manifest),
+                        json.dumps({"root": str(Path(root).resolve()), "class_set": class_set}))
+
+
+def read_source(manifest: str | Path) -> dict | None:
+    """``{"root", "class_set"}`` of a manifest (see :func:`write_source`), ``None`` when there is
+    no such file; a damaged one is a :class:`emokit.errors.CorruptFileError`."""
+    from emokit.errors import CorruptFileError
+
     path = source_path(manifest)
-    path.write_text(json.dumps({"root": str(Path(root).resolve()), "class_set": class_set}))
-    return path
+    if not path.exists():
+        return None
+    fix = f"delete {path} (and {Path(manifest).name} beside it) and parse the release again"
+    try:
+        source = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise CorruptFileError(path, str(e), fix) from None
+    if not isinstance(source, dict) or not isinstance(source.get("root"), str):
+        raise CorruptFileError(path, "no 'root' entry", fix)
+    return source
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command line; returns the exit status (0 done, 1 problems in the release, 2 usage)."""
+    return run_cli(_main, argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", required=True, help="the IEMOCAP_full_release folder")
     parser.add_argument("--out", required=True, help="manifest CSV to write")
@@ -368,14 +519,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="skip utterances with problems and write OUT.skipped.csv")
     args = parser.parse_args(argv)
     began = time.perf_counter()
-    try:
-        rows, problems = scan_release(args.root, args.class_set, args.sessions)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings(record=True) as notes:
+        warnings.simplefilter("always", EncodingNote)
+        try:
+            rows, problems = scan_release(args.root, args.class_set, args.sessions)
+        except FileNotFoundError as e:
+            raise UsageError(str(e)) from None
+    for note in notes:
+        print(f"note: {note.message}", file=sys.stderr)
     if problems and not args.skip_missing:
-        print(f"error: {ReleaseError(Path(args.root), problems)}", file=sys.stderr)
-        return 1
+        raise ReleaseError(Path(args.root), problems)
     out = write_manifest(rows, args.out)
     write_source(out, args.root, args.class_set)
     print(count_table(rows, args.class_set))

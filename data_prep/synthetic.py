@@ -44,17 +44,21 @@ import numpy as np
 import soundfile
 
 from data_prep import _voice, _words
+from data_prep._workers import end_with_parent
 from data_prep.iemocap import (
     RELEASE_DIR,
     LabelLine,
     format_label_line,
     format_transcript_line,
     parse_release,
-    source_path,
+    read_source,
     write_source,
 )
 from emokit import labels as labels_lib
+from emokit.atomic import write_atomic
+from emokit.cli import run_cli
 from emokit.config import CorpusConfig
+from emokit.errors import CorruptFileError
 from emokit.manifest import FIELDS, write_manifest
 from emokit.paths import data_dir
 
@@ -366,7 +370,8 @@ def generate(out_dir: str | Path, size: str = "mini", seed: int = 0,
     if workers > 1:
         # Forking after TensorFlow has started its threads can deadlock: then spawn fresh ones.
         method = "spawn" if "tensorflow" in sys.modules else "fork"
-        with multiprocessing.get_context(method).Pool(workers) as pool:
+        with multiprocessing.get_context(method).Pool(workers, initializer=end_with_parent,
+                                                      initargs=(os.getpid(),)) as pool:
             for _ in pool.imap_unordered(_render_dialog, jobs):
                 pass
     else:
@@ -375,7 +380,7 @@ def generate(out_dir: str | Path, size: str = "mini", seed: int = 0,
     _write_ground_truth(out / "ground_truth.csv", turns)
     params = {"size": size, "seed": seed, "text_disagreement": text_disagreement,
               "audio_ambiguity": audio_ambiguity, "snr_db": snr_db}
-    (out / COMPLETE_MARKER).write_text(json.dumps(params, sort_keys=True))
+    write_atomic(out / COMPLETE_MARKER, json.dumps(params, sort_keys=True))
     return root
 
 
@@ -396,10 +401,22 @@ def corpus_dir(corpus: CorpusConfig) -> Path:
 
 
 def _manifest_is_current(manifest: Path, root: Path, class_set: str) -> bool:
-    source = source_path(manifest)
-    if not (manifest.exists() and source.exists()):
+    if not manifest.exists():
         return False
-    return json.loads(source.read_text()) == {"root": str(root), "class_set": class_set}
+    try:
+        source = read_source(manifest)
+    except CorruptFileError:
+        return False  # a damaged record of our own: the manifest is parsed again
+    return source == {"root": str(root), "class_set": class_set}
+
+
+def _marker_params(marker: Path) -> dict | None:
+    """The settings a finished corpus was generated with; ``None`` when the marker is missing or
+    damaged (the corpus is then generated again)."""
+    try:
+        return json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def ensure_corpus(corpus: CorpusConfig) -> Path:
@@ -421,7 +438,7 @@ def ensure_corpus(corpus: CorpusConfig) -> Path:
                   "text_disagreement": corpus.text_disagreement,
                   "audio_ambiguity": corpus.audio_ambiguity, "snr_db": corpus.snr_db}
         marker = out / COMPLETE_MARKER
-        if not (marker.exists() and json.loads(marker.read_text()) == params):
+        if _marker_params(marker) != params:
             generate(out, corpus.synthetic_size, corpus.synthetic_seed, corpus.text_disagreement,
                      corpus.audio_ambiguity, corpus.snr_db)
             manifest.unlink(missing_ok=True)
@@ -434,14 +451,15 @@ def ensure_corpus(corpus: CorpusConfig) -> Path:
 def release_root(manifest_path: str | Path) -> Path:
     """The release folder that a manifest's ``wav`` paths are relative to."""
     manifest = Path(manifest_path)
-    source = source_path(manifest)
-    if source.exists():
-        return Path(json.loads(source.read_text())["root"])
+    source = read_source(manifest)
+    if source is not None:
+        return Path(source["root"])
     root = manifest.parent / RELEASE_DIR
     if root.is_dir():
         return root
     raise FileNotFoundError(
-        f"cannot tell which release {manifest} belongs to: no {source.name} next to it and no "
+        f"cannot tell which release {manifest} belongs to: no {manifest.stem}.source.json next "
+        "to it and no "
         f"{RELEASE_DIR} folder beside it; rebuild it with emokit's ensure_corpus or "
         "`python -m data_prep.iemocap`"
     )
@@ -458,6 +476,11 @@ def modality_accuracies(manifest_path: str | Path) -> dict[str, float]:
 
 
 def main(argv=None) -> int:
+    """The command line; returns the exit status (0 done, 1 bad data, 2 usage)."""
+    return run_cli(_main, argv)
+
+
+def _main(argv) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", default="mini", choices=sorted(SIZES))
     parser.add_argument("--seed", type=int, default=0)
@@ -471,6 +494,10 @@ def main(argv=None) -> int:
     corpus = CorpusConfig(synthetic_size=args.size, synthetic_seed=args.seed,
                           text_disagreement=args.text_disagreement,
                           audio_ambiguity=args.audio_ambiguity, snr_db=args.snr_db)
+    from emokit.config import ExperimentConfig
+    from emokit.validation import validate_config
+
+    validate_config(ExperimentConfig(corpus=corpus), "the command line")
     out = Path(args.out) if args.out else corpus_dir(corpus)
     began = time.perf_counter()
     root = generate(out, args.size, args.seed, args.text_disagreement, args.audio_ambiguity,

@@ -18,10 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
+from emokit.errors import DataError
+
 SILENCE_RMS = 1e-5  # a waveform quieter than this (full scale = 1.0) holds no speech
+MAX_PEAK = 100.0  # float samples beyond this (full scale = 1.0) are not audio but garbage
 
 
-class AudioError(ValueError):
+class AudioError(DataError):
     """A speech file that cannot be used; the message names the file and the fix."""
 
 
@@ -29,14 +32,20 @@ def load_audio(path: str | Path, sample_rate: int = 16000, decoder: str = "sound
     """Read ``path`` as a mono float32 waveform ``(samples,)`` at ``sample_rate`` Hz.
 
     Stereo is mixed down; other rates are resampled with librosa (soxr). ``decoder`` is
-    ``"soundfile"`` (default) or ``"tfio"``. Missing, unreadable, empty and silent files raise
-    :class:`AudioError` (or ``FileNotFoundError``) naming the file.
+    ``"soundfile"`` (default) or ``"tfio"``. Missing, unreadable, empty, truncated and silent
+    files, and files with non-finite (NaN, inf) or absurd samples, raise :class:`AudioError` (or
+    ``FileNotFoundError``) naming the file: the waveform returned is always finite.
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(
             f"audio file {path} does not exist; check the manifest's wav column and the release root"
         )
+    if path.is_dir():
+        raise AudioError(f"{path} is a folder, not an audio file; pass the path of a wav file")
+    truncated = wav_truncation(path)
+    if truncated:
+        raise AudioError(f"{path} {truncated}; copy the file again from the release")
     if decoder == "soundfile":
         wave, rate = _decode_soundfile(path)
     elif decoder == "tfio":
@@ -92,9 +101,50 @@ def _import_tfio():
     return tensorflow_io
 
 
+def wav_truncation(path: str | Path) -> str | None:
+    """Why the RIFF/WAVE file ``path`` is cut short (its ``data`` chunk declares more bytes than
+    the file holds), or ``None`` (not cut short, or not a wav). Only the chunk headers are read.
+
+    Decoders read such a file without a word and return the samples that are there.
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
+            return None
+        order = "little" if head[:4] == b"RIFF" else "big"
+        position = 12
+        while position + 8 <= size:
+            f.seek(position)
+            chunk = f.read(8)
+            declared = int.from_bytes(chunk[4:8], order)
+            if chunk[:4] == b"data":
+                available = size - position - 8
+                if declared in (0, 0xFFFFFFFF) or declared <= available:  # 0/-1: left by streams
+                    return None
+                return (f"is truncated: its header says the audio data holds {declared} bytes, "
+                        f"the file holds {available} ({available / declared:.0%})")
+            position += 8 + declared + (declared & 1)
+    return None
+
+
 def _check_and_resample(wave: np.ndarray, rate: int, sample_rate: int, path: Path) -> np.ndarray:
     if wave.size == 0:
         raise AudioError(f"{path} holds no samples; re-export it or remove its manifest row")
+    finite = np.isfinite(wave)
+    if not finite.all():
+        first = int(np.argmin(finite))
+        raise AudioError(
+            f"{path} holds {int(wave.size - finite.sum())} non-finite samples (NaN or inf; the "
+            f"first at {first / rate:.3f} s); re-export it or remove its manifest row"
+        )
+    peak = float(np.max(np.abs(wave)))
+    if peak > MAX_PEAK:
+        raise AudioError(
+            f"{path} has samples up to {peak:.3g} times full scale, which is not audio (float "
+            f"samples lie within -1..1); re-export it or remove its manifest row"
+        )
     rms = float(np.sqrt(np.mean(np.square(wave, dtype=np.float64))))
     if rms < SILENCE_RMS:
         raise AudioError(

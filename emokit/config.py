@@ -23,6 +23,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# The pair losses (see emokit.losses): three kinds score the whole n x n grid of (audio, text) pairs
+# with a balanced binary cross-entropy; three follow the paper's published code.
+GRID_DISCRIMINATORS = ("mlp", "bilinear", "cosine_grid")
+PAPER_DISCRIMINATORS = ("infonce", "mine", "shuffled_bce")
+DISCRIMINATORS = GRID_DISCRIMINATORS + PAPER_DISCRIMINATORS
+RENAMED_DISCRIMINATORS = {
+    "cosine": "the 'cosine' discriminator is now called 'cosine_grid' (balanced BCE over the pair "
+              "grid of cosine scores); the paper code's cosine discriminator is 'infonce'",
+}
+PAIRINGS = ("label", "instance")
+OBJECTIVES = ("sum", "convex")  # CE + lambda L, or the paper's (1 - alpha) CE + alpha L
+PAIR_LOSS_SCALINGS = ("none", "grad_ratio")
+
 
 def quick_mode() -> bool:
     """True when ``EMOKIT_QUICK=1``: notebooks and the test suite run a small, fast version."""
@@ -77,7 +90,9 @@ class TextConfig:
 
     lowercase: bool = True
     min_count: int = 1  # words seen fewer times in the training fold map to <unk>
-    vectors_path: str | None = None  # a GloVe text or word2vec file; None = train on the fold
+    # a GloVe text or word2vec file, or a gensim-data name (glove-wiki-gigaword-300: fetched once
+    # into the data folder, see emokit.vector_sources); None = train vectors on the fold
+    vectors_path: str | None = None
     vectors_binary: bool = False  # word2vec binary format
     trainer: str = "word2vec"  # "word2vec" or "fasttext" when no vectors_path is given
     vector_dim: int = 100
@@ -115,10 +130,22 @@ class ModelConfig:
     # is zeroed before fusion, so fusion cannot lean on one modality (emokit.layers.ModalityDropout;
     # benchmarks/fusion_vs_modalities.py). 0 = the paper's plain concatenation.
     modality_dropout: float = 0.0
-    discriminator: str = "mlp"  # "mlp", "bilinear" (CPC-style score) or "cosine" (paper code)
-    discriminator_units: int = 128
-    pairing: str = "label"  # "label": same-emotion pairs; "instance": same-utterance pairs (paper code)
-    within_modality_pairs: bool = False
+    # The pair loss. discriminator: one of DISCRIMINATORS. "infonce" is the paper code's: audio
+    # code -> MLP (discriminator_units -> latent_dim), cosine similarity with every text code of
+    # the batch, softmax cross-entropy whose target is the matching utterance ("instance"
+    # pairing) or every same-emotion utterance ("label" pairing). "mine" (Donsker-Varadhan bound)
+    # and "shuffled_bce" score matched vs shuffled pairs with an MLP (instance pairing). The
+    # grid kinds score all n x n pairs (balanced BCE, "label" or "instance" pairing).
+    discriminator: str = "infonce"
+    discriminator_units: int = 128  # hidden width of the MLP (infonce projection, mlp, mine, bce)
+    temperature: float | None = None  # infonce: cosine / temperature; None = raw cosine (paper)
+    symmetric: bool = False  # infonce: audio->text and text->audio (False: audio->text, paper)
+    pairing: str = "label"  # "label": same-emotion pairs; "instance": same-utterance pairs
+    within_modality_pairs: bool = False  # grid kinds: add audio-audio and text-text grids
+    objective: str = "sum"  # "sum": CE + w L (w = lambda); "convex": (1 - w) CE + w L (alpha)
+    # "grad_ratio": the pair loss is scaled by a stop-gradient running estimate of
+    # |grad CE| / |grad L| on the encoders, so w means "this fraction of CE's pull" for every kind
+    pair_loss_scaling: str = "none"
     contrastive_weight: float = 0.0  # lambda; 0 is exactly the concatenation baseline
 
 
@@ -134,11 +161,15 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = False  # tf.config.experimental.enable_op_determinism (slower on GPU)
     mixed_precision: bool = False  # GPU only
-    xla: bool = False
+    xla: bool = False  # on a GPU XLA cannot compile the GRUs' cuDNN kernel: see use_accelerator
     distribute: bool = False  # tf.distribute.MirroredStrategy over all visible devices
     checkpoint_dir: str | None = None
     tensorboard_dir: str | None = None
     verbose: int = 1
+    # Per epoch, record what the regularizer does: the gradient-norm ratio |grad w L| / |grad CE|
+    # on the encoders (one fixed training batch) and a linear probe's validation UA on the audio
+    # code and on the text code alone (costs one extra forward pass over train + val per epoch).
+    monitor: bool = True
 
 
 @dataclass
@@ -155,48 +186,39 @@ class ExperimentConfig:
     protocol: str = "session"  # "session": leave-one-session-out (5 folds); "speaker": 10 folds
     folds: list[int] | None = None  # 1-based fold numbers to run; None = every fold
     seeds: list[int] = field(default_factory=lambda: [0])
-    # "audio", "text", "baseline" (concatenation, lambda = 0), "contrastive" (model.discriminator at
-    # every contrastive_weights value), "contrastive-<mlp|bilinear>" (every weight) or
-    # "contrastive-<mlp|bilinear>-<weight>"; see emokit.experiment.expand_systems
+    # "audio", "text", "baseline" (concatenation, no pair loss), "contrastive" (model.discriminator
+    # at every contrastive_weights value), "contrastive-<kind>" (every weight) or
+    # "contrastive-<kind>-<weight>"; see emokit.systems
     systems: list[str] = field(default_factory=lambda: ["baseline", "contrastive"])
     contrastive_weights: list[float] = field(default_factory=lambda: [0.1])
+    # None: every system starts from its seed's initial weights. "baseline": contrastive systems
+    # start from the trained baseline of the same fold and seed, and the control system
+    # "baseline-continued" (same extra epochs, pair loss off) is added (see emokit.systems).
+    init_from: str | None = None
     results_dir: str | None = None  # None = emokit.paths.results_dir() (env EMOKIT_RESULTS)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ExperimentConfig:
-        return _from_dict(cls, data)
+    def from_dict(cls, data: dict[str, Any], source: str = "the config") -> ExperimentConfig:
+        """Every setting is checked first (:mod:`emokit.validation`): a ``ConfigError`` lists all
+        problems at once, by full dotted name; missing keys keep their defaults."""
+        from emokit.validation import build_config
+
+        return build_config(cls, data, source)
 
     @classmethod
     def load(cls, path: str | Path) -> ExperimentConfig:
         """Read a YAML (or JSON) config file; missing keys keep their defaults."""
-        import yaml
+        from emokit.validation import read_settings
 
-        with open(path) as f:
-            data = yaml.safe_load(f) or {}
-        return cls.from_dict(data)
+        return cls.from_dict(read_settings(path), source=str(path))
 
     def save(self, path: str | Path) -> None:
         import yaml
 
-        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+        from emokit.atomic import write_atomic
 
-
-def _from_dict(cls, data: dict[str, Any]):
-    """Build dataclass ``cls`` from a nested dict, refusing unknown keys with a clear message."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(data) - set(fields)
-    if unknown:
-        raise ValueError(
-            f"unknown setting(s) {sorted(unknown)} for {cls.__name__}; known: {sorted(fields)}"
-        )
-    kwargs = {}
-    for name, value in data.items():
-        sub = fields[name].default_factory if fields[name].default_factory is not dataclasses.MISSING else None
-        if isinstance(value, dict) and sub is not None and dataclasses.is_dataclass(sub):
-            value = _from_dict(sub, value)
-        kwargs[name] = value
-    return cls(**kwargs)
+        write_atomic(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
 

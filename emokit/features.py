@@ -14,6 +14,7 @@ zero-padded by half a window at both ends), so a waveform of ``n`` samples gives
 One STFT per utterance feeds MFCCs and energy; pitch runs on the signal decimated to 8 kHz.
 
 >>> from emokit.config import FeatureConfig
+from emokit.errors import CorruptFileError, DataError
 >>> import numpy as np
 >>> cfg = FeatureConfig()
 >>> wave = np.sin(2 * np.pi * 200 * np.arange(16000) / 16000).astype("float32")
@@ -26,6 +27,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -33,11 +35,13 @@ import scipy.fft
 import scipy.signal
 
 from emokit.config import FeatureConfig
+from emokit.errors import CorruptFileError, DataError
 
 PITCH_RATE = 8000  # Hz: pitch is tracked on the signal decimated to this rate
 YIN_THRESHOLD = 0.2  # aperiodicity below which a frame counts as voiced
 DIP_TOLERANCE = 0.25  # a dip this close to the deepest one also counts (avoids octave-low errors)
 LOG_FLOOR = 1e-10
+FEATURE_KINDS = ("mfcc", "logmel")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -61,12 +65,28 @@ def frame_count(num_samples: int, config: FeatureConfig) -> int:
 def extract_features(wave: np.ndarray, config: FeatureConfig) -> np.ndarray:
     """Features ``(frames, feature_dim(config))`` float32 of a mono waveform ``(samples,)``.
 
-    ``wave`` must be at ``config.sample_rate`` (``emokit.audio.load_audio`` does that).
+    ``wave`` must be at ``config.sample_rate`` (``emokit.audio.load_audio`` does that) and
+    finite; features that are not finite raise :class:`emokit.errors.DataError`.
     """
     feature_dim(config)  # validates config.kind
     wave = np.asarray(wave, dtype=np.float32)
     if wave.ndim != 1:
         raise ValueError(f"expected a mono waveform (samples,), got shape {wave.shape}")
+    if not np.isfinite(wave).all():
+        raise DataError("the waveform holds NaN or inf samples; load it with "
+                        "emokit.audio.load_audio, which names the file")
+    return _finite(_extract(wave, config))
+
+
+def _finite(features: np.ndarray) -> np.ndarray:
+    bad = ~np.isfinite(features)
+    if bad.any():
+        raise DataError(f"{int(bad.sum())} feature values are NaN or inf (the first in frame "
+                        f"{int(np.argmax(bad.any(axis=1)))}); the audio is probably corrupt")
+    return features
+
+
+def _extract(wave: np.ndarray, config: FeatureConfig) -> np.ndarray:
     power = _power_spectrogram(wave, config)  # (frames, n_fft // 2 + 1)
     log_mel = np.log(power @ _mel_basis(config) + LOG_FLOOR)  # (frames, n_mels)
     if config.kind == "logmel":
@@ -256,7 +276,7 @@ def prosody_by_class(features: dict[str, np.ndarray], labels: dict[str, str]) ->
 COMPLETE_MARKER = "complete.json"
 
 
-class IncompleteCacheError(RuntimeError):
+class IncompleteCacheError(DataError):
     """A feature cache whose extraction never finished; re-run the extraction command."""
 
 
@@ -275,7 +295,7 @@ def load_features(cache_dir: str | Path, ids=None) -> dict[str, np.ndarray]:
             f"interrupted or is still running); re-run `python -m data_prep.features --manifest "
             f"MANIFEST --root RELEASE_ROOT` (or data_prep.features.build_cache) to finish it"
         )
-    shards = json.loads(marker.read_text())["shards"]
+    shards = _read_marker(marker)
     shard_of = {uid: shard["file"] for shard in shards for uid in shard["ids"]}
     wanted = list(shard_of) if ids is None else list(ids)
     missing = [uid for uid in wanted if uid not in shard_of]
@@ -291,16 +311,45 @@ def load_features(cache_dir: str | Path, ids=None) -> dict[str, np.ndarray]:
     return {uid: found[uid] for uid in wanted}
 
 
+def _read_marker(marker: Path) -> list[dict]:
+    """The shard list of a cache's ``complete.json``; a damaged marker is a clear error."""
+    fix = (f"delete {marker} and re-run `python -m data_prep.features` (finished shards are "
+           "kept)")
+    try:
+        shards = json.loads(marker.read_text())["shards"]
+        return [{"file": str(s["file"]), "ids": [str(i) for i in s["ids"]]} for s in shards]
+    except (ValueError, KeyError, TypeError) as e:
+        raise CorruptFileError(marker, f"{type(e).__name__}: {e}", fix) from None
+
+
 def read_shard(path: str | Path) -> dict[str, np.ndarray]:
-    """``{id: (frames, dims) float32}`` of one shard; the arrays are views of one block."""
-    with np.load(path) as shard:
-        block, offsets, ids = shard["features"], shard["offsets"], shard["ids"]
-    return {str(uid): block[offsets[i]:offsets[i + 1]] for i, uid in enumerate(ids)}
+    """``{id: (frames, dims) float32}`` of one shard; the arrays are views of one block.
+
+    A shard that cannot be read, or that holds NaN or inf, is a
+    :class:`emokit.errors.CorruptFileError` saying what to delete.
+    """
+    path = Path(path)
+    fix = f"delete {path.parent} (this feature cache) and run the feature step again"
+    try:
+        with np.load(path) as shard:
+            block, offsets, ids = shard["features"], shard["offsets"], shard["ids"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+        raise CorruptFileError(path, f"{type(e).__name__}: {e}", fix) from None
+    found = {str(uid): block[offsets[i]:offsets[i + 1]] for i, uid in enumerate(ids)}
+    bad = [uid for uid, arr in found.items() if not np.isfinite(arr).all()]
+    if bad:
+        raise CorruptFileError(path, f"non-finite features for {len(bad)} utterance(s), e.g. "
+                               f"{bad[:3]}", fix)
+    return found
 
 
 def write_shard(path: str | Path, features: dict[str, np.ndarray]) -> None:
-    """Write ``{id: (frames, dims)}`` as one shard, atomically (temp file, then rename)."""
+    """Write ``{id: (frames, dims)}`` as one shard, atomically (temp file, then rename).
+    Non-finite features are refused: a cache never holds NaN or inf."""
     path = Path(path)
+    bad = [uid for uid, arr in features.items() if not np.isfinite(arr).all()]
+    if bad:
+        raise DataError(f"refusing to cache non-finite (NaN or inf) features of {bad[:3]}")
     ids = list(features)
     lengths = [len(features[uid]) for uid in ids]
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
@@ -355,6 +404,11 @@ class FeatureNormalizer:
         missing = [uid for uid in train_ids if uid not in features]
         if missing:
             raise KeyError(f"{len(missing)} training id(s) have no features, e.g. {missing[:3]}")
+        bad = [uid for uid, arr in features.items() if not np.isfinite(arr).all()]
+        if bad:
+            raise DataError(f"the features of {len(bad)} utterance(s) hold NaN or inf, e.g. "
+                            f"{bad[:3]}: they would spread to every utterance normalized with "
+                            "them. Rebuild the feature cache (`python -m data_prep.features`)")
         mean, std = _mean_std([features[uid] for uid in train_ids])
         if mode == "global":
             return cls(mode, mean, std)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from emokit.errors import ConfigError, DataError
 from emokit.manifest import Utterance
 
 PROTOCOLS = ("session", "speaker")
@@ -45,16 +46,29 @@ def make_folds(utterances: Sequence[Utterance], protocol: str = "session",
     session partner.
     """
     labelled = [u for u in utterances if u.label]
+    _check_unique_ids(utterances)
     if not labelled:
-        raise ValueError("no labelled utterances: every row has label=''; check the class set")
+        raise DataError("no labelled utterances: every row has label=''; check the class set")
     sessions = _speakers_by_session(labelled)
     if protocol == "session":
         splits = _session_splits(sessions, validation_speakers)
     elif protocol == "speaker":
         splits = _speaker_splits(sessions)
     else:
-        raise ValueError(f"unknown protocol {protocol!r}; choose one of {PROTOCOLS}")
+        raise ConfigError([(f"protocol: unknown protocol {protocol!r}; choose one of "
+                            f"{list(PROTOCOLS)}")])
     return [_fold(name, test, val, labelled) for name, test, val in splits]
+
+
+def _check_unique_ids(utterances: Sequence[Utterance]) -> None:
+    first: dict[str, Utterance] = {}
+    for index, u in enumerate(utterances):
+        if u.id in first:
+            other = first[u.id]
+            raise DataError(f"utterance id {u.id} is given twice (row {index + 1}: {u.wav}; "
+                            f"earlier: {other.wav}); ids must be unique, or the utterance would "
+                            "be trained or tested twice. Rebuild the manifest")
+        first[u.id] = u
 
 
 def _speakers_by_session(utterances: list[Utterance]) -> dict[int, list[str]]:
@@ -67,7 +81,7 @@ def _speakers_by_session(utterances: list[Utterance]) -> dict[int, list[str]]:
 def _session_splits(sessions: dict[int, list[str]], validation_speakers: int):
     order = list(sessions)
     if len(order) < 2:
-        raise ValueError(f"leave-one-session-out needs 2+ sessions, the manifest has {order}")
+        raise DataError(f"leave-one-session-out needs 2+ sessions, the manifest has {order}")
     for k, test_session in enumerate(order):
         later = order[k + 1:] + order[:k]  # the training sessions, next one first
         candidates = []
@@ -76,9 +90,9 @@ def _session_splits(sessions: dict[int, list[str]], validation_speakers: int):
             shift = (k + j) % len(speakers)  # alternate female/male from fold to fold
             candidates += speakers[shift:] + speakers[:shift]
         if not 1 <= validation_speakers < len(candidates):
-            raise ValueError(f"validation_speakers={validation_speakers}: choose 1 to "
-                             f"{len(candidates) - 1} (the training sessions have "
-                             f"{len(candidates)} speakers)")
+            raise ConfigError([(f"pipeline.validation_speakers: {validation_speakers} is too "
+                                f"many; choose 1 to {len(candidates) - 1} (the training "
+                                f"sessions have {len(candidates)} speakers)")])
         yield (f"session{test_session}", tuple(sessions[test_session]),
                tuple(candidates[:validation_speakers]))
 
@@ -86,7 +100,7 @@ def _session_splits(sessions: dict[int, list[str]], validation_speakers: int):
 def _speaker_splits(sessions: dict[int, list[str]]):
     for session, speakers in sessions.items():
         if len(speakers) < 2:
-            raise ValueError(f"session {session} has one speaker ({speakers}); leave-one-speaker-"
+            raise DataError(f"session {session} has one speaker ({speakers}); leave-one-speaker-"
                              "out validates on the session's other speaker")
         for speaker in speakers:
             yield speaker, (speaker,), tuple(s for s in speakers if s != speaker)

@@ -15,22 +15,39 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from emokit.atomic import write_atomic
 from emokit.config import ExperimentConfig, FeatureConfig
+from emokit.errors import DataError
 
 MODEL_FILE = "model.keras"
 BUNDLE_FILE = "bundle.json"
 BUNDLE_VERSION = 1
+BUNDLE_KEYS = ("version", "features", "normalizer", "vocabulary", "lowercase", "class_names",
+               "max_frames", "max_words")
+
+
+class BundleError(DataError):
+    """A bundle folder that cannot be used; the message names the file and the fix."""
 
 
 def save_bundle(path, model, fold_data, config: ExperimentConfig) -> Path:
-    """Write ``model`` and what ``predict`` needs to prepare its inputs into folder ``path``."""
+    """Write ``model`` and what ``predict`` needs to prepare its inputs into folder ``path``.
+    Each file is written atomically: a killed save leaves the old file or the new one."""
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
-    model.save(folder / MODEL_FILE)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{MODEL_FILE}.", suffix=".keras")
+    os.close(fd)
+    try:
+        model.save(tmp)
+        os.replace(tmp, folder / MODEL_FILE)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
     info = {
         "version": BUNDLE_VERSION,
         "features": dataclasses.asdict(config.features),
@@ -41,7 +58,7 @@ def save_bundle(path, model, fold_data, config: ExperimentConfig) -> Path:
         "max_frames": config.pipeline.max_frames,
         "max_words": config.pipeline.max_words,
     }
-    (folder / BUNDLE_FILE).write_text(json.dumps(info))
+    write_atomic(folder / BUNDLE_FILE, json.dumps(info))
     return folder
 
 
@@ -67,28 +84,61 @@ def _load_bundle(folder: str, modified: float) -> Bundle:
     from emokit.features import FeatureNormalizer
     from emokit.text import Vocabulary
 
-    info = json.loads((Path(folder) / BUNDLE_FILE).read_text())
+    info = _read_info(Path(folder) / BUNDLE_FILE)
+    model_path = Path(folder) / MODEL_FILE
+    try:
+        model = keras.saving.load_model(model_path)
+    except Exception as e:  # noqa: BLE001 -- keras raises many types for a damaged file
+        raise BundleError(f"{model_path} cannot be loaded ({type(e).__name__}: "
+                          f"{str(e).splitlines()[0] if str(e) else ''}); {_RESAVE}") from None
+    try:
+        return Bundle(model, FeatureConfig(**info["features"]),
+                      FeatureNormalizer.from_dict(info["normalizer"]),
+                      Vocabulary.from_dict(info["vocabulary"]), info["lowercase"],
+                      info["class_names"], info["max_frames"], info["max_words"])
+    except (TypeError, ValueError, KeyError, AttributeError) as e:
+        raise BundleError(f"{Path(folder) / BUNDLE_FILE} holds a bad entry ({type(e).__name__}: "
+                          f"{e}); {_RESAVE}") from None
+
+
+_RESAVE = ("save the bundle again with emokit.inference.save_bundle (or copy the whole bundle "
+           "folder again)")
+
+
+def _read_info(path: Path) -> dict:
+    """``bundle.json``, checked: readable JSON, this version, every key present."""
+    try:
+        info = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise BundleError(f"{path} is corrupt ({'empty' if not path.stat().st_size else e}); "
+                          f"{_RESAVE}") from None
+    if not isinstance(info, dict):
+        raise BundleError(f"{path} is not a bundle description (a JSON object); {_RESAVE}")
     if info.get("version") != BUNDLE_VERSION:
-        raise ValueError(f"{folder}/{BUNDLE_FILE} has bundle version {info.get('version')}, "
-                         f"this emokit reads version {BUNDLE_VERSION}: save the bundle again")
-    return Bundle(keras.saving.load_model(Path(folder) / MODEL_FILE),
-                  FeatureConfig(**info["features"]),
-                  FeatureNormalizer.from_dict(info["normalizer"]),
-                  Vocabulary.from_dict(info["vocabulary"]), info["lowercase"],
-                  info["class_names"], info["max_frames"], info["max_words"])
+        raise BundleError(f"{path} has bundle version {info.get('version')}, this emokit reads "
+                          f"version {BUNDLE_VERSION}: {_RESAVE}")
+    missing = [key for key in BUNDLE_KEYS if key not in info]
+    if missing:
+        raise BundleError(f"{path} lacks {missing}; {_RESAVE}")
+    return info
 
 
 def load_bundle(path) -> Bundle:
     """The bundle in folder ``path`` (or the folder holding ``path``'s ``model.keras``); cached
     until the folder's files change."""
     folder = Path(path)
+    if not folder.exists():
+        raise FileNotFoundError(f"no bundle at {folder}: pass the folder save_bundle wrote")
     if folder.is_file():
         folder = folder.parent
-    missing = [name for name in (MODEL_FILE, BUNDLE_FILE) if not (folder / name).exists()]
+    missing = [name for name in (MODEL_FILE, BUNDLE_FILE) if not (folder / name).is_file()]
     if missing:
-        raise FileNotFoundError(f"{folder} is not an emokit bundle (missing {missing}): make one "
-                                "with emokit.inference.save_bundle(folder, model, fold_data, "
+        raise FileNotFoundError(f"{folder} is not an emokit bundle (missing {missing}): make "
+                                "one with emokit.inference.save_bundle(folder, model, fold_data, "
                                 "config)")
+    if (folder / MODEL_FILE).stat().st_size == 0:
+        raise BundleError(f"{folder / MODEL_FILE} is empty (0 bytes): a save that was cut "
+                          f"short; {_RESAVE}")
     modified = max((folder / name).stat().st_mtime for name in (MODEL_FILE, BUNDLE_FILE))
     return _load_bundle(str(folder.resolve()), modified)
 
@@ -114,8 +164,18 @@ def predict(wav_path, transcript: str, model_path) -> dict[str, float]:
 
     bundle = load_bundle(model_path)
     wave = load_audio(wav_path, bundle.features.sample_rate)
-    inputs = prepare_inputs(extract_features(wave, bundle.features), transcript, bundle)
+    try:
+        features = extract_features(wave, bundle.features)
+    except DataError as e:
+        raise DataError(f"{wav_path}: {e}") from None
+    inputs = prepare_inputs(features, transcript, bundle)
+    if not np.isfinite(inputs["audio"]).all():
+        raise BundleError(f"{model_path}: the normalization statistics in {BUNDLE_FILE} turn "
+                          f"the features of {wav_path} into NaN or inf; {_RESAVE}")
     from scipy.special import softmax
 
     probs = softmax(np.asarray(bundle.model(inputs, training=False), dtype="float64")[0])
+    if not np.isfinite(probs).all():
+        raise BundleError(f"the model in {model_path} gives NaN probabilities for {wav_path}: "
+                          f"its weights are not finite (a diverged training run?); retrain it")
     return {name: float(p) for name, p in zip(bundle.class_names, probs)}

@@ -10,8 +10,9 @@ serializable (``get_config`` + registered under the ``emokit`` package).
 - ``ConcatFusion`` + ``EmotionClassifier``: the paper's baseline head.
 - ``ModalityDropout``: in training, silences one modality's code of some examples before fusion,
   so the classifier cannot lean on one modality alone (``ModelConfig.modality_dropout``).
-- ``PairDiscriminator``: scores every (audio code, text code) pair of a batch as same vs
-  different emotion, ``(batch_a, d), (batch_b, d) -> (batch_a, batch_b)`` logits.
+- ``PairDiscriminator``: scores every (audio code, text code) pair of a batch,
+  ``(batch_a, d), (batch_b, d) -> (batch_a, batch_b)`` logits; ``emokit.losses`` turns the scores
+  into the pair loss of its kind.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from emokit.config import DISCRIMINATORS, RENAMED_DISCRIMINATORS
+
 _NEG_INF = -1e9
-DISCRIMINATORS = ("mlp", "bilinear", "cosine")
-COSINE_TEMPERATURE = 0.1
+COSINE_GRID_TEMPERATURE = 0.1
 
 
 def _l2_normalize(x):
@@ -66,6 +68,17 @@ class MaskedAttentionPooling(layers.Layer):
         return {**super().get_config(), "units": self.units}
 
 
+def _bidirectional_gru(owner, units, dtype):
+    """``Bidirectional(GRU(units, return_sequences=True))`` for ``owner``, which keeps the GRU
+    template alive (untracked). ``Bidirectional`` copies its template through Keras'
+    serialization; while a model loads, Keras takes two objects with the same ``id()`` for one
+    shared object, and a freed template's id can be reused by the next encoder's template (seen
+    on Python 3.13), which would hand it the previous encoder's backward GRU."""
+    template = layers.GRU(units, return_sequences=True, dtype=dtype)
+    object.__setattr__(owner, "_gru_template", template)  # kept, not tracked as a sublayer
+    return layers.Bidirectional(template, dtype=dtype)
+
+
 def _build_recurrent_head(encoder, channels):
     """Build an encoder's bidirectional GRU, attention pooling and projection for ``channels``
     input features per step."""
@@ -96,8 +109,7 @@ class AudioEncoder(layers.Layer):
         self.convs = [layers.Conv1D(conv_filters, conv_kernel, padding="same", activation="relu",
                                     dtype=dtype) for _ in range(conv_layers)]
         self.pool = layers.MaxPooling1D(2, padding="same", dtype=dtype)
-        self.rnn = layers.Bidirectional(layers.GRU(rnn_units, return_sequences=True, dtype=dtype),
-                                        dtype=dtype)
+        self.rnn = _bidirectional_gru(self, rnn_units, dtype)
         self.attention = MaskedAttentionPooling(rnn_units, dtype=dtype)
         self.project = layers.Dense(latent_dim, activation="tanh", dtype=dtype)
 
@@ -156,8 +168,7 @@ class TextEncoder(layers.Layer):
         dtype = self.dtype_policy
         self.embedding = layers.Embedding(vocab_size, embedding_dim,
                                           trainable=train_embeddings, dtype=dtype)
-        self.rnn = layers.Bidirectional(layers.GRU(rnn_units, return_sequences=True, dtype=dtype),
-                                        dtype=dtype)
+        self.rnn = _bidirectional_gru(self, rnn_units, dtype)
         self.attention = MaskedAttentionPooling(rnn_units, dtype=dtype)
         self.project = layers.Dense(latent_dim, activation="tanh", dtype=dtype)
 
@@ -253,36 +264,57 @@ class EmotionClassifier(layers.Layer):
 
 @keras.saving.register_keras_serializable(package="emokit")
 class PairDiscriminator(layers.Layer):
-    """Scores every pair (left_i, right_j) as same emotion (logit > 0) vs different.
+    """Scores every pair (left_i, right_j) of two batches of codes: how much they belong together.
 
-    ``call(left (batch_a, d), right (batch_b, d)) -> (batch_a, batch_b)`` float32 logits, computed
-    for the whole grid at once by broadcasting.
+    ``call(left (batch_a, d), right (batch_b, d)) -> (batch_a, batch_b)`` float32 scores, computed
+    for the whole grid at once by broadcasting. ``kind`` (see ``emokit.config.DISCRIMINATORS``)
+    chooses the scorer; ``emokit.losses.pair_loss`` the loss on its scores:
 
-    - ``kind="mlp"``: ``[l, r, l*r, |l-r|] -> Dense(units, relu) -> Dense(1)``. The ``l`` and ``r``
-      parts of the first layer are applied once per code (not once per pair) and broadcast.
-    - ``kind="bilinear"``: ``l^T W r + b`` (a CPC-style score).
-    - ``kind="cosine"``: ``cos(W l, r) / temperature + b`` with ``W`` starting as the identity
-      (the paper code's cosine similarity of projected codes, temperature 0.1): its scores depend
-      on the codes from the first step on, so the encoders feel the pair loss at once.
+    - ``"infonce"`` (the paper code's): ``cos(MLP(l), r) / temperature``, the MLP being
+      ``Dense(units, relu) -> Dense(d)``; ``temperature=None`` = raw cosine, as in the code.
+    - ``"mlp"``, ``"mine"``, ``"shuffled_bce"``: ``[l, r, l*r, |l-r|] -> Dense(units, relu) ->
+      Dense(1)``. The ``l`` and ``r`` parts of the first layer are applied once per code (not once
+      per pair) and broadcast.
+    - ``"bilinear"``: ``l^T W r + b`` (a CPC-style score).
+    - ``"cosine_grid"``: ``cos(W l, r) / 0.1 + b`` with ``W`` starting as the identity.
 
     ``seed`` fixes its own initializers, so adding a discriminator never changes how the rest of
     a model is initialised.
     """
 
-    def __init__(self, kind="mlp", units=128, seed=0, **kwargs):
+    def __init__(self, kind="infonce", units=128, temperature=None, seed=0, **kwargs):
         super().__init__(**kwargs)
+        if kind in RENAMED_DISCRIMINATORS:
+            raise ValueError(RENAMED_DISCRIMINATORS[kind])
         if kind not in DISCRIMINATORS:
             raise ValueError(f"discriminator kind must be one of {DISCRIMINATORS}, got {kind!r}")
+        if temperature is not None and temperature <= 0:
+            raise ValueError(f"temperature must be > 0 or None (raw cosine), got {temperature}")
         self.kind = kind
         self.units = units
+        self.temperature = temperature
         self.seed = seed
+
+    @property
+    def scorer(self) -> str:
+        """``"projected_cosine"``, ``"pair_mlp"``, ``"bilinear"`` or ``"cosine"``."""
+        return {"infonce": "projected_cosine", "bilinear": "bilinear",
+                "cosine_grid": "cosine"}.get(self.kind, "pair_mlp")
 
     def build(self, left_shape, right_shape=None):
         dim = left_shape[-1]
         init = keras.initializers.GlorotUniform(seed=self.seed)
-        if self.kind == "bilinear":
+        if self.scorer == "projected_cosine":
+            self.w1 = self.add_weight(shape=(dim, self.units), initializer=init, name="w1")
+            self.b1 = self.add_weight(shape=(self.units,), initializer="zeros", name="b1")
+            self.w2 = self.add_weight(
+                shape=(self.units, dim), name="w2",
+                initializer=keras.initializers.GlorotUniform(seed=self.seed + 1))
+            self.b2 = self.add_weight(shape=(dim,), initializer="zeros", name="b2")
+            return
+        if self.scorer == "bilinear":
             self.w = self.add_weight(shape=(dim, dim), initializer=init, name="w")
-        elif self.kind == "cosine":
+        elif self.scorer == "cosine":
             self.w = self.add_weight(shape=(dim, dim), initializer="identity", name="w")
         else:
             # rows: [left, right, left*right, |left-right|] blocks of the first dense layer
@@ -293,14 +325,27 @@ class PairDiscriminator(layers.Layer):
                 initializer=keras.initializers.GlorotUniform(seed=self.seed + 1))
         self.b = self.add_weight(shape=(), initializer="zeros", name="b")
 
+    def project(self, left):
+        """``left (n, d)`` as the scorer compares it with ``right`` by cosine: the infonce MLP
+        or ``W l`` (cosine_grid); other kinds compare no shared space and return it unchanged."""
+        if self.scorer == "projected_cosine":
+            return ops.matmul(ops.relu(ops.matmul(left, self.w1) + self.b1), self.w2) + self.b2
+        if self.scorer == "cosine":
+            return ops.matmul(left, self.w)
+        return left
+
     def call(self, left, right):
-        if self.kind == "bilinear":
+        if self.scorer == "projected_cosine":
+            projected = _l2_normalize(ops.cast(self.project(left), "float32"))
+            cosine = ops.matmul(projected, ops.transpose(_l2_normalize(ops.cast(right, "float32"))))
+            return cosine if self.temperature is None else cosine / self.temperature
+        if self.scorer == "bilinear":
             logits = ops.matmul(ops.matmul(left, self.w), ops.transpose(right)) + self.b
             return ops.cast(logits, "float32")
-        if self.kind == "cosine":
-            projected = _l2_normalize(ops.cast(ops.matmul(left, self.w), "float32"))
+        if self.scorer == "cosine":
+            projected = _l2_normalize(ops.cast(self.project(left), "float32"))
             cosine = ops.matmul(projected, ops.transpose(_l2_normalize(ops.cast(right, "float32"))))
-            return cosine / COSINE_TEMPERATURE + ops.cast(self.b, "float32")
+            return cosine / COSINE_GRID_TEMPERATURE + ops.cast(self.b, "float32")
         w_l, w_r, w_prod, w_diff = ops.split(self.w, 4, axis=0)
         l, r = left[:, None, :], right[None, :, :]  # (a, 1, d), (1, b, d)
         hidden = (ops.matmul(left, w_l)[:, None, :] + ops.matmul(right, w_r)[None, :, :]
@@ -310,4 +355,4 @@ class PairDiscriminator(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "kind": self.kind, "units": self.units,
-                "seed": self.seed}
+                "temperature": self.temperature, "seed": self.seed}

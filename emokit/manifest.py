@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emokit.atomic import write_atomic
+from emokit.errors import DataError
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,14 @@ _CASTS = {"int": int, "float": float, "str": str}
 
 
 def write_manifest(rows: list[Utterance], path: str | Path) -> Path:
-    """Write rows to ``path`` atomically (a killed write never leaves a half file)."""
+    """Write rows to ``path`` atomically (a killed write never leaves a half file). Ids must be
+    unique (:class:`emokit.errors.DataError` naming both rows otherwise)."""
+    first: dict[str, int] = {}
+    for index, row in enumerate(rows):
+        if row.id in first:
+            raise DataError(f"utterance id {row.id} is in rows {first[row.id] + 1} and "
+                            f"{index + 1} of the manifest to write to {path}; ids must be unique")
+        first[row.id] = index
     text = io.StringIO(newline="")
     writer = csv.DictWriter(text, fieldnames=FIELDS)
     writer.writeheader()
@@ -53,14 +61,21 @@ def write_manifest(rows: list[Utterance], path: str | Path) -> Path:
 
 
 def read_manifest(path: str | Path, labelled_only: bool = False) -> list[Utterance]:
-    """Read a manifest; ``labelled_only`` keeps the rows inside the class set."""
+    """Read a manifest; ``labelled_only`` keeps the rows inside the class set.
+
+    An id on two lines is a :class:`emokit.errors.DataError` naming both (its utterance would be
+    trained or scored twice)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(
             f"no manifest at {path}; build one with `python -m data_prep.iemocap --root ROOT "
             f"--out {path}` (or `python -m data_prep.synthetic` for the built-in corpus)"
         )
+    if path.is_dir():
+        raise DataError(f"{path} is a folder; pass the manifest CSV file in it (e.g. "
+                        f"{path / 'manifest.csv'})")
     rows = []
+    first_line: dict[str, int] = {}
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
         if reader.fieldnames != FIELDS:
@@ -70,6 +85,12 @@ def read_manifest(path: str | Path, labelled_only: bool = False) -> list[Utteran
                 row = Utterance(**{k: _CASTS[_TYPES[k]](v) for k, v in raw.items()})
             except (TypeError, ValueError) as e:
                 raise ValueError(f"{path}, line {line_no}: {e}") from None
+            if row.id in first_line:
+                raise DataError(f"{path}, line {line_no}: utterance id {row.id} is also on line "
+                                f"{first_line[row.id]}; ids must be unique (a row copied twice "
+                                "would be trained or scored twice). Remove one and rebuild the "
+                                "feature cache")
+            first_line[row.id] = line_no
             if row.label or not labelled_only:
                 rows.append(row)
     return rows

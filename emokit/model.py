@@ -1,6 +1,14 @@
 """The paper's model: two encoders, concatenation, a classifier, and the pair discriminator.
 
->>> from emokit.config import ModelConfig
+>>> from emokit.config import (
+    DISCRIMINATORS,
+    GRID_DISCRIMINATORS,
+    OBJECTIVES,
+    PAIR_LOSS_SCALINGS,
+    PAIRINGS,
+    RENAMED_DISCRIMINATORS,
+    ModelConfig,
+)
 >>> model = build_model(ModelConfig(), feature_dim=42, vocab_size=500, num_classes=4)  # doctest: +SKIP
 >>> logits = model(inputs)        # inputs: {"audio", "audio_mask", "tokens", "text_mask"}  # doctest: +SKIP
 
@@ -16,7 +24,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from emokit.config import ModelConfig
+from emokit.config import (
+    DISCRIMINATORS,
+    GRID_DISCRIMINATORS,
+    OBJECTIVES,
+    PAIR_LOSS_SCALINGS,
+    PAIRINGS,
+    RENAMED_DISCRIMINATORS,
+    ModelConfig,
+)
 from emokit.layers import (
     AudioEncoder,
     ConcatFusion,
@@ -25,8 +41,7 @@ from emokit.layers import (
     PairDiscriminator,
     TextEncoder,
 )
-from emokit.losses import classification_loss, discriminator_loss
-from emokit.pairs import PAIRINGS
+from emokit.losses import classification_loss, combine_losses, pair_loss
 
 MODALITIES = ("both", "audio", "text")
 DISCRIMINATOR_SEED_OFFSET = 7919  # the discriminator draws from its own seeds
@@ -35,22 +50,33 @@ MODALITY_DROPOUT_SEED_OFFSET = 104729  # and so does modality dropout
 
 def check_model_config(config: ModelConfig) -> None:
     """Refuse settings that cannot work together, saying which setting to change."""
-    if config.modalities not in MODALITIES:
-        raise ValueError(f"ModelConfig.modalities must be one of {MODALITIES}, "
-                         f"got {config.modalities!r}")
-    if config.pairing not in PAIRINGS:
-        raise ValueError(f"ModelConfig.pairing must be one of {PAIRINGS}, got {config.pairing!r}")
-    if config.contrastive_weight < 0:
-        raise ValueError(f"ModelConfig.contrastive_weight must be >= 0, "
-                         f"got {config.contrastive_weight}")
-    if config.contrastive_weight > 0 and config.modalities != "both":
+    choices = {"modalities": MODALITIES, "pairing": PAIRINGS, "objective": OBJECTIVES,
+               "pair_loss_scaling": PAIR_LOSS_SCALINGS, "discriminator": DISCRIMINATORS}
+    if config.discriminator in RENAMED_DISCRIMINATORS:
+        raise ValueError(f"ModelConfig.discriminator: "
+                         f"{RENAMED_DISCRIMINATORS[config.discriminator]}")
+    for name, allowed in choices.items():
+        if getattr(config, name) not in allowed:
+            raise ValueError(f"ModelConfig.{name} must be one of {allowed}, "
+                             f"got {getattr(config, name)!r}")
+    weight = config.contrastive_weight
+    if weight < 0 or (config.objective == "convex" and weight >= 1):
+        raise ValueError(f"ModelConfig.contrastive_weight must be >= 0 (and < 1 with "
+                         f"objective='convex', where it is alpha), got {weight}")
+    if weight > 0 and config.modalities != "both":
         raise ValueError("the contrastive loss pairs audio with text codes: set "
                          "ModelConfig.modalities='both' or contrastive_weight=0")
     if not 0.0 <= config.modality_dropout < 1.0:
         raise ValueError(f"ModelConfig.modality_dropout must be in [0, 1), "
                          f"got {config.modality_dropout}")
-    if config.within_modality_pairs and config.pairing != "label":
-        raise ValueError("ModelConfig.within_modality_pairs needs pairing='label'")
+    if config.within_modality_pairs and (config.pairing != "label"
+                                         or config.discriminator not in GRID_DISCRIMINATORS):
+        raise ValueError("ModelConfig.within_modality_pairs needs pairing='label' and a grid "
+                         f"discriminator {GRID_DISCRIMINATORS}")
+    if config.discriminator in ("mine", "shuffled_bce") and config.pairing != "instance":
+        raise ValueError(f"discriminator {config.discriminator!r} scores matched vs shuffled "
+                         "utterances: set ModelConfig.pairing='instance' (or use 'infonce' or a "
+                         "grid kind for label pairing)")
 
 
 @keras.saving.register_keras_serializable(package="emokit")
@@ -98,6 +124,7 @@ class EmotionModel(keras.Model):
                                             name="classifier")
         # Built always (and last, from its own seeds) so lambda never changes the other weights.
         self.discriminator = PairDiscriminator(cfg.discriminator, cfg.discriminator_units,
+                                               cfg.temperature,
                                                seed=seed + DISCRIMINATOR_SEED_OFFSET,
                                                dtype=dtype, name="discriminator")
 
@@ -125,19 +152,29 @@ class EmotionModel(keras.Model):
     def call(self, inputs, training=None):
         return self.classify(*self.encode(inputs, training=training), training=training)
 
-    def compute_losses(self, inputs, labels, training=False):
-        """The training objective on one batch -> dict of scalars ``loss`` (total), ``ce``,
-        ``disc_loss``, ``disc_acc`` and the ``logits (batch, num_classes)``. The discriminator
-        term is built only when ``contrastive_weight > 0`` (a Python decision, made when the step
-        is traced), so the baseline computes and updates nothing extra."""
+    def compute_losses(self, inputs, labels, training=False, pair_scale=1.0):
+        """The training objective on one batch -> dict of scalars and the ``logits (batch,
+        num_classes)``: ``loss`` (total) = ``ce_term`` + ``pair_term``, where ``ce_term`` is CE
+        (``objective="sum"``) or ``(1 - w) CE`` (``"convex"``) and ``pair_term = w * pair_scale
+        * disc_loss``; also ``ce``, ``disc_loss`` (the pair loss L), ``disc_acc`` and
+        ``disc_chance`` (its accuracy and that accuracy's chance level). ``pair_scale``: the
+        stop-gradient factor of ``pair_loss_scaling="grad_ratio"`` (1 otherwise). The pair term
+        is built only when ``contrastive_weight > 0`` (a Python decision, made when the step is
+        traced), so the baseline computes and updates nothing extra."""
         audio_code, text_code = self.encode(inputs, training=training)
         logits = self.classify(audio_code, text_code, training=training)
         ce = classification_loss(labels, logits)
-        out = {"loss": ce, "ce": ce, "logits": logits}
-        if self.contrastive_weight > 0:
-            disc, acc = discriminator_loss(self.discriminator, audio_code, text_code, labels,
-                                           self.config.pairing, self.config.within_modality_pairs)
-            out.update(loss=ce + self.contrastive_weight * disc, disc_loss=disc, disc_acc=acc)
+        out = {"loss": ce, "ce": ce, "ce_term": ce, "logits": logits}
+        weight = self.contrastive_weight
+        if weight > 0:
+            cfg = self.config
+            pair = pair_loss(self.discriminator, audio_code, text_code, labels, cfg.pairing,
+                             cfg.symmetric, cfg.within_modality_pairs)
+            scaled = pair.loss * tf.stop_gradient(tf.cast(pair_scale, "float32"))
+            out.update(loss=combine_losses(ce, scaled, weight, cfg.objective),
+                       ce_term=combine_losses(ce, 0.0, weight, cfg.objective),
+                       pair_term=weight * scaled, disc_loss=pair.loss, disc_acc=pair.accuracy,
+                       disc_chance=pair.chance)
         return out
 
     def variables_to_train(self):
@@ -173,8 +210,9 @@ class EmotionModel(keras.Model):
     # --- building and saving -----------------------------------------------------------------
     def build_all(self):
         """Create every variable (discriminator included) by running tiny dummy inputs."""
-        dummy = {"audio": np.zeros((2, 8, self.feature_dim), "float32"),
-                 "audio_mask": np.ones((2, 8), bool),
+        frames = 2 ** (self.config.audio_conv_layers + 2)  # >1 step left after the pooling
+        dummy = {"audio": np.zeros((2, frames, self.feature_dim), "float32"),
+                 "audio_mask": np.ones((2, frames), bool),
                  "tokens": np.ones((2, 3), "int32"), "text_mask": np.ones((2, 3), bool)}
         audio_code, text_code = self.encode(dummy)
         self.classify(audio_code, text_code)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from keras import ops
 
-PAIRINGS = ("label", "instance")
+from emokit.config import PAIRINGS
 
 
 def pair_targets(labels, pairing="label"):

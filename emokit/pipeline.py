@@ -44,7 +44,9 @@ from emokit.config import ExperimentConfig, PipelineConfig, TextConfig
 from emokit.folds import Fold
 from emokit.labels import class_names as class_names_of
 from emokit.manifest import Utterance
+from emokit.paths import data_dir
 from emokit.text import Vocabulary, tokenize
+from emokit.vector_sources import resolve_vectors
 from emokit.word_vectors import Coverage, load_pretrained_vectors, train_word_vectors
 
 
@@ -93,6 +95,11 @@ class FoldData:
         if shuffle_seed is not None:
             config = dataclasses.replace(config, shuffle_seed=shuffle_seed)
         return make_dataset(self.train_examples, config, training=True)
+
+    @property
+    def train_in_order(self):
+        """The training utterances in ``train_ids`` order, unshuffled (for linear probes)."""
+        return make_dataset(self.train_examples, self.pipeline, training=False)
 
 
 def prepare_fold(config: ExperimentConfig, utterances: list[Utterance],
@@ -164,9 +171,9 @@ def _check_inputs(fold: Fold, fold_ids, by_id, features, names: list[str]) -> No
 def fold_word_vectors(train_tokens: list[list[str]], vocab: Vocabulary,
                       config: TextConfig) -> tuple[np.ndarray, Coverage | None]:
     """Pretrained vectors from ``config.vectors_path``, or vectors trained on the training fold."""
-    if config.vectors_path:
-        return load_pretrained_vectors(config.vectors_path, vocab, binary=config.vectors_binary,
-                                       seed=config.seed)
+    if config.vectors_path:  # a file, or a gensim-data name fetched once into the data folder
+        path = resolve_vectors(config.vectors_path, data_dir())
+        return load_pretrained_vectors(path, vocab, binary=config.vectors_binary, seed=config.seed)
     return train_word_vectors(train_tokens, vocab, config), None
 
 

@@ -1,5 +1,5 @@
-"""Figures of an experiment: confusion matrices, learning curves, t-SNE of the latent codes, and
-the lambda and corpus-knob sweeps.
+"""Figures of an experiment: confusion matrices, learning curves, what the regularizer does per
+epoch, t-SNE of the latent codes, and the lambda and corpus-knob sweeps.
 
 Every function returns a matplotlib ``Figure`` (shown inline in a notebook);
 :func:`save_experiment_plots` writes the standard set as PNGs into ``<experiment>/plots/``.
@@ -7,14 +7,14 @@ Every function returns a matplotlib ``Figure`` (shown inline in a notebook);
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from emokit.experiment import parse_system
-from emokit.report import SystemSummary, run_path
+from emokit.report import SystemSummary
+from emokit.runstore import load_codes, load_history
+from emokit.systems import BASELINE, parse_system
 
 MODALITY_MARKERS = {"audio": "o", "text": "^"}
 
@@ -72,6 +72,40 @@ def plot_learning_curves(histories: dict[str, dict]):
     return fig
 
 
+def plot_regularizer(histories: dict[str, dict]):
+    """What the pair loss does, per epoch, one line per ``{label: history}``: the
+    discriminator's pair accuracy against its chance level (dotted), the gradient-norm ratio
+    pair/CE on the encoders, and the linear probes' validation UA on the audio code (solid) and
+    the text code (dashed) alone. Histories need ``TrainConfig.monitor``."""
+    fig, (ax_acc, ax_ratio, ax_probe) = plt.subplots(1, 3, figsize=(14, 3.6))
+    for label, history in histories.items():
+        epochs = np.arange(1, len(history["val_ua"]) + 1)
+        colour = None
+        if "disc_acc" in history:
+            line, = ax_acc.plot(epochs, history["disc_acc"], label=label)
+            colour = line.get_color()
+            ax_acc.plot(epochs, history["disc_chance"], ":", color=colour)
+        if "grad_ratio" in history:
+            ax_ratio.plot(epochs, history["grad_ratio"], color=colour, label=label)
+        for key, style in (("probe_audio_ua", "-"), ("probe_text_ua", "--")):
+            if key in history:
+                line, = ax_probe.plot(epochs, history[key], style, color=colour,
+                                      label=f"{label} {key.split('_')[1]}")
+                colour = line.get_color()
+    ax_acc.set(xlabel="epoch", ylabel="pair accuracy", title="discriminator (dotted: chance)")
+    ax_ratio.set(xlabel="epoch", ylabel="|grad pair| / |grad CE|",
+                 title="pull on the encoders, pair loss vs CE")
+    ax_probe.set(xlabel="epoch", ylabel="validation UA", title="linear probe on one code")
+    if any("grad_ratio" in h for h in histories.values()):
+        ax_ratio.set_yscale("log")
+    for ax in (ax_acc, ax_ratio, ax_probe):
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def tsne_codes(audio: np.ndarray, text: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """One joint 2-d t-SNE of audio and text codes ``(n, latent_dim)`` -> two ``(n, 2)`` arrays
     (a joint map, so distances between the modalities mean something)."""
@@ -86,12 +120,15 @@ def tsne_codes(audio: np.ndarray, text: np.ndarray, seed: int = 0) -> tuple[np.n
 
 def plot_tsne(codes: dict[str, dict], class_names: list[str], seed: int = 0):
     """Per system, a joint t-SNE of its test-set audio (o) and text (^) codes coloured by
-    emotion. ``codes``: ``{system: {"audio": (n, d), "text": (n, d), "labels": (n,)}}``.
-    Same-emotion codes of both modalities close together = what the regularizer asks for."""
+    emotion. ``codes``: ``{system: {"audio": (n, d), "text": (n, d), "labels": (n,)}}``; an
+    ``"audio_aligned"`` entry (the audio codes projected as the discriminator compares them) is
+    used instead of ``"audio"``. Same-emotion codes of both modalities close together = what
+    the regularizer asks for."""
     fig, axes = plt.subplots(1, len(codes), figsize=(5 * len(codes), 4.4), squeeze=False)
     colours = plt.get_cmap("tab10")
     for ax, (system, c) in zip(axes[0], codes.items(), strict=True):
-        audio_2d, text_2d = tsne_codes(c["audio"], c["text"], seed)
+        audio = c.get("audio_aligned", c["audio"])
+        audio_2d, text_2d = tsne_codes(audio, c["text"], seed)
         labels = np.asarray(c["labels"])
         for modality, points in (("audio", audio_2d), ("text", text_2d)):
             for k, name in enumerate(class_names):
@@ -99,7 +136,7 @@ def plot_tsne(codes: dict[str, dict], class_names: list[str], seed: int = 0):
                 ax.scatter(*points[sel].T, s=12, marker=MODALITY_MARKERS[modality],
                            color=colours(k), alpha=0.6,
                            label=f"{name} ({modality})")
-        ax.set_title(system)
+        ax.set_title(system + (" (audio as projected)" if "audio_aligned" in c else ""))
         ax.set_xticks([])
         ax.set_yticks([])
     axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5))
@@ -108,22 +145,23 @@ def plot_tsne(codes: dict[str, dict], class_names: list[str], seed: int = 0):
 
 
 def plot_lambda_sweep(rows: list[SystemSummary]):
-    """Top: WA and UA (mean +- std over folds x seeds) against lambda, one line per
-    discriminator, the baseline (lambda = 0) as a grey band. Bottom: each system's paired
-    difference from the baseline with its 95% bootstrap CI (the comparison that removes the
-    fold-to-fold spread)."""
+    """Top: WA and UA (mean +- std over folds x seeds) against the pair-loss weight (lambda, or
+    alpha for the convex objective), one line per discriminator and objective, the baseline as a
+    grey band. Bottom: each system's paired difference from the baseline with its 95% bootstrap
+    CI (the comparison that removes the fold-to-fold spread)."""
     fig, axes = plt.subplots(2, 2, figsize=(10, 6.4), sharex=True)
     baseline = next((r for r in rows if r.system == "baseline"), None)
     by_disc: dict[str, list] = {}
     for row in rows:
         system = parse_system(row.system)
         if system.contrastive_weight > 0:
-            by_disc.setdefault(system.discriminator, []).append((system.contrastive_weight, row))
+            label = system.discriminator + (" (alpha)" if system.objective == "convex" else "")
+            by_disc.setdefault(label, []).append((system.contrastive_weight, row))
     for col, metric in enumerate(("wa", "ua")):
         top, bottom = axes[0][col], axes[1][col]
         if baseline is not None:
             mean, std = getattr(baseline, metric)
-            top.axhline(mean, color="gray", label="baseline (lambda = 0)")
+            top.axhline(mean, color="gray", label="baseline")
             top.axhspan(mean - std, mean + std, color="gray", alpha=0.15)
         bottom.axhline(0, color="gray")
         for disc, points in sorted(by_disc.items()):
@@ -139,7 +177,8 @@ def plot_lambda_sweep(rows: list[SystemSummary]):
                                                      [c.ci_high for c in diffs] - mean],
                                 marker="o", capsize=3, label=disc)
         top.set(ylabel=metric.upper(), title=f"{metric.upper()} vs lambda")
-        bottom.set(xlabel="lambda (contrastive weight)", ylabel=f"{metric.upper()} - baseline",
+        bottom.set(xlabel="pair-loss weight (lambda or alpha)",
+                   ylabel=f"{metric.upper()} - baseline",
                    title="paired difference, 95% bootstrap CI")
         for ax in (top, bottom):
             ax.set_xscale("log")
@@ -184,21 +223,11 @@ def plot_sweep(sweep: list[tuple[object, list[SystemSummary]]], setting: str,
 
 # --- the standard set of an experiment ---------------------------------------------------------
 
-def load_history(experiment_dir, system: str, fold: int, seed: int) -> dict:
-    return json.loads((run_path(experiment_dir, system, fold, seed) / "history.json").read_text())
-
-
-def load_codes(experiment_dir, system: str, fold: int, seed: int) -> dict[str, np.ndarray]:
-    """A run's test-set codes: ``{"ids", "labels", "audio", "text"}`` (a modality the system
-    lacks is missing)."""
-    with np.load(run_path(experiment_dir, system, fold, seed) / "codes.npz") as data:
-        return {k: data[k] for k in data.files}
-
-
 def save_experiment_plots(experiment_dir, runs: list[dict], rows: list[SystemSummary]) -> dict:
-    """Write ``plots/confusion.png``, ``plots/learning_curves.png`` (first fold and seed),
-    ``plots/tsne.png`` (baseline vs the first contrastive system, first fold and seed) and,
-    with two or more lambdas, ``plots/lambda_sweep.png``. Returns ``{name: path}``."""
+    """Write ``plots/confusion.png``, ``plots/learning_curves.png`` and ``plots/regularizer.png``
+    (first fold and seed), ``plots/tsne.png`` (baseline vs the first contrastive system, first
+    fold and seed) and, with two or more weights, ``plots/lambda_sweep.png``. Returns
+    ``{name: path}``."""
     if not runs:
         return {}
     out = Path(experiment_dir) / "plots"
@@ -207,12 +236,14 @@ def save_experiment_plots(experiment_dir, runs: list[dict], rows: list[SystemSum
     fold, seed = min((r["fold"], r["seed"]) for r in runs)
     first = [s for s in systems
              if any(r["system"] == s and (r["fold"], r["seed"]) == (fold, seed) for r in runs)]
-    figures = {
-        "confusion": plot_confusions(runs, systems),
-        "learning_curves": plot_learning_curves(
-            {s: load_history(experiment_dir, s, fold, seed) for s in first}),
-    }
-    pair = [s for s in first if s == "baseline"] + [
+    histories = {s: load_history(experiment_dir, s, fold, seed) for s in first}
+    figures = {"confusion": plot_confusions(runs, systems),
+               "learning_curves": plot_learning_curves(histories)}
+    monitored = {s: h for s, h in histories.items()
+                 if "probe_audio_ua" in h and "probe_text_ua" in h}
+    if monitored:
+        figures["regularizer"] = plot_regularizer(monitored)
+    pair = [s for s in first if s == BASELINE] + [
         s for s in first if parse_system(s).contrastive_weight > 0][:1]
     if len(pair) == 2:
         codes = {s: load_codes(experiment_dir, s, fold, seed) for s in pair}

@@ -20,26 +20,41 @@ def gpus() -> list[str]:
 
 
 def runtime_report() -> dict[str, object]:
-    """Versions and devices, and whether the optional tensorflow-io decoder is usable."""
+    """Versions and devices, and which optional pieces are usable: the tensorflow-io decoder,
+    tensorboard (``TrainConfig.tensorboard_dir``) and ipywidgets (notebook progress bars)."""
     import keras
     import tensorflow as tf
 
     from emokit.audio import tfio_status
+    from emokit.optional import PIECES, is_available
 
     tfio_ok, tfio_reason = tfio_status()
-    return {
+    report = {
         "python": platform.python_version(),
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "gpus": gpus(),
         "tensorflow-io": "available" if tfio_ok else f"unavailable ({tfio_reason})",
     }
+    for module, (package, extra) in PIECES.items():
+        report[package] = ("available" if is_available(module)
+                           else f"not installed (pip install \"emokit[{extra}]\")")
+    return report
 
 
 def use_accelerator(config: ExperimentConfig, gpu_count: int | None = None) -> ExperimentConfig:
-    """A copy of ``config`` set up for the GPUs present: mixed precision and XLA on, a batch
-    4x larger (and a learning rate scaled with it), and MirroredStrategy when there are several.
-    On a CPU-only machine the config comes back unchanged."""
+    """A copy of ``config`` set up for the GPUs present: mixed precision on, a batch 4x larger
+    (and a learning rate scaled with it), and MirroredStrategy when there are several; XLA stays
+    off. On a CPU-only machine the config comes back unchanged.
+
+    Why XLA stays off: on a GPU, Keras 3 runs emokit's GRUs with cuDNN's fused kernel
+    (``CudnnRNNV3``), which XLA cannot compile, so ``TrainConfig.xla=True`` fails there at the
+    first step ("No registered 'CudnnRNNV3' OpKernel for XLA_GPU_JIT"; tensorflow/tensorflow
+    #99385, keras-team/keras #18456), and the fused kernel, not XLA, is what makes a GRU fast on
+    a GPU. These choices are not measured on a GPU here: no GPU with TensorFlow was available to
+    the sessions that built emokit. ``benchmarks/gpu.py`` measures them (fp32 vs mixed
+    precision, XLA off/on, whether the GRUs run the fused kernel) on whatever GPU you have.
+    """
     gpu_count = len(gpus()) if gpu_count is None else gpu_count
     if gpu_count == 0:
         return config
@@ -47,7 +62,7 @@ def use_accelerator(config: ExperimentConfig, gpu_count: int | None = None) -> E
     train = dataclasses.replace(
         config.train,
         mixed_precision=True,
-        xla=True,
+        xla=False,
         distribute=gpu_count > 1,
         learning_rate=config.train.learning_rate * scale**0.5,
     )

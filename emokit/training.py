@@ -9,6 +9,18 @@ the best validation UA are restored at the end. With ``checkpoint_dir`` set, the
 and loop state are saved after every epoch and a rerun of the same call resumes where the last
 run stopped (even if it was killed), ending with the same result as an uninterrupted run.
 
+With ``TrainConfig.monitor`` the history also records, per epoch, what the regularizer does: the
+ratio of the pair term's gradient norm to CE's on the encoders' weights (``grad_ratio``, on one
+fixed validation batch), and a linear probe's validation UA on the audio code and on the text code
+alone (``probe_audio_ua``, ``probe_text_ua``; see :mod:`emokit.probes`). Monitoring does not
+change training: the same seed gives the same weights with it on or off.
+
+With ``ModelConfig.pair_loss_scaling="grad_ratio"`` each step computes CE's and the pair term's
+gradients separately and multiplies the pair term by a running (exponential average, momentum
+0.9), stop-gradient estimate of ``|grad CE| / |grad L|`` on the encoders: the pair term then
+pulls the encoders ``contrastive_weight`` times as hard as CE, whatever the discriminator's kind.
+It costs a second backward pass.
+
 GPU switches (``TrainConfig``): ``mixed_precision`` (float16 compute, float32 logits/loss and a
 loss-scale optimizer), ``xla`` (the forward/backward pass is XLA-compiled), ``distribute``
 (``tf.distribute.MirroredStrategy`` over all visible GPUs). ``fit`` takes a model built the usual
@@ -32,10 +44,13 @@ from emokit.atomic import write_atomic
 from emokit.config import TrainConfig
 from emokit.metrics import classification_metrics
 from emokit.model import EmotionModel
+from emokit.optional import require
+from emokit.probes import linear_probe_ua
 from emokit.runtime import skip_graph_rewrites_on_cpu
 
 STATE_FILE = "state.json"
 BEST_WEIGHTS_FILE = "best_weights.npz"
+SCALE_MOMENTUM = 0.9  # of the running |grad CE| / |grad L| estimate (pair_loss_scaling)
 _STRATEGIES: dict[bool, tf.distribute.Strategy] = {}
 
 
@@ -78,12 +93,19 @@ def _training_copy(model: EmotionModel, config: TrainConfig, strategy) -> Emotio
     return copy
 
 
+def _global_norm(gradients) -> tf.Tensor:
+    """The L2 norm of a list of gradients (None entries count as zero)."""
+    present = [tf.cast(g, "float32") for g in gradients if g is not None]
+    return tf.linalg.global_norm(present) if present else tf.constant(0.0)
+
+
 class Trainer:
     """The compiled training step of one model under one ``TrainConfig``.
 
     ``step(inputs, labels) -> dict`` of scalar tensors (``loss``, ``ce`` and, with the
-    discriminator, ``disc_loss`` and ``disc_acc``). ``trace_count`` counts how often the step
-    was traced (bounded by the number of distinct batch shapes, thanks to ``reduce_retracing``).
+    discriminator, ``disc_loss``, ``disc_acc``, ``disc_chance``; with gradient-ratio scaling,
+    ``pair_scale`` and ``step_grad_ratio``, the pull ratio this step applied). ``trace_count`` counts how often the step was traced (bounded by the number
+    of distinct batch shapes, thanks to ``reduce_retracing``).
     """
 
     def __init__(self, model: EmotionModel, config: TrainConfig):
@@ -91,12 +113,27 @@ class Trainer:
         self.strategy = get_strategy(config)
         self.model = _training_copy(model, config, self.strategy)
         self.variables = self.model.variables_to_train()
+        self.regularized = self.model.contrastive_weight > 0
+        self.scaling = (self.regularized
+                        and self.model.config.pair_loss_scaling == "grad_ratio")
+        encoders = [e for e in (self.model.audio_encoder, self.model.text_encoder) if e]
+        encoder_ids = {id(v) for e in encoders for v in e.trainable_variables}
+        self.on_encoders = [id(v) in encoder_ids for v in self.variables]
         with self.strategy.scope():
             self.optimizer = make_optimizer(config)
             self.optimizer.build(self.variables)
+            # |grad CE| / |grad L| running estimate (0 = none yet); 1 without scaling
+            self.pair_scale = tf.Variable(0.0 if self.scaling else 1.0, trainable=False,
+                                          aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+                                          name="pair_scale")
         self.trace_count = 0
-        self._gradients = tf.function(self._loss_and_gradients, jit_compile=config.xla)
+        gradients = self._scaled_gradients if self.scaling else self._loss_and_gradients
+        self._gradients = tf.function(gradients, jit_compile=config.xla)
         self.step = tf.function(self._step, reduce_retracing=True)
+        # A function of this trainer's own (TensorFlow counts retracing per Python function, and
+        # a bound method's function is shared by every Trainer: new trainers would look like
+        # retracing).
+        self._ratio = tf.function(lambda inputs, labels: self._gradient_ratio(inputs, labels))
         self._compiled_for = None
 
     def compile_for(self, element_spec) -> None:
@@ -108,14 +145,49 @@ class Trainer:
         self.step = tf.function(self._step, input_signature=general_signature(element_spec))
         self._compiled_for = element_spec
 
+    def _scale(self, loss):
+        return self.optimizer.scale_loss(loss) if self.config.mixed_precision else loss
+
     def _loss_and_gradients(self, inputs, labels):
         with tf.GradientTape() as tape:
             out = self.model.compute_losses(inputs, labels, training=True)
             loss = out.pop("loss") / self.strategy.num_replicas_in_sync
-            scaled = self.optimizer.scale_loss(loss) if self.config.mixed_precision else loss
+            scaled = self._scale(loss)
         out["loss"] = loss * self.strategy.num_replicas_in_sync
         del out["logits"]
         return out, tape.gradient(scaled, self.variables)
+
+    def _encoder_norm(self, gradients) -> tf.Tensor:
+        return _global_norm([g for g, enc in zip(gradients, self.on_encoders) if enc])
+
+    def _scaled_gradients(self, inputs, labels):
+        """CE's and the pair term's gradients apart; the pair term scaled so that it pulls the
+        encoders ``contrastive_weight`` times as hard as CE (running estimate)."""
+        replicas = self.strategy.num_replicas_in_sync
+        with tf.GradientTape(persistent=True) as tape:
+            out = self.model.compute_losses(inputs, labels, training=True)
+            ce_term = self._scale(out["ce_term"] / replicas)
+            pair_term = self._scale(out["pair_term"] / replicas)
+        ce_grads = tape.gradient(ce_term, self.variables)
+        pair_grads = tape.gradient(pair_term, self.variables)
+        del tape
+        ce_norm, pair_norm = self._encoder_norm(ce_grads), self._encoder_norm(pair_grads)
+        wanted = self.model.contrastive_weight * ce_norm / tf.maximum(pair_norm, 1e-12)
+        previous = self.pair_scale.read_value()
+        estimate = tf.where(previous > 0, SCALE_MOMENTUM * previous
+                            + (1 - SCALE_MOMENTUM) * wanted, wanted)
+        ok = tf.math.is_finite(estimate) & (pair_norm > 0)
+        scale = tf.where(ok, estimate, tf.where(previous > 0, previous, 1.0))
+        self.pair_scale.assign(scale)
+        gradients = [c if p is None else (p * tf.cast(scale, p.dtype) if c is None
+                                          else c + p * tf.cast(scale, p.dtype))
+                     for c, p in zip(ce_grads, pair_grads)]
+        out["loss"] = out["ce_term"] + scale * out["pair_term"]
+        out["pair_scale"] = scale
+        out["step_grad_ratio"] = scale * pair_norm / tf.maximum(ce_norm, 1e-12)
+        for key in ("logits", "ce_term", "pair_term"):
+            del out[key]
+        return out, gradients
 
     def _replica_step(self, inputs, labels):
         out, gradients = self._gradients(inputs, labels)
@@ -126,6 +198,22 @@ class Trainer:
         self.trace_count += 1  # Python side effect: runs once per trace, not per call
         per_replica = self.strategy.run(self._replica_step, args=(inputs, labels))
         return {k: self.strategy.reduce("MEAN", v, axis=None) for k, v in per_replica.items()}
+
+    def _gradient_ratio(self, inputs, labels):
+        with tf.GradientTape(persistent=True) as tape:
+            out = self.model.compute_losses(inputs, labels, training=False,
+                                            pair_scale=self.pair_scale)
+        ce_norm = self._encoder_norm(tape.gradient(out["ce_term"], self.variables))
+        pair_norm = self._encoder_norm(tape.gradient(out["pair_term"], self.variables))
+        return pair_norm / tf.maximum(ce_norm, 1e-12)
+
+    def gradient_ratio(self, inputs, labels) -> float:
+        """``|grad pair term| / |grad CE term|`` on the encoders' weights for one batch (no
+        dropout), the pair term at its current scale: how hard the regularizer pulls the
+        encoders, relative to the classification loss. 0 for a model without pair loss."""
+        if not self.regularized:
+            return 0.0
+        return float(self._ratio(inputs, labels))
 
     def set_learning_rate(self, value: float) -> None:
         self.optimizer.learning_rate = value
@@ -190,6 +278,55 @@ def predict_dataset(model, ds) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(labels).astype("int64"), np.concatenate(probs)
 
 
+_ENCODE_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _encode_function(model, input_spec):
+    """A compiled ``inputs -> (audio_code, text_code)`` of ``model``, traced once per input
+    signature (and reused across calls: no retracing)."""
+    signature = general_signature((input_spec,))
+    functions = _ENCODE_FUNCTIONS.setdefault(model, {})
+    key = repr(signature)
+    if key not in functions:
+        model_ref = weakref.ref(model)
+        functions[key] = tf.function(lambda inputs: model_ref().encode(inputs, training=False),
+                                     input_signature=signature)
+    return functions[key]
+
+
+def encode_dataset(model, ds) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray]:
+    """The model's latent codes for a whole dataset: ``(audio (n, latent_dim) or None,
+    text (n, latent_dim) or None, labels (n,))``, in the order ``ds`` yields them."""
+    encode = _encode_function(model, ds.element_spec[0])
+    audio, text, labels = [], [], []
+    for inputs, y in ds:
+        a, t = encode(inputs)
+        if a is not None:
+            audio.append(np.asarray(a, dtype="float32"))
+        if t is not None:
+            text.append(np.asarray(t, dtype="float32"))
+        labels.append(np.asarray(y))
+    if not labels:
+        raise ValueError("the dataset yielded no batches: is the split empty?")
+    return (np.concatenate(audio) if audio else None, np.concatenate(text) if text else None,
+            np.concatenate(labels).astype("int64"))
+
+
+def probe_codes(model, train_ds, val_ds) -> dict[str, float]:
+    """Linear-probe validation UA of each code the model has: ``{"probe_audio_ua",
+    "probe_text_ua"}`` (see :func:`emokit.probes.linear_probe_ua`). ``train_ds``: the training
+    utterances, unshuffled."""
+    train_audio, train_text, train_y = encode_dataset(model, train_ds)
+    val_audio, val_text, val_y = encode_dataset(model, val_ds)
+    out = {}
+    for name, train_codes, val_codes in (("audio", train_audio, val_audio),
+                                         ("text", train_text, val_text)):
+        if train_codes is not None:
+            out[f"probe_{name}_ua"] = linear_probe_ua(train_codes, train_y, val_codes, val_y,
+                                                      model.num_classes)
+    return out
+
+
 def evaluate(model, ds, num_classes) -> dict:
     """``emokit.metrics.classification_metrics`` of ``model`` on ``ds`` (WA, UA, recall, ...)."""
     y_true, probs = predict_dataset(model, ds)
@@ -222,22 +359,39 @@ class Checkpoints:
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.checkpoint = tf.train.Checkpoint(model=trainer.model, optimizer=trainer.optimizer,
-                                              rng=_rng_states(trainer.model))
+                                              rng=_rng_states(trainer.model),
+                                              pair_scale=trainer.pair_scale)
 
     def restore(self) -> tuple[LoopState, list | None]:
         """The saved state and best weights (restoring model and optimizer), or a fresh start."""
         state_path = self.dir / STATE_FILE
         if not state_path.exists():
             return LoopState(), None
-        saved = json.loads(state_path.read_text())
-        self.checkpoint.restore(str(self.dir / saved.pop("checkpoint"))).assert_consumed()
-        best = np.load(self.dir / BEST_WEIGHTS_FILE)
-        return LoopState(**saved), [best[f"w{i}"] for i in range(len(best.files))]
+        import zipfile
+
+        from emokit.errors import CorruptFileError
+
+        fix = f"delete the folder {self.dir} (this run restarts from epoch 1)"
+        try:
+            saved = json.loads(state_path.read_text())
+            self.checkpoint.restore(str(self.dir / saved.pop("checkpoint"))).assert_consumed()
+        except (ValueError, KeyError, TypeError, AssertionError, tf.errors.OpError) as e:
+            raise CorruptFileError(state_path, f"{type(e).__name__}: {e}", fix) from None
+        try:
+            with np.load(self.dir / BEST_WEIGHTS_FILE) as best:
+                weights = [best[f"w{i}"] for i in range(len(best.files))]
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+            raise CorruptFileError(self.dir / BEST_WEIGHTS_FILE, f"{type(e).__name__}: {e}",
+                                   fix) from None
+        return LoopState(**saved), weights
 
     def save(self, state: LoopState, best_weights: list) -> None:
+        import io
+
         prefix = self.checkpoint.save(str(self.dir / f"epoch{state.epoch:03d}"))
-        np.savez(self.dir / BEST_WEIGHTS_FILE,
-                 **{f"w{i}": w for i, w in enumerate(best_weights)})
+        buffer = io.BytesIO()
+        np.savez(buffer, **{f"w{i}": w for i, w in enumerate(best_weights)})
+        write_atomic(self.dir / BEST_WEIGHTS_FILE, buffer.getvalue())
         payload = {**dataclasses.asdict(state), "checkpoint": Path(prefix).name}
         write_atomic(self.dir / STATE_FILE, json.dumps(payload, indent=1))
         for old in self.dir.glob("epoch*"):  # keep only the checkpoint the state names
@@ -266,13 +420,18 @@ def _kept(config: TrainConfig, epoch: int) -> str:
             "resumes from it.")
 
 
-def fit(model: EmotionModel, train_ds, val_ds, config: TrainConfig) -> dict:
+def fit(model: EmotionModel, train_ds, val_ds, config: TrainConfig, probe_train_ds=None) -> dict:
     """Train ``model`` in place with early stopping on validation UA -> history dict.
 
     ``train_ds``/``val_ds`` yield ``(inputs, labels)`` batches (see ``emokit.pipeline``).
-    History: per-epoch lists ``loss, ce, [disc_loss, disc_acc], lr, val_wa, val_ua`` plus
+    ``probe_train_ds``: the training utterances *unshuffled* (``FoldData.train_in_order``), for
+    the linear probes of ``config.monitor`` (no probes without it).
+    History: per-epoch lists ``loss, ce, [disc_loss, disc_acc, disc_chance, pair_scale], lr,
+    val_wa, val_ua`` and with ``monitor`` ``[grad_ratio], probe_audio_ua, probe_text_ua``, plus
     ``best_epoch`` (1-based), ``best_val_ua``, ``epochs_run``, ``stopped_early``.
     """
+    if config.tensorboard_dir:  # before any work: TensorFlow >= 2.21 does not bring tensorboard
+        require("tensorboard", f"TrainConfig.tensorboard_dir={config.tensorboard_dir!r}")
     keras.utils.set_random_seed(config.seed)
     skip_graph_rewrites_on_cpu()  # seconds per model on CPU, see emokit.runtime
     if config.deterministic:
@@ -286,6 +445,7 @@ def fit(model: EmotionModel, train_ds, val_ds, config: TrainConfig) -> dict:
     writer = (tf.summary.create_file_writer(config.tensorboard_dir)
               if config.tensorboard_dir else None)
     num_classes = trainer.model.num_classes
+    monitor_batch = next(iter(val_ds)) if config.monitor and trainer.regularized else None
     stopped_early = False
     for epoch in range(state.epoch, config.epochs):
         if state.wait >= config.patience:  # a resumed run that had already stopped
@@ -307,6 +467,10 @@ def fit(model: EmotionModel, train_ds, val_ds, config: TrainConfig) -> dict:
                                    "check the features for NaN/inf.") from None
         val = evaluate(trainer.model, val_ds, num_classes)
         logs.update(lr=lr, val_wa=val["wa"], val_ua=val["ua"])
+        if monitor_batch is not None:
+            logs["grad_ratio"] = trainer.gradient_ratio(*monitor_batch)
+        if config.monitor and probe_train_ds is not None:
+            logs.update(probe_codes(trainer.model, probe_train_ds, val_ds))
         _append(state.history, logs)
         if config.verbose:
             print(f"  val WA {val['wa']:.4f}  UA {val['ua']:.4f}")

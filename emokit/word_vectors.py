@@ -26,6 +26,8 @@ import numpy as np
 from emokit.config import TextConfig
 from emokit.text import Vocabulary
 
+TRAINERS = ("word2vec", "fasttext")  # TextConfig.trainer: gensim's Word2Vec or FastText
+
 
 def stable_hash(text: str) -> int:
     """A hash of ``text`` that is the same in every process (Python's ``hash`` is salted)."""
@@ -44,7 +46,7 @@ def train_word_vectors(token_lists: list[list[str]], vocab: Vocabulary,
     """
     from gensim.models import FastText, Word2Vec
 
-    trainers = {"word2vec": Word2Vec, "fasttext": FastText}
+    trainers = dict(zip(TRAINERS, (Word2Vec, FastText), strict=True))
     if config.trainer not in trainers:
         raise ValueError(f"TextConfig.trainer={config.trainer!r}: choose one of {sorted(trainers)}")
     sentences = [tokens for tokens in token_lists if tokens]
@@ -119,6 +121,9 @@ def load_pretrained_vectors(path: str | Path, vocab: Vocabulary, binary: bool = 
     if not path.exists():
         raise FileNotFoundError(f"no word vector file at {path}: set TextConfig.vectors_path to a "
                                 "GloVe/word2vec file, or to None to train vectors on the fold")
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder: set TextConfig.vectors_path to the word vector file "
+                         "in it (e.g. glove.840B.300d.txt)")
     wanted = {w.encode("utf-8") for w in vocab.words[1:]}  # <unk> too, if the file has one
     reader = _read_word2vec_binary if binary else _read_text_vectors
     found, dim = reader(path, wanted)
@@ -126,21 +131,20 @@ def load_pretrained_vectors(path: str | Path, vocab: Vocabulary, binary: bool = 
     return matrix, _coverage(vocab, found)
 
 
+DIM_SAMPLE_LINES = 20  # a GloVe file's dimension is the commonest value count of its first lines
+
+
 def _read_text_vectors(path: Path, wanted: set[bytes]) -> tuple[dict[str, np.ndarray], int]:
     """Stream a GloVe or word2vec text file; keep the ``wanted`` words' vectors."""
     found: dict[str, np.ndarray] = {}
-    dim = None
+    dim = _file_dim(path)
     with open(path, "rb") as f:
         for line_no, raw in enumerate(f, start=1):
             line = raw.rstrip(b"\r\n").rstrip(b" ")
             if not line:
                 continue
-            if dim is None:
-                dim, is_header = _infer_dim(line)
-                if dim == 0:
-                    _malformed(path, line_no, "no numeric values")
-                if is_header:
-                    continue
+            if line_no == 1 and _is_header(line):
+                continue
             spaces = line.count(b" ")
             if spaces < dim:
                 _malformed(path, line_no, f"{spaces} values where {dim} were expected")
@@ -150,16 +154,41 @@ def _read_text_vectors(path: Path, wanted: set[bytes]) -> tuple[dict[str, np.nda
                 word, values = _split_spaced_word(path, line_no, line, dim)
             if word in wanted and word.decode("utf-8") not in found:
                 found[word.decode("utf-8")] = _parse_values(path, line_no, values, dim)
-    if dim is None:
-        raise ValueError(f"{path}: the word vector file is empty")
     return found, dim
 
 
-def _infer_dim(first_line: bytes) -> tuple[int, bool]:
-    """``(dim, is_header)`` from the first line: a ``count dim`` header, or a GloVe vector line."""
-    fields = first_line.split(b" ")
-    if len(fields) == 2 and all(f.isdigit() for f in fields):
-        return int(fields[1]), True
+def _is_header(line: bytes) -> bool:
+    fields = line.split(b" ")
+    return len(fields) == 2 and all(f.isdigit() for f in fields)
+
+
+def _file_dim(path: Path) -> int:
+    """The vector dimension: a word2vec header's, or the commonest count of trailing numbers in
+    the first lines of a GloVe file (so that one malformed first line is blamed, not line 2)."""
+    counts: dict[int, int] = {}
+    with open(path, "rb") as f:
+        for line_no, raw in enumerate(f, start=1):
+            line = raw.rstrip(b"\r\n").rstrip(b" ")
+            if not line:
+                continue
+            if line_no == 1 and _is_header(line):
+                return int(line.split(b" ")[1])
+            numeric = _trailing_numbers(line)
+            counts[numeric] = counts.get(numeric, 0) + 1
+            if sum(counts.values()) >= DIM_SAMPLE_LINES:
+                break
+    if not counts:
+        raise ValueError(f"{path}: the word vector file is empty")
+    dim = max(counts, key=lambda d: (counts[d], d))
+    if dim == 0:
+        _malformed(path, 1, "no numeric values")
+    return dim
+
+
+def _trailing_numbers(line: bytes) -> int:
+    """How many space-separated fields at the end of ``line`` are numbers (the first field, the
+    word, never counts)."""
+    fields = line.split(b" ")
     numeric = 0
     for f in reversed(fields[1:]):  # trailing numeric fields are the values
         try:
@@ -167,7 +196,7 @@ def _infer_dim(first_line: bytes) -> tuple[int, bool]:
         except ValueError:
             break
         numeric += 1
-    return numeric, False
+    return numeric
 
 
 def _split_spaced_word(path: Path, line_no: int, line: bytes, dim: int) -> tuple[bytes, bytes]:
@@ -188,6 +217,8 @@ def _parse_values(path: Path, line_no: int, values: bytes, dim: int) -> np.ndarr
         _malformed(path, line_no, "non-numeric values")
     if vector.shape != (dim,):
         _malformed(path, line_no, f"{vector.size} values where {dim} were expected")
+    if not np.isfinite(vector).all():
+        _malformed(path, line_no, "nan or inf values: a vector must be finite")
     return vector
 
 
@@ -212,7 +243,11 @@ def _read_word2vec_binary(path: Path, wanted: set[bytes]) -> tuple[dict[str, np.
                 raise ValueError(f"{path}: entry {entry + 1} ({word!r}) is cut short; "
                                  "the file is truncated")
             if word in wanted and word.decode("utf-8") not in found:
-                found[word.decode("utf-8")] = np.frombuffer(data, dtype="<f4").copy()
+                vector = np.frombuffer(data, dtype="<f4").copy()
+                if not np.isfinite(vector).all():
+                    raise ValueError(f"{path}: entry {entry + 1} ({word!r}) holds nan or inf "
+                                     "values: a vector must be finite. Fix or remove it")
+                found[word.decode("utf-8")] = vector
     return found, dim
 
 

@@ -85,6 +85,7 @@ def test_unknown_decoder_is_refused(wav):
         load_audio(wav, decoder="ffmpeg")
 
 
+@pytest.mark.tfio
 @pytest.mark.skipif(not tfio_status()[0], reason=f"tensorflow-io does not load: {tfio_status()[1]}")
 @pytest.mark.parametrize("subtype, suffix", [("PCM_16", "wav"), ("PCM_16", "flac")])
 def test_tfio_decoder_matches_soundfile(tmp_path, subtype, suffix):
@@ -123,3 +124,38 @@ def test_tfio_decoder_says_to_use_soundfile_when_unavailable(broken_tfio, wav):
                                            r"symbol.*\); use the default soundfile decoder"):
         load_audio(wav, decoder="tfio")
     assert load_audio(wav).shape == (16000,)  # the default decoder is unaffected
+
+
+# ------------------------------------------------------------------------------- issue 10
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_samples_are_refused_naming_the_file(tmp_path, bad):
+    wave = tone()
+    wave[1234] = bad
+    path = tmp_path / "broken.wav"
+    sf.write(path, wave, 16000, subtype="FLOAT")
+    with pytest.raises(AudioError, match=r"broken\.wav holds 1 non-finite samples"):
+        load_audio(path)
+
+
+def test_absurd_float_samples_are_refused(tmp_path):
+    path = tmp_path / "garbage.wav"
+    sf.write(path, tone() * 1e6, 16000, subtype="FLOAT")
+    with pytest.raises(AudioError, match=r"garbage\.wav has samples up to .* not audio"):
+        load_audio(path)
+
+
+def test_wav_whose_data_chunk_is_shorter_than_its_header_says_is_refused(tmp_path, wav):
+    data = wav.read_bytes()
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(data[: len(data) // 2])
+    assert audio.wav_truncation(wav) is None
+    with pytest.raises(AudioError, match=r"cut\.wav is truncated: its header says the audio data "
+                                         r"holds 32000 bytes, the file holds 15978"):
+        load_audio(cut)
+
+
+def test_a_folder_is_not_an_audio_file(tmp_path):
+    with pytest.raises(AudioError, match="is a folder, not an audio file"):
+        load_audio(tmp_path)

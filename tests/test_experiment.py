@@ -16,17 +16,10 @@ import pytest
 
 from emokit import experiment
 from emokit.config import ExperimentConfig
-from emokit.experiment import (
-    RunResult,
-    System,
-    expand_systems,
-    load_config,
-    parse_system,
-    run_experiment,
-    run_sweep,
-)
+from emokit.experiment import load_config, run_experiment, run_sweep
 from emokit.manifest import Utterance
-from emokit.report import load_runs, run_path
+from emokit.runstore import RunResult, load_runs, run_path
+from emokit.systems import System, expand_systems, parse_system, system_config
 
 ROOT = Path(__file__).parent.parent
 CLASSES = ["neutral", "happy", "angry", "sad"]
@@ -50,17 +43,43 @@ def test_expand_systems_shorthands_over_weights():
                                     "contrastive-mlp-0.1"],
                            contrastive_weights=[0.1, 1.0])
     names = [s.name for s in expand_systems(cfg)]
-    assert names == ["audio", "baseline", "contrastive-mlp-0.1", "contrastive-mlp-1",
-                     "contrastive-bilinear-0.1", "contrastive-bilinear-1"]
+    assert names == ["audio", "baseline", "contrastive-infonce-0.1", "contrastive-infonce-1",
+                     "contrastive-bilinear-0.1", "contrastive-bilinear-1", "contrastive-mlp-0.1"]
     for s in expand_systems(cfg):
         assert parse_system(s.name) == s  # every name round-trips
 
 
+def test_alpha_names_the_papers_objective_and_old_names_say_the_new_one():
+    system = parse_system("contrastive-infonce-alpha0.10")
+    assert (system.name, system.objective, system.contrastive_weight) == (
+        "contrastive-infonce-alpha0.1", "convex", 0.1)
+    assert system_config(ExperimentConfig(), system).model.objective == "convex"
+    for bad in ["contrastive-infonce-alpha1", "contrastive-infonce-alpha0", "contrastive-mine-a"]:
+        with pytest.raises(ValueError, match="unknown system"):
+            parse_system(bad)
+    with pytest.raises(ValueError, match="cosine_grid"):
+        parse_system("contrastive-cosine-1")
+    cfg = ExperimentConfig(systems=["contrastive"], contrastive_weights=[0.1, 0.5])
+    cfg.model.objective = "convex"
+    assert [s.name for s in expand_systems(cfg)] == ["contrastive-infonce-alpha0.1",
+                                                     "contrastive-infonce-alpha0.5"]
+
+
+def test_warm_start_adds_the_baseline_first_and_its_continued_control():
+    cfg = ExperimentConfig(systems=["contrastive", "audio"], contrastive_weights=[0.5],
+                           init_from="baseline")
+    systems = expand_systems(cfg)
+    assert [s.name for s in systems] == ["baseline", "contrastive-infonce-0.5", "audio",
+                                         "baseline-continued"]
+    assert [s.warm_start for s in systems] == [False, True, False, True]
+    assert systems[3].contrastive_weight == 0  # the control: same extra epochs, no pair loss
+
+
 def test_system_config_sets_only_the_model_part():
     cfg = ExperimentConfig()
-    con = experiment.system_config(cfg, parse_system("contrastive-bilinear-0.3"))
+    con = system_config(cfg, parse_system("contrastive-bilinear-0.3"))
     assert (con.model.contrastive_weight, con.model.discriminator) == (0.3, "bilinear")
-    assert experiment.system_config(cfg, parse_system("text")).model.modalities == "text"
+    assert system_config(cfg, parse_system("text")).model.modalities == "text"
     assert con is not cfg and cfg.model == ExperimentConfig().model  # the input is left untouched
     assert con.train == cfg.train and con.model.latent_dim == cfg.model.latent_dim
 
@@ -94,7 +113,7 @@ class Stub:
     def __init__(self, monkeypatch):
         self.utterances = _corpus()
         self.labels = {u.id: CLASSES.index(u.label) for u in self.utterances}
-        self.prepared, self.trained = [], []
+        self.prepared, self.trained, self.init_weights = [], [], []
         monkeypatch.setattr(experiment, "load_corpus", lambda cfg: (self.utterances, {}))
         monkeypatch.setattr(experiment, "prepare_fold", self.prepare_fold)
         monkeypatch.setattr(experiment, "train_and_evaluate", self.train_and_evaluate)
@@ -103,8 +122,10 @@ class Stub:
         self.prepared.append(fold.name)
         return SimpleNamespace(fold=fold, test_ids=fold.test_ids, class_names=CLASSES)
 
-    def train_and_evaluate(self, config, system, data, seed, run_dir=None, keep_codes=False):
+    def train_and_evaluate(self, config, system, data, seed, run_dir=None, keep_codes=False,
+                           init_weights=None):
         self.trained.append((system.name, data.fold.name, seed))
+        self.init_weights.append(init_weights)
         ids = list(data.test_ids)
         y = np.array([self.labels[i] for i in ids])
         rng = np.random.default_rng(zlib.crc32(f"{system.name}{data.fold.name}{seed}".encode()))
@@ -112,7 +133,11 @@ class Stub:
         probs[np.arange(len(ids)), y] += system.contrastive_weight  # "contrastive helps"
         codes = rng.normal(size=(len(ids), 3)) if keep_codes else None
         history = {"ce": [1.0, 0.8], "val_ua": [0.3, 0.4], "best_epoch": 2, "epochs_run": 2}
-        return RunResult(history, ids, y, probs, codes, codes, [("w", str(seed))], f"fp{seed}")
+        final = None
+        if system.name == "baseline" and config.init_from == "baseline":
+            final = [np.array([int(data.fold.name[-1]), seed], dtype="float32")]
+        return RunResult(history, ids, y, probs, codes, codes, [("w", str(seed))], f"fp{seed}",
+                         final_weights=final)
 
 
 @pytest.fixture
@@ -123,7 +148,9 @@ def stub(monkeypatch):
 def _config(tmp_path, **kw):
     defaults = {"name": "stub", "results_dir": str(tmp_path), "seeds": [0, 1],
                 "systems": ["baseline", "contrastive"], "contrastive_weights": [0.1, 0.5]}
-    return ExperimentConfig(**{**defaults, **kw})
+    config = ExperimentConfig(**{**defaults, **kw})
+    config.model.discriminator = "mlp"
+    return config
 
 
 def test_every_run_writes_its_files_and_the_report(tmp_path, stub, capsys):
@@ -168,6 +195,25 @@ def test_runs_never_test_on_a_training_speaker(tmp_path, stub, protocol, n_folds
             with open(run_path(tmp_path / "stub", system, fold["fold"], 0) / "predictions.csv") as f:
                 ids = [r["id"] for r in csv.DictReader(f)]
             assert ids == fold["test_ids"]  # every test utterance, each once, none other
+
+
+def test_warm_started_runs_start_from_their_own_trained_baseline(tmp_path, stub):
+    cfg = _config(tmp_path, folds=[1, 2], init_from="baseline", contrastive_weights=[0.5])
+    rows = run_experiment(cfg, verbose=False)
+    assert [r.system for r in rows] == ["baseline", "contrastive-mlp-0.5", "baseline-continued"]
+    trained = list(zip(stub.trained, stub.init_weights, strict=True))
+    for (system, fold, seed), init in trained:
+        if system == "baseline":
+            assert init is None
+            continue
+        earlier = [t for t, _ in trained[:trained.index(((system, fold, seed), init))]]
+        assert ("baseline", fold, seed) in earlier  # its baseline was trained first
+        np.testing.assert_array_equal(init[0], [int(fold[-1]), seed])  # ... and is its start
+    assert rows[1].vs_control is not None and rows[2].vs_control is None
+    record = json.loads((run_path(tmp_path / "stub", "baseline-continued", 2, 1)
+                         / "metrics.json").read_text())
+    assert record["warm_start"] and record["objective"] == "CE, from the trained baseline"
+    assert "fair comparison" in (tmp_path / "stub" / "report.md").read_text()
 
 
 def test_resume_redoes_only_unfinished_runs(tmp_path, stub):
@@ -299,3 +345,32 @@ def test_quick_experiment_killed_and_resumed_end_to_end(tmp_path, monkeypatch):
     assert set().union(*speakers.values()) and all(
         not a & b for i, a in speakers.items() for j, b in speakers.items() if i != j)
     assert (out / "report.md").exists() and (out / "plots" / "tsne.png").exists()
+
+
+def test_paper_preset_in_quick_mode_warm_starts_against_its_control(tmp_path, monkeypatch):
+    """The paper's setup end to end (shrunk by EMOKIT_QUICK=1, one fold, two alphas): InfoNCE,
+    the convex objective, regularized runs and the continued baseline both warm-started from
+    the trained baseline, and a report that names the fair comparison."""
+    env = _quick_env(tmp_path)
+    for key in ("EMOKIT_QUICK", "EMOKIT_DATA", "EMOKIT_RESULTS"):
+        monkeypatch.setenv(key, env[key])
+    config = load_config("paper")
+    assert (config.model.discriminator, config.model.objective, config.init_from) == (
+        "infonce", "convex", "baseline")
+    config.folds, config.contrastive_weights = [1], [0.1, 0.5]
+    rows = run_experiment(config, verbose=False)
+    names = ["baseline", "contrastive-infonce-alpha0.1", "contrastive-infonce-alpha0.5",
+             "baseline-continued"]
+    assert [r.system for r in rows] == names
+    out = tmp_path / "results" / "paper-quickmode"
+    records = {r["system"]: r for r in load_runs(out)}
+    warm = {records[n]["shared_fingerprint"] for n in names[1:]}
+    assert len(warm) == 1  # all three start from the same trained baseline ...
+    assert warm != {records["baseline"]["shared_fingerprint"]}  # ... not from its initial weights
+    assert records["contrastive-infonce-alpha0.1"]["objective"] == (
+        "0.9 CE + 0.1 L (infonce), from the trained baseline")
+    assert 0 < records["contrastive-infonce-alpha0.5"]["disc_chance"] < 0.2  # instance pairing
+    assert rows[1].vs_control["ua"].n_pairs == 1
+    report = (out / "report.md").read_text()
+    assert "Warm-started systems against `baseline-continued`: the fair comparison" in report
+    assert (out / "plots" / "regularizer.png").exists()

@@ -353,3 +353,117 @@ def test_other_sample_rates_keep_the_10ms_grid_and_the_pitch(rate):
     features = extract_features(wave, config)
     assert features.shape == (1 + len(wave) // round(rate / 100), 42)
     np.testing.assert_allclose(np.exp(features[5:-5, -3]), 220, rtol=0.02)
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 10: nothing non-finite, damaged markers, workers end with their parent
+
+
+def test_extract_features_refuses_a_non_finite_waveform():
+    wave = voice()
+    wave[100] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf"):
+        extract_features(wave, FeatureConfig())
+
+
+def test_a_nan_wav_stops_the_cache_naming_it_and_nothing_non_finite_is_cached(tmp_path):
+    manifest, release = make_corpus(tmp_path, count=4, unlabelled=())
+    bad = next(release.rglob("*_M003.wav"))
+    wave = voice(seconds=0.9)
+    wave[500:600] = np.nan
+    sf.write(bad, wave, RATE, subtype="FLOAT")
+    with pytest.raises(FeatureExtractionError, match=r"M003 \(manifest line 5, file .*M003\.wav\)"
+                                                     r".*100 non-finite samples"):
+        build_cache(manifest, release, FeatureConfig(), workers=1, chunk_size=1, progress=False)
+    out = cache_dir(manifest, FeatureConfig())
+    from emokit.features import read_shard
+
+    for shard in out.glob("shard-*.npz"):
+        assert all(np.isfinite(a).all() for a in read_shard(shard).values())
+
+
+def test_a_cache_never_holds_non_finite_features(tmp_path):
+    from emokit.features import read_shard, write_shard
+
+    with pytest.raises(ValueError, match="non-finite"):
+        write_shard(tmp_path / "shard.npz", {"a": np.full((3, 2), np.nan, np.float32)})
+    assert not (tmp_path / "shard.npz").exists()
+    with open(tmp_path / "old.npz", "wb") as f:  # a shard written by an older kit
+        np.savez(f, features=np.array([[np.nan]], np.float32), offsets=np.array([0, 1]),
+                 ids=np.array(["a"]))
+    with pytest.raises(ValueError, match=r"old\.npz is corrupt \(non-finite features.*delete"):
+        read_shard(tmp_path / "old.npz")
+
+
+def test_normalizer_refuses_non_finite_features_instead_of_spreading_them():
+    features = {"a": np.ones((4, 2), np.float32), "b": np.ones((4, 2), np.float32)}
+    features["b"][1, 0] = np.nan
+    with pytest.raises(ValueError, match=r"NaN or inf, e\.g\. \['b'\]"):
+        FeatureNormalizer.fit(features, ["a"], {"a": "s1", "b": "s1"}, "speaker")
+
+
+def test_a_damaged_complete_marker_is_named_and_build_cache_rebuilds_it(tmp_path):
+    manifest, release = make_corpus(tmp_path, count=4)
+    out = build_cache(manifest, release, FeatureConfig(), workers=1, chunk_size=2, progress=False)
+    marker = out / "complete.json"
+    marker.write_text(marker.read_text()[:40])  # cut short by an older, non-atomic writer
+    with pytest.raises(ValueError, match=r"complete\.json is corrupt .*delete .*complete\.json"):
+        load_features(out)
+    build_cache(manifest, release, FeatureConfig(), workers=1, chunk_size=2, progress=False)
+    assert len(load_features(out)) == 4
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_end_when_their_parent_is_killed(tmp_path):
+    """SIGKILL `python -m data_prep.features --workers 2` while both workers are blocked opening
+    a named pipe: the workers must not outlive it."""
+    manifest, release = make_corpus(tmp_path, count=4, unlabelled=())
+    for uid in ("F000", "M001"):
+        pipe = next(release.rglob(f"*_{uid}.wav"))
+        pipe.unlink()
+        os.mkfifo(pipe)
+    command = [sys.executable, "-m", "data_prep.features", "--manifest", str(manifest), "--root",
+               str(release), "--workers", "2", "--chunk-size", "1"]
+    run = subprocess.Popen(command, cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and run.poll() is None:
+            workers = [p for p in _children(run.pid)
+                       if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text(errors="ignore")]
+            if len(workers) == 2:
+                break
+            time.sleep(0.1)
+        assert len(workers) == 2, "the two workers did not start"
+        time.sleep(3)  # let them warm up and block on the pipes
+    finally:
+        run.send_signal(signal.SIGKILL)
+        run.wait()
+    deadline = time.monotonic() + 10
+    while any(map(_alive, workers)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    survivors = [p for p in workers if _alive(p)]
+    for pid in survivors:  # do not leave them behind on a failure
+        os.kill(pid, signal.SIGKILL)
+    assert not survivors, f"workers {survivors} outlived their killed parent"

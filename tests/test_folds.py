@@ -55,7 +55,7 @@ def test_more_validation_speakers_come_from_training_sessions():
     for fold in make_folds(CORPUS, "session", validation_speakers=3):
         assert len(fold.val_speakers) == 3
         assert not set(fold.val_speakers) & set(fold.test_speakers)
-    with pytest.raises(ValueError, match="validation_speakers=8"):
+    with pytest.raises(ValueError, match="pipeline.validation_speakers: 8 is too many"):
         make_folds(CORPUS, "session", validation_speakers=8)
 
 

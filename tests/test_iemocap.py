@@ -238,3 +238,135 @@ def test_label_line_round_trip(start, length, uid, raw, v, a, d):
 def test_transcript_line_round_trip(uid, text):
     line = iemocap.format_transcript_line(uid, 6.2901, 8.2357, text)
     assert iemocap.parse_transcript_line(line) == (uid, text)
+
+
+# ------------------------------------------------------------------------------- issue 10: bad input
+
+
+def _transcript_path(root: Path, u) -> Path:
+    return root / f"Session{u.session}/dialog/transcriptions/{u.dialog}.txt"
+
+
+def _label_path(root: Path, u) -> Path:
+    return root / f"Session{u.session}/dialog/EmoEvaluation/{u.dialog}.txt"
+
+
+def test_wav_whose_data_chunk_is_cut_short_is_flagged_and_skippable(damaged, tmp_path):
+    u = _first_utterance(damaged)
+    data = (damaged / u.wav).read_bytes()
+    (damaged / u.wav).write_bytes(data[:len(data) * 2 // 3])  # header still claims all of it
+    with pytest.raises(iemocap.ReleaseError, match=f"{u.wav} \\[{u.id}\\]: wav file is truncated"):
+        iemocap.parse_release(damaged)
+    rows = iemocap.parse_release(damaged, skip_missing=True)
+    assert u.id not in {r.id for r in rows} and len(rows) > 300
+    out = tmp_path / "m.csv"
+    assert iemocap.main(["--root", str(damaged), "--out", str(out), "--skip-missing"]) == 0
+    assert "truncated" in (tmp_path / "m.skipped.csv").read_text()
+
+
+def test_wav_far_shorter_than_its_label_is_flagged(damaged):
+    import soundfile
+
+    u = _first_utterance(damaged)
+    wave, rate = soundfile.read(damaged / u.wav)
+    soundfile.write(damaged / u.wav, wave[: len(wave) // 5], rate)  # a whole, valid, short file
+    with pytest.raises(iemocap.ReleaseError, match=f"\\[{u.id}\\]: wav file holds .* but its "
+                                                   "label spans"):
+        iemocap.parse_release(damaged)
+
+
+def test_windows_1252_transcript_is_decoded_and_said(damaged):
+    u = _first_utterance(damaged)
+    path = _transcript_path(damaged, u)
+    line_no = _edit(path, u.id + " ", iemocap.format_transcript_line(u.id, u.start, u.end,
+                                                                     "I won\u2019t go."))
+    path.write_bytes(path.read_bytes().replace("\u2019".encode(), b"\x92"))  # cp1252 byte
+    with pytest.warns(iemocap.EncodingNote, match=f"{u.dialog}.txt: line\\(s\\) \\[{line_no}\\] "
+                                                  "are not UTF-8; decoded as Windows-1252"):
+        rows = {r.id: r for r in iemocap.parse_release(damaged)}
+    assert rows[u.id].transcript == "I won\u2019t go."  # never "won\ufffdt"
+    from emokit.text import tokenize
+
+    assert tokenize(rows[u.id].transcript) == ["i", "won't", "go"]
+
+
+def test_byte_order_marks_are_honoured_and_said(damaged):
+    u = _first_utterance(damaged)
+    label, transcript = _label_path(damaged, u), _transcript_path(damaged, u)
+    label.write_bytes(b"\xef\xbb\xbf" + label.read_bytes())  # UTF-8 BOM
+    transcript.write_bytes(transcript.read_text().encode("utf-16"))  # UTF-16 with BOM
+    with pytest.warns(iemocap.EncodingNote) as notes:
+        rows = {r.id: r for r in iemocap.parse_release(damaged)}
+    said = " ".join(str(n.message) for n in notes)
+    assert "UTF-8 with a byte-order mark" in said and "UTF-16" in said
+    assert u.id in rows and rows[u.id].transcript == u.transcript
+
+
+def test_bytes_of_no_known_encoding_name_file_line_and_byte(damaged):
+    u = _first_utterance(damaged)
+    path = _transcript_path(damaged, u)
+    line_no = _edit(path, u.id + " ", iemocap.format_transcript_line(u.id, u.start, u.end, "ab"))
+    path.write_bytes(path.read_bytes().replace(b": ab", b": a\x81\xc3b"))  # 0x81: not cp1252
+    rel = f"Session1/dialog/transcriptions/{u.dialog}.txt:{line_no}"
+    with pytest.raises(iemocap.ReleaseError, match=f"{rel}: byte 0x81 at column .* neither "
+                                                   "UTF-8 nor cp1252"):
+        iemocap.parse_release(damaged)
+
+
+def test_utf16_without_a_mark_is_named(damaged):
+    u = _first_utterance(damaged)
+    path = _transcript_path(damaged, u)
+    path.write_bytes(path.read_text().encode("utf-16-le"))
+    with pytest.raises(iemocap.ReleaseError) as err:
+        iemocap.parse_release(damaged)
+    assert "UTF-16 without a byte-order mark" in str(err.value)
+    assert len(err.value.problems) < 5  # one clear problem, not a flood of garbled lines
+
+
+def test_dialog_copied_into_another_session_is_an_error_naming_both(damaged):
+    u = _first_utterance(damaged)
+    for sub in ("EmoEvaluation", "transcriptions"):
+        shutil.copy(damaged / f"Session1/dialog/{sub}/{u.dialog}.txt",
+                    damaged / f"Session2/dialog/{sub}/{u.dialog}.txt")
+    shutil.copytree(damaged / f"Session1/sentences/wav/{u.dialog}",
+                    damaged / f"Session2/sentences/wav/{u.dialog}")
+    with pytest.raises(iemocap.ReleaseError, match=f"Session2/dialog/EmoEvaluation/{u.dialog}.txt: "
+                                                   f"dialog {u.dialog} belongs to Session1"):
+        iemocap.parse_release(damaged)
+    rows = iemocap.parse_release(damaged, skip_missing=True)
+    ids = [r.id for r in rows]
+    assert len(ids) == len(set(ids))
+
+
+def test_an_id_labelled_in_two_files_names_both(damaged):
+    """Within one session (where the dialog check cannot see it), a dialog's label file read a
+    second time reports each id with the place it was first labelled."""
+    first = _first_utterance(damaged)
+    label = _label_path(damaged, first)
+    seen: dict[str, str] = {}
+    problems: list = []
+    assert iemocap._scan_dialog(damaged, label, "4class", problems, seen)
+    assert iemocap._scan_dialog(damaged, label, "4class", problems, seen) == []
+    assert any(p.utterance == first.id and "also labelled at" in p.message and
+               f"{label.relative_to(damaged)}:" in p.message for p in problems)
+
+
+@pytest.mark.parametrize("start, end", [(5.0, 3.0), (2.0, 2.0), (-1.0, 2.0)])
+def test_impossible_label_times_are_reported(damaged, start, end):
+    u = _first_utterance(damaged)
+    path = _label_path(damaged, u)
+    line = iemocap.LabelLine(start, end, u.id, u.raw_label, 2.5, 2.5, 2.5)
+    line_no = _edit(path, f"\t{u.id}\t", iemocap.format_label_line(line))
+    with pytest.raises(iemocap.ReleaseError, match=f":{line_no} \\[{u.id}\\]: impossible times"):
+        iemocap.parse_release(damaged)
+
+
+def test_macos_appledouble_and_hidden_files_are_ignored(damaged, corpus):
+    junk = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        "  # an AppleDouble header
+    for folder in ("Session1/dialog/EmoEvaluation", "Session1/dialog/transcriptions"):
+        for path in list((damaged / folder).glob("*.txt")):
+            (path.parent / f"._{path.name}").write_bytes(junk)
+        (damaged / folder / ".DS_Store").write_bytes(junk)
+    for wav in list((damaged / "Session1/sentences/wav").glob("*/*.wav"))[:5]:
+        (wav.parent / f"._{wav.name}").write_bytes(junk)
+    assert [r.id for r in iemocap.parse_release(damaged)] == [t["id"] for t in corpus[1]]

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from _fake_batches import FEATURE_DIM, VOCAB_SIZE, fake_examples
 
+from emokit.config import DISCRIMINATORS
 from emokit.layers import (
     AudioEncoder,
     ConcatFusion,
@@ -66,7 +67,7 @@ def test_text_encoder_rejects_mismatched_embedding_matrix():
         TextEncoder(VOCAB_SIZE, 5, embedding_matrix=np.zeros((VOCAB_SIZE + 1, 5), "float32"))
 
 
-@pytest.mark.parametrize("kind", ["mlp", "bilinear", "cosine"])
+@pytest.mark.parametrize("kind", DISCRIMINATORS)
 def test_discriminator_grid_matches_pair_by_pair(kind):
     rng = np.random.default_rng(0)
     left = rng.normal(size=(3, 6)).astype("float32")
@@ -81,17 +82,36 @@ def test_discriminator_grid_matches_pair_by_pair(kind):
     assert not np.allclose(grid, grid[0, 0])  # it does depend on the pair
 
 
-def test_cosine_discriminator_starts_as_scaled_cosine_similarity():
+def _unit(x):
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_cosine_grid_discriminator_starts_as_scaled_cosine_similarity():
     rng = np.random.default_rng(0)
     left, right = rng.normal(size=(3, 6)), rng.normal(size=(4, 6))
-    unit = lambda x: x / np.linalg.norm(x, axis=1, keepdims=True)
-    logits = PairDiscriminator("cosine")(left.astype("float32"), right.astype("float32"))
-    np.testing.assert_allclose(np.asarray(logits), unit(left) @ unit(right).T / 0.1, atol=1e-4)
+    logits = PairDiscriminator("cosine_grid")(left.astype("float32"), right.astype("float32"))
+    np.testing.assert_allclose(np.asarray(logits), _unit(left) @ _unit(right).T / 0.1, atol=1e-4)
 
 
-def test_unknown_discriminator_is_refused():
-    with pytest.raises(ValueError, match="cosine"):
+@pytest.mark.parametrize("temperature", [None, 0.5])
+def test_infonce_scores_are_cosines_of_the_projected_left_codes(temperature):
+    rng = np.random.default_rng(1)
+    left = rng.normal(size=(3, 6)).astype("float32")
+    right = rng.normal(size=(4, 6)).astype("float32")
+    disc = PairDiscriminator("infonce", units=5, temperature=temperature, seed=2)
+    scores = np.asarray(disc(left, right))
+    w1, b1, w2, b2 = disc.get_weights()
+    projected = np.maximum(left @ w1 + b1, 0) @ w2 + b2  # Dense(units, relu) -> Dense(d)
+    expected = _unit(projected) @ _unit(right).T / (temperature or 1.0)
+    np.testing.assert_allclose(scores, expected, atol=1e-5)
+    assert np.all(np.abs(scores) <= 1 / (temperature or 1.0) + 1e-5)
+
+
+def test_unknown_and_renamed_discriminators_are_refused():
+    with pytest.raises(ValueError, match="infonce"):
         PairDiscriminator("dot")
+    with pytest.raises(ValueError, match="now called 'cosine_grid'"):
+        PairDiscriminator("cosine")
 
 
 def test_discriminator_initialisation_depends_only_on_its_seed():

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 from _fake_batches import FEATURE_DIM, NUM_CLASSES, VOCAB_SIZE, fake_examples
 
-from emokit.config import ModelConfig
+from emokit.config import DISCRIMINATORS, ModelConfig
 from emokit.model import build_model
 
 TINY = ModelConfig(latent_dim=8, audio_conv_filters=4, audio_conv_kernel=3, audio_rnn_units=4,
@@ -40,7 +40,7 @@ def test_baseline_skips_the_discriminator_entirely():
     inputs, labels = fake_examples(6)
     base = tiny_model(contrastive_weight=0.0)
     out = base.compute_losses(inputs, labels)
-    assert set(out) == {"loss", "ce", "logits"}
+    assert set(out) == {"loss", "ce", "ce_term", "logits"}
     disc = {id(v) for v in base.discriminator.trainable_weights}
     assert not disc & {id(v) for v in base.variables_to_train()}
 
@@ -71,6 +71,10 @@ def test_unimodal_models_read_only_their_modality(modality, ignored):
     ({"modalities": "video"}, "modalities"),
     ({"pairing": "instance", "within_modality_pairs": True}, "pairing='label'"),
     ({"contrastive_weight": -1.0}, ">= 0"),
+    ({"objective": "convex", "contrastive_weight": 1.0}, "< 1 with objective='convex'"),
+    ({"discriminator": "mine", "pairing": "label"}, "pairing='instance'"),
+    ({"discriminator": "cosine"}, "now called 'cosine_grid'"),
+    ({"objective": "product"}, "objective must be one of"),
 ])
 def test_inconsistent_settings_are_refused(changes, message):
     with pytest.raises(ValueError, match=message):
@@ -83,10 +87,12 @@ def test_embedding_matrix_sets_the_word_vectors():
     np.testing.assert_allclose(np.asarray(model.text_encoder.embedding.embeddings), matrix)
 
 
-@pytest.mark.parametrize("kind", ["mlp", "bilinear", "cosine"])
+@pytest.mark.parametrize("kind", DISCRIMINATORS)
 def test_keras_file_round_trip_gives_the_same_predictions(tmp_path, kind):
     inputs, labels = fake_examples(5)
-    model = tiny_model(contrastive_weight=0.3, discriminator=kind, dropout=0.2)
+    pairing = "instance" if kind in ("mine", "shuffled_bce") else "label"
+    model = tiny_model(contrastive_weight=0.3, discriminator=kind, dropout=0.2, pairing=pairing,
+                       temperature=0.2 if kind == "infonce" else None)
     model.save(tmp_path / "model.keras")
     loaded = keras.saving.load_model(tmp_path / "model.keras")
     np.testing.assert_allclose(np.asarray(loaded(inputs)), np.asarray(model(inputs)), atol=1e-6)

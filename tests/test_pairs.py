@@ -6,7 +6,7 @@ import pytest
 from emokit.layers import PairDiscriminator
 from emokit.losses import (
     classification_loss,
-    discriminator_loss,
+    pair_loss,
     weighted_pair_accuracy,
     weighted_pair_bce,
 )
@@ -79,11 +79,11 @@ def test_discriminator_loss_is_low_when_codes_separate_the_emotions():
     disc.w.assign(np.eye(4, dtype="float32") * 10)
     disc.b.assign(-5.0)
     codes = np.eye(4, dtype="float32")[LABELS]  # one-hot code of the emotion
-    loss, accuracy = discriminator_loss(disc, codes, codes, LABELS, "label")
-    assert float(accuracy) == pytest.approx(1.0)
+    loss, accuracy, chance = pair_loss(disc, codes, codes, LABELS, "label")
+    assert float(accuracy) == pytest.approx(1.0) and float(chance) == 0.5
     assert float(loss) < 0.01
     shuffled = codes[[1, 0, 3, 2]]  # text codes of other emotions: the discriminator fails
-    loss_bad, _ = discriminator_loss(disc, codes, shuffled, LABELS, "label")
+    loss_bad, _, _ = pair_loss(disc, codes, shuffled, LABELS, "label")
     assert float(loss_bad) > 1.0
 
 

@@ -11,15 +11,17 @@ import pytest
 from emokit.atomic import write_atomic
 from emokit.report import (
     bootstrap_ci,
-    load_runs,
+    detectable_difference,
     mean_std,
     paired_differences,
+    pairs_needed,
     summarize,
     to_csv,
     to_markdown,
     wilcoxon_test,
     write_report,
 )
+from emokit.runstore import load_runs
 
 
 def _run(system, fold, seed, wa, ua):
@@ -170,3 +172,42 @@ def test_wilcoxon_treats_float_noise_as_ties():
     assert abs(noisy[0]) != noisy[1]
     exact = [-2 / 70, 2 / 70, 2 / 70, 5 / 70, 6 / 70]
     assert wilcoxon_test(noisy).p_value == pytest.approx(wilcoxon_test(exact).p_value)
+
+
+def test_detectable_difference_matches_the_paired_t_formula():
+    from scipy.stats import t
+
+    d = np.array([0.02, -0.01, 0.04, 0.00, 0.03])
+    expected = (t.ppf(0.975, 4) + t.ppf(0.8, 4)) * d.std(ddof=1) / np.sqrt(5)
+    assert detectable_difference(d) == pytest.approx(expected)
+    assert detectable_difference(d) > abs(d.mean())  # these 5 pairs cannot resolve their mean
+    assert np.isnan(detectable_difference([0.1]))
+
+
+def test_pairs_needed_shrinks_the_detectable_difference_below_the_target():
+    sd = 0.04
+    n = pairs_needed(sd, 0.015)
+    spread = np.array([sd, -sd] * 1000)  # sample sd close to `sd`
+    assert detectable_difference(spread[: int(n)] * (sd / spread[: int(n)].std(ddof=1))) <= 0.015
+    assert detectable_difference(spread[: int(n) - 1]
+                                 * (sd / spread[: int(n) - 1].std(ddof=1))) > 0.015
+    assert pairs_needed(0.0, 0.015) == 2
+
+
+def test_warm_started_systems_are_compared_with_the_continued_baseline():
+    runs = []
+    for fold in range(1, 6):
+        runs += [_run("baseline", fold, 0, 0.50, 0.50),
+                 {**_run("baseline-continued", fold, 0, 0.54, 0.54), "warm_start": True},
+                 {**_run("contrastive-infonce-alpha0.1", fold, 0, 0.55 + fold / 1000,
+                         0.55 + fold / 1000), "warm_start": True, "disc_acc": 0.8,
+                  "disc_chance": 0.25}]
+    rows = summarize(runs, ["baseline", "baseline-continued", "contrastive-infonce-alpha0.1"])
+    warm = rows[2]
+    assert warm.vs_baseline["ua"].mean_diff == pytest.approx(0.053)
+    assert warm.vs_control["ua"].mean_diff == pytest.approx(0.013)  # the gain left to the loss
+    assert rows[1].vs_control is None and rows[0].vs_baseline is None
+    markdown = to_markdown(rows, "test")
+    assert "against `baseline-continued`: the fair comparison" in markdown
+    assert "| contrastive-infonce-alpha0.1 |" in markdown.split("fair comparison")[1]
+    assert "80.0 (25.0)" in markdown  # pair accuracy and its chance level

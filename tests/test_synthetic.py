@@ -170,3 +170,70 @@ def test_knobs_away_from_defaults_get_their_own_folder(tmp_path):
     default = synthetic.corpus_dir(CorpusConfig(data_dir=str(tmp_path)))
     noisy = synthetic.corpus_dir(CorpusConfig(data_dir=str(tmp_path), snr_db=5.0))
     assert default.name == "synthetic_mini_seed0" and noisy != default
+
+
+# ------------------------------------------------------------------------------- issue 10: state
+
+
+def _copy_corpus(mini, corpus: CorpusConfig) -> Path:
+    shutil.copytree(mini / "IEMOCAP_full_release",
+                    synthetic.corpus_dir(corpus) / "IEMOCAP_full_release")
+    shutil.copy(mini / synthetic.COMPLETE_MARKER, synthetic.corpus_dir(corpus))
+    return synthetic.corpus_dir(corpus)
+
+
+def test_a_damaged_completion_marker_regenerates_instead_of_crashing(mini, tmp_path, monkeypatch):
+    corpus = CorpusConfig(data_dir=str(tmp_path))
+    out = _copy_corpus(mini, corpus)
+    (out / synthetic.COMPLETE_MARKER).write_text('{"size": "mi')  # cut short
+    calls = []
+
+    def fake_generate(folder, *args):
+        calls.append(args)
+        shutil.copy(mini / synthetic.COMPLETE_MARKER, folder)
+
+    monkeypatch.setattr(synthetic, "generate", fake_generate)
+    manifest = synthetic.ensure_corpus(corpus)
+    assert len(calls) == 1 and len(read_manifest(manifest, labelled_only=True)) == 350
+
+
+def test_a_damaged_manifest_source_is_reparsed_or_named(mini, tmp_path):
+    corpus = CorpusConfig(data_dir=str(tmp_path))
+    _copy_corpus(mini, corpus)
+    manifest = synthetic.ensure_corpus(corpus)
+    source = manifest.with_name("manifest.source.json")
+    source.write_text('{"root": "/some')  # cut short
+    from emokit.errors import CorruptFileError
+
+    with pytest.raises(CorruptFileError, match=r"manifest\.source\.json is corrupt .*delete"):
+        synthetic.release_root(manifest)
+    assert synthetic.ensure_corpus(corpus) == manifest  # parses the release again
+    assert synthetic.release_root(manifest) == (manifest.parent / "IEMOCAP_full_release").resolve()
+
+
+def test_state_files_are_written_through_the_atomic_helper(tmp_path, monkeypatch):
+    """A killed write leaves the old file or the new one: each state file goes through a
+    temporary file and ``os.replace``."""
+    import os
+
+    from data_prep import iemocap
+    from emokit import atomic
+
+    replaced = []
+
+    def spy(src, dst):
+        replaced.append(Path(dst).name)
+        os.rename(src, dst)
+
+    monkeypatch.setattr(atomic.os, "replace", spy)
+    root = synthetic.generate(tmp_path / "c", "mini", seed=1)
+    iemocap.write_source(tmp_path / "manifest.csv", root, "4class")
+    iemocap.write_skip_report([], tmp_path / "manifest.skipped.csv")
+    assert {synthetic.COMPLETE_MARKER, "manifest.source.json",
+            "manifest.skipped.csv"} <= set(replaced)
+
+
+def test_cli_refuses_bad_knobs_without_a_traceback(tmp_path, capsys):
+    assert synthetic.main(["--out", str(tmp_path / "x"), "--text-disagreement", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "corpus.text_disagreement: 2.0 is not allowed" in err and "Traceback" not in err

@@ -142,3 +142,34 @@ def test_nearest_words_ranks_by_cosine():
     assert neighbours[0][1] == pytest.approx(0.999, abs=1e-3)
     with pytest.raises(KeyError, match="zebra"):
         nearest_words(matrix, vocab, "zebra")
+
+
+# ------------------------------------------------------------------------------- issue 10
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "NaN"])
+def test_non_finite_values_are_refused_naming_the_line(tmp_path, value):
+    path = tmp_path / "vectors.txt"
+    path.write_text(f"i 0.1 0.2 0.3\nknow 0.4 {value} 0.6\nsee 0.7 0.8 0.9\n")
+    vocab = Vocabulary.build([["i", "know"], ["i", "see"]])
+    with pytest.raises(ValueError, match=r"vectors\.txt, line 2: .*nan or inf"):
+        load_pretrained_vectors(path, vocab)
+
+
+def test_a_malformed_first_line_is_blamed_not_the_second(tmp_path):
+    path = tmp_path / "vectors.txt"
+    path.write_text("i 0.1 0.2\nknow 0.4 0.5 0.6\nsee 0.7 0.8 0.9\nyou 0.1 0.1 0.1\n")
+    vocab = Vocabulary.build([["i", "know"], ["i", "see"]])
+    with pytest.raises(ValueError, match=r"vectors\.txt, line 1: .*2 values where 3"):
+        load_pretrained_vectors(path, vocab)
+
+
+def test_non_finite_binary_vectors_are_refused(tmp_path):
+    path = tmp_path / "vectors.bin"
+    rows = {"i": [0.1, 0.2], "know": [np.nan, 0.3]}
+    with open(path, "wb") as f:
+        f.write(b"2 2\n")
+        f.writelines(word.encode() + b" " + np.asarray(vector, "<f4").tobytes() + b"\n" for word, vector in rows.items())
+    vocab = Vocabulary.build([["i", "know"]])
+    with pytest.raises(ValueError, match=r"'know'.*nan or inf"):
+        load_pretrained_vectors(path, vocab, binary=True)

@@ -1,0 +1,74 @@
+"""The evaluation protocol: which folds, how they are described, and why random splits mislead.
+
+Every number emokit prints names its protocol (:func:`describe_protocol`). :func:`random_split`
+and :func:`leakage` show what an utterance-level random split shares with its training set.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+
+from emokit.config import ExperimentConfig
+
+PROTOCOL_NAMES = {"session": "leave-one-session-out", "speaker": "leave-one-speaker-out"}
+
+
+def random_split(utterances, test_fraction: float = 0.2, seed: int = 0) -> tuple[list, list]:
+    """A random utterance-level split of the labelled rows -> ``(train_ids, test_ids)``: the
+    optimistic protocol of many published numbers, for comparison only (see :func:`leakage`)."""
+    ids = np.array([u.id for u in utterances if u.label])
+    order = np.random.default_rng(seed).permutation(len(ids))
+    n_test = round(test_fraction * len(ids))
+    return list(ids[order[n_test:]]), list(ids[order[:n_test]])
+
+
+def leakage(utterances, train_ids, test_ids) -> dict[str, float]:
+    """What a test set shares with its training set: the fraction of test utterances whose
+    speaker is among the training speakers, and whose transcript (tokenized) occurs verbatim in
+    training, overall and for scripted turns."""
+    from emokit.text import tokenize
+
+    by_id = {u.id: u for u in utterances}
+    speakers = {by_id[i].speaker for i in train_ids}
+    texts = {" ".join(tokenize(by_id[i].transcript)) for i in train_ids}
+    test = [by_id[i] for i in test_ids]
+    seen = [" ".join(tokenize(u.transcript)) in texts for u in test]
+    scripted = [s for s, u in zip(seen, test, strict=True) if u.mode == "script"]
+    return {"seen_speaker": float(np.mean([u.speaker in speakers for u in test])),
+            "seen_transcript": float(np.mean(seen)),
+            "seen_transcript_scripted": float(np.mean(scripted)) if scripted else float("nan")}
+
+
+def describe_protocol(config: ExperimentConfig, fold_numbers: list[int]) -> str:
+    """E.g. ``leave-one-session-out, 5 folds x 1 seed, built-in corpus mini (seed 0, ...)``;
+    a subset of folds is named (``folds 1, 3 x 1 seed``)."""
+    corpus = config.corpus
+    source = (f"IEMOCAP release {corpus.root}" if corpus.root
+              else f"built-in corpus {corpus.synthetic_size} (seed {corpus.synthetic_seed}, "
+                   f"text_disagreement {corpus.text_disagreement:g}, audio_ambiguity "
+                   f"{corpus.audio_ambiguity:g}, snr {corpus.snr_db:g} dB)")
+    folds = (f"folds {', '.join(map(str, fold_numbers))}" if config.folds
+             else f"{len(fold_numbers)} folds")
+    seeds = len(config.seeds)
+    return (f"{PROTOCOL_NAMES[config.protocol]}, {folds} x {seeds} seed"
+            f"{'s' if seeds != 1 else ''}, {source}")
+
+
+def select_folds(folds: list, wanted: list[int] | None) -> list[tuple[int, object]]:
+    """``[(fold number, fold)]``, fold numbers counting from 1; ``wanted`` None = all."""
+    numbered = list(enumerate(folds, start=1))
+    if wanted is None:
+        return numbered
+    bad = [k for k in wanted if not 1 <= k <= len(folds)]
+    if bad:
+        raise ValueError(f"ExperimentConfig.folds {bad} out of range: this protocol has folds "
+                         f"1..{len(folds)}")
+    return [numbered[k - 1] for k in sorted(set(wanted))]
+
+
+def folds_record(folds: list[tuple[int, object]]) -> str:
+    """JSON of every fold's speakers and ids (written next to the runs for auditing)."""
+    return json.dumps([{"fold": k, **dataclasses.asdict(f)} for k, f in folds], indent=1)

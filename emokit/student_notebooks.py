@@ -1,0 +1,114 @@
+"""Generate the course's student notebooks from their sources, which hold the solutions.
+
+The source of truth is ``notebooks/solutions/NN_name.ipynb``: the full notebook, with every
+reference answer between nbgrader-style markers::
+
+    n_positive = ...  # a whole number
+    ### BEGIN SOLUTION
+    n_positive = 10
+    ### END SOLUTION
+
+The student notebook ``notebooks/NN_name.ipynb`` (the one the Colab badges open) is the same
+notebook with the marked lines removed, so its placeholders stay. Markdown cells may hold marked
+blocks too (an answer in prose). Edit only the sources, then run::
+
+    python -m emokit.student_notebooks          # rewrite the student notebooks
+    python -m emokit.student_notebooks --check  # fail if any is out of date (the tests do this)
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+from pathlib import Path
+
+BEGIN = "### BEGIN SOLUTION"
+END = "### END SOLUTION"
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+SOURCES = NOTEBOOKS / "solutions"
+
+
+def strip_solutions(text: str, where: str = "") -> str:
+    """``text`` without its marked solution blocks (markers included)."""
+    kept, inside = [], False
+    for number, line in enumerate(text.splitlines(keepends=True), start=1):
+        marker = line.strip()
+        if marker == BEGIN:
+            if inside:
+                raise ValueError(f"{where} line {number}: {BEGIN} inside a solution block")
+            inside = True
+        elif marker == END:
+            if not inside:
+                raise ValueError(f"{where} line {number}: {END} without {BEGIN}")
+            inside = False
+        elif not inside:
+            kept.append(line)
+    if inside:
+        raise ValueError(f"{where}: {BEGIN} is never closed by {END}")
+    result = "".join(kept)
+    return result if text.endswith("\n") else result.rstrip("\n")
+
+
+def solution_lines(text: str) -> list[str]:
+    """The non-blank lines inside ``text``'s solution blocks, stripped."""
+    lines, inside = [], False
+    for line in text.splitlines():
+        marker = line.strip()
+        if marker in (BEGIN, END):
+            inside = marker == BEGIN
+        elif inside and marker:
+            lines.append(marker)
+    return lines
+
+
+def student_version(source: dict, name: str = "") -> dict:
+    """The student notebook of ``source`` (a notebook as JSON): solution blocks removed."""
+    notebook = copy.deepcopy(source)
+    for index, cell in enumerate(notebook["cells"]):
+        text = "".join(cell["source"])
+        stripped = strip_solutions(text, f"{name} cell {index}")
+        if stripped != text:
+            cell["source"] = stripped.splitlines(keepends=True)
+    return notebook
+
+
+def dumps(notebook: dict) -> str:
+    """A notebook as nbformat writes it (so a regenerated file is byte-identical)."""
+    return json.dumps(notebook, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+
+
+def sources(folder: Path = SOURCES) -> list[Path]:
+    return sorted(folder.glob("*.ipynb"))
+
+
+def generate(source_dir: Path = SOURCES, student_dir: Path = NOTEBOOKS, check: bool = False) -> list[Path]:
+    """Write (or with ``check``, only compare) each source's student notebook; return the ones
+    that were (or would be) changed."""
+    changed = []
+    for source in sources(source_dir):
+        text = dumps(student_version(json.loads(source.read_text()), source.name))
+        target = student_dir / source.name
+        if not target.exists() or target.read_text() != text:
+            changed.append(target)
+            if not check:
+                target.write_text(text)
+    return changed
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="only report out-of-date notebooks")
+    args = parser.parse_args(argv)
+    changed = generate(check=args.check)
+    for path in changed:
+        print(("out of date: " if args.check else "wrote ") + str(path))
+    if args.check and changed:
+        print("run `python -m emokit.student_notebooks` after editing notebooks/solutions/")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

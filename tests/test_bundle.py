@@ -1,0 +1,154 @@
+"""Damaged bundles and training checkpoints: a clear message naming the file, never NaN."""
+
+import dataclasses
+import json
+import zipfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import soundfile as sf
+from _fake_batches import FEATURE_DIM, NUM_CLASSES, VOCAB_SIZE, fake_dataset
+
+from emokit.config import ExperimentConfig, ModelConfig, TrainConfig
+from emokit.model import build_model
+
+TINY = ModelConfig(latent_dim=8, audio_conv_filters=4, audio_conv_kernel=3, audio_rnn_units=4,
+                   text_rnn_units=4, discriminator_units=8, dropout=0.2)
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """``(bundle folder, wav)``: a tiny model's bundle and a one-second recording."""
+    from emokit.features import FeatureNormalizer, extract_features, feature_dim
+    from emokit.inference import save_bundle
+    from emokit.text import Vocabulary
+
+    tmp = tmp_path_factory.mktemp("bundle")
+    config = ExperimentConfig()
+    rate = config.features.sample_rate
+    t = np.arange(rate) / rate
+    wav = tmp / "hello.wav"
+    sf.write(wav, (0.3 * np.sin(2 * np.pi * 220 * t)).astype("float32"), rate)
+    raw = extract_features(np.asarray(sf.read(wav)[0], "float32"), config.features)
+    vocab = Vocabulary.build([["what", "a", "day"]])
+    fold_data = SimpleNamespace(
+        normalizer=FeatureNormalizer.fit({"u1": raw}, ["u1"], {"u1": "Ses01F"}, "speaker"),
+        vocab=vocab, class_names=["neutral", "happy", "angry", "sad"])
+    model = build_model(TINY, feature_dim(config.features), len(vocab), 4, seed=0)
+    save_bundle(tmp / "good", model, fold_data, config)
+    return tmp / "good", wav
+
+
+@pytest.fixture
+def bundle(saved, tmp_path):
+    import shutil
+
+    return Path(shutil.copytree(saved[0], tmp_path / "bundle"))
+
+
+def _predict(wav, folder):
+    from emokit.inference import predict
+
+    return predict(wav, "what a day", folder)
+
+
+def test_a_good_bundle_predicts(bundle, saved):
+    probs = _predict(saved[1], bundle)
+    assert sum(probs.values()) == pytest.approx(1.0)
+
+
+def test_a_truncated_bundle_json_is_named(bundle, saved):
+    text = (bundle / "bundle.json").read_text()
+    (bundle / "bundle.json").write_text(text[: len(text) // 2])
+    with pytest.raises(ValueError, match=r"bundle\.json is corrupt .*save the bundle again"):
+        _predict(saved[1], bundle)
+
+
+def test_a_zero_byte_model_is_named(bundle, saved):
+    (bundle / "model.keras").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"model\.keras is empty \(0 bytes\)"):
+        _predict(saved[1], bundle)
+
+
+def test_a_damaged_model_file_is_named(bundle, saved):
+    (bundle / "model.keras").write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(ValueError, match=r"model\.keras cannot be loaded"):
+        _predict(saved[1], bundle)
+
+
+@pytest.mark.parametrize("key", ["vocabulary", "max_frames", "normalizer"])
+def test_a_missing_key_is_named(bundle, saved, key):
+    info = json.loads((bundle / "bundle.json").read_text())
+    del info[key]
+    (bundle / "bundle.json").write_text(json.dumps(info))
+    with pytest.raises(ValueError, match=rf"bundle\.json lacks \['{key}'\]"):
+        _predict(saved[1], bundle)
+
+
+def test_a_folder_given_as_the_recording_is_named(bundle, saved):
+    with pytest.raises(ValueError, match="is a folder, not an audio file"):
+        _predict(bundle, bundle)
+
+
+def test_predict_never_returns_nan(bundle, saved):
+    import keras
+
+    model = keras.saving.load_model(bundle / "model.keras")
+    model.set_weights([np.full_like(w, np.nan) for w in model.get_weights()])
+    model.save(bundle / "model.keras")
+    with pytest.raises(ValueError, match="NaN probabilities"):
+        _predict(saved[1], bundle)
+
+
+def test_bundle_files_are_written_atomically(saved, tmp_path, monkeypatch):
+    from emokit import atomic, inference
+
+    bundle = inference.load_bundle(saved[0])
+    replaced = []
+    real = atomic.os.replace
+    monkeypatch.setattr(atomic.os, "replace", lambda a, b: replaced.append(Path(b).name) or
+                        real(a, b))
+    monkeypatch.setattr(inference.os, "replace", lambda a, b: replaced.append(Path(b).name) or
+                        real(a, b))
+    fold_data = SimpleNamespace(normalizer=bundle.normalizer, vocab=bundle.vocab,
+                                class_names=bundle.class_names)
+    inference.save_bundle(tmp_path / "again", bundle.model, fold_data, ExperimentConfig())
+    assert {"bundle.json", "model.keras"} <= set(replaced)
+    assert [p.name for p in (tmp_path / "again").iterdir()] != []
+    assert sorted(p.name for p in (tmp_path / "again").iterdir()) == ["bundle.json",
+                                                                      "model.keras"]
+
+
+# ------------------------------------------------------------------------------- checkpoints
+
+
+def _train_with_checkpoint(folder: Path, epochs: int):
+    from emokit.training import fit
+
+    model = build_model(dataclasses.replace(TINY, contrastive_weight=0.5), FEATURE_DIM,
+                        VOCAB_SIZE, NUM_CLASSES, seed=0)
+    config = TrainConfig(epochs=epochs, verbose=0, patience=100, checkpoint_dir=str(folder))
+    return fit(model, fake_dataset(16, 8), fake_dataset(8, 8, seed=1), config)
+
+
+def test_a_truncated_best_weights_file_is_named_with_what_to_delete(tmp_path):
+    _train_with_checkpoint(tmp_path / "ckpt", epochs=1)
+    best = tmp_path / "ckpt" / "best_weights.npz"
+    assert zipfile.is_zipfile(best)
+    best.write_bytes(best.read_bytes()[:100])  # cut short by a kill during an in-place write
+    with pytest.raises(ValueError, match=r"best_weights\.npz is corrupt .*delete the folder "
+                                         r".*ckpt"):
+        _train_with_checkpoint(tmp_path / "ckpt", epochs=2)
+
+
+def test_best_weights_are_written_atomically(tmp_path, monkeypatch):
+    from emokit import atomic
+
+    replaced = []
+    real = atomic.os.replace
+    monkeypatch.setattr(atomic.os, "replace", lambda a, b: replaced.append(Path(b).name) or
+                        real(a, b))
+    _train_with_checkpoint(tmp_path / "ckpt", epochs=1)
+    assert "best_weights.npz" in replaced

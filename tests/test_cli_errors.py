@@ -1,0 +1,78 @@
+"""Every command line: a user error prints `error: ...` without a traceback (exit 2 for usage and
+config, 1 for data); a bug keeps its traceback."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from emokit.cli import run_cli
+from emokit.errors import ConfigError, DataError, UsageError
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_run_cli_sorts_user_errors_from_bugs(capsys):
+    def failing(error):
+        def main(argv):
+            raise error
+        return main
+
+    assert run_cli(failing(ConfigError(["train.epochs: 0 is not allowed"])), []) == 2
+    assert run_cli(failing(UsageError("--root is not a release")), []) == 2
+    assert run_cli(failing(DataError("x.wav is truncated")), []) == 1
+    assert run_cli(failing(FileNotFoundError("no manifest at m.csv")), []) == 1
+    err = capsys.readouterr().err
+    assert "error: 1 problem(s) in the config:\n  train.epochs" in err and "Traceback" not in err
+    with pytest.raises(ZeroDivisionError):  # a bug is not hidden
+        run_cli(failing(ZeroDivisionError("bug")), [])
+
+
+def _run(module: str, *args: str, cwd: Path = REPO):
+    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_experiment_cli_reports_a_bad_config_without_traceback(tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("train:\n  epochs: 0\n  learning_rate: fast\nfolds: []\nmodel:\n"
+                      "  modalities: audio\n")
+    run = _run("emokit.experiment", "--config", str(config), "--results", str(tmp_path))
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr
+    for name in ("train.epochs", "train.learning_rate", "folds", "model.modalities"):
+        assert f"  {name}:" in run.stderr
+    assert not (tmp_path / "bad").exists()  # nothing was started
+
+
+def test_data_prep_clis_report_user_errors_without_traceback(tmp_path):
+    from data_prep import features, iemocap
+
+    assert iemocap.main(["--root", str(tmp_path / "nowhere"), "--out", str(tmp_path / "m.csv")]) \
+        == 2
+    assert features.main(["--manifest", str(tmp_path / "none.csv")]) == 1
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("features:\n  hop_ms: -10\n")
+    assert features.main(["--manifest", str(tmp_path / "none.csv"), "--config", str(bad)]) == 2
+
+
+def test_feature_cli_names_a_nan_wav_and_exits_1(tmp_path, capsys):
+    from data_prep import features
+    from emokit.manifest import Utterance, write_manifest
+
+    wave = (0.1 * np.sin(np.arange(16000) / 5.0)).astype("float32")
+    wave[10] = np.nan
+    (tmp_path / "r").mkdir()
+    sf.write(tmp_path / "r" / "a.wav", wave, 16000, subtype="FLOAT")
+    row = Utterance("Ses01F_impro01_F000", 1, "Ses01F_impro01", "Ses01F", "F", "impro", "neu",
+                    "neutral", 0.0, 1.0, 3.0, 3.0, 3.0, "hi", "a.wav", 1.0, 16000)
+    manifest = write_manifest([row], tmp_path / "manifest.csv")
+    assert features.main(["--manifest", str(manifest), "--root", str(tmp_path / "r"),
+                          "--workers", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "a.wav holds 1 non-finite samples" in err and "Traceback" not in err

@@ -1,0 +1,227 @@
+"""Config validation (emokit.validation): every problem at once, by full dotted name."""
+
+import dataclasses
+import types
+import typing
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from emokit.config import ExperimentConfig
+from emokit.presets import PRESETS, get_preset
+
+
+def problems_of(data: dict) -> list[str]:
+    """The problems listed by the ``ConfigError`` (a ``ValueError``) that ``data`` raises."""
+    with pytest.raises(ValueError) as err:
+        ExperimentConfig.from_dict(data)
+    assert type(err.value).__name__ == "ConfigError", err.value
+    return err.value.problems
+
+
+def test_presets_and_defaults_are_valid():
+    for name in PRESETS:
+        config = get_preset(name)
+        assert ExperimentConfig.from_dict(config.to_dict()) == config
+    assert ExperimentConfig.from_dict({}) == ExperimentConfig()
+
+
+def test_every_problem_is_reported_at_once_with_its_full_name():
+    problems = problems_of({
+        "train": {"epochs": 0, "learning_rate": "fast", "lr_decay": 1.5},
+        "pipeline": {"batch_size": -4, "max_frmes": 300},
+        "model": {"dropout": 1.0},
+        "folds": [],
+        "seeds": 3,
+        "features": {"kind": "wav"},
+    })
+    named = {p.split(":")[0] for p in problems}
+    assert named == {"train.epochs", "train.learning_rate", "train.lr_decay",
+                     "pipeline.batch_size", "pipeline.max_frmes", "model.dropout", "folds",
+                     "seeds", "features.kind"}
+    text = "\n".join(problems)
+    assert "train.epochs: 0 is not allowed; allowed: a whole number >= 1" in text
+    assert "pipeline.max_frmes: unknown setting; did you mean pipeline.max_frames?" in text
+    assert "seeds: expected a list of whole numbers, got 3 (int); write [3]" in text
+    assert "features.kind: 'wav' is not allowed; allowed: one of ['mfcc', 'logmel']" in text
+    assert "folds: an empty list runs nothing" in text
+
+
+def test_yaml_numbers_in_e_notation_are_accepted_for_floats(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  learning_rate: 1e-3\n  clipnorm: 5\n")
+    assert yaml.safe_load(path.read_text())["train"]["learning_rate"] == "1e-3"  # YAML 1.1
+    config = ExperimentConfig.load(path)
+    assert config.train.learning_rate == 0.001 and isinstance(config.train.clipnorm, float)
+
+
+@pytest.mark.parametrize("data, name", [
+    ({"train": {"epochs": 0}}, "train.epochs"),
+    ({"folds": []}, "folds"),
+    ({"folds": [0]}, "folds"),
+    ({"folds": [6]}, "folds"),
+    ({"pipeline": {"max_frames": -1}}, "pipeline.max_frames"),
+    ({"model": {"latent_dim": 0}}, "model.latent_dim"),
+    ({"train": {"learning_rate": 0}}, "train.learning_rate"),
+    ({"corpus": {"text_disagreement": 1.2}}, "corpus.text_disagreement"),
+    ({"train": {"epochs": "ten"}}, "train.epochs"),
+    ({"train": {"epochs": 2.5}}, "train.epochs"),
+    ({"train": {"deterministic": "yes"}}, "train.deterministic"),
+    ({"seeds": 0}, "seeds"),
+    ({"systems": "baseline"}, "systems"),
+    ({"systems": []}, "systems"),
+    ({"model": {"modalities": "audio"}}, "model.modalities"),
+    ({"model": {"contrastive_weight": 0.5}}, "model.contrastive_weight"),
+    ({"train": 5}, "train"),
+    ({"features": {"fmin_hz": 500.0}}, "features.fmax_hz"),
+    ({"train": {"learning_rate": float("nan")}}, "train.learning_rate"),
+])
+def test_bad_settings_are_refused_by_name(data, name):
+    problems = problems_of(data)
+    assert [p.split(":")[0] for p in problems] == [name], problems
+
+
+def test_a_setting_the_systems_list_decides_is_refused_with_the_fix():
+    (problem,) = problems_of({"model": {"modalities": "text"}, "systems": ["baseline"]})
+    assert "overwritten by each entry of `systems`" in problem and "remove model.modalities" \
+        in problem
+
+
+def test_load_names_the_file_for_bad_yaml(tmp_path):
+    ConfigError = ValueError
+    path = tmp_path / "broken.yaml"
+    path.write_text("train:\n  epochs: [1\n")
+    with pytest.raises(ConfigError, match=r"(?s)broken\.yaml.*not valid YAML"):
+        ExperimentConfig.load(path)
+    path.write_text("- just\n- a list\n")
+    with pytest.raises(ConfigError, match="expected a mapping of settings"):
+        ExperimentConfig.load(path)
+
+
+def test_a_config_built_in_python_is_checked_by_validate_config():
+    from emokit.errors import ConfigError
+    from emokit.validation import validate_config
+
+    config = ExperimentConfig()
+    config.train.epochs = 0
+    with pytest.raises(ConfigError, match="train.epochs"):
+        validate_config(config)
+
+
+# ------------------------------------------------------------------------------- property-based
+
+
+def _leaves(cls, prefix=""):
+    """``(dotted name, type)`` of every setting of the dataclass tree."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            yield from _leaves(tp, f"{prefix}{f.name}.")
+        else:
+            yield f"{prefix}{f.name}", tp
+
+
+LEAVES = dict(_leaves(ExperimentConfig))
+
+
+def _nest(name: str, value) -> dict:
+    *parents, leaf = name.split(".")
+    data = {leaf: value}
+    for part in reversed(parents):
+        data = {part: data}
+    return data
+
+
+def _wrong_type_values(tp):
+    """Values that no setting of type ``tp`` accepts."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        tp = next(a for a in typing.get_args(tp) if a is not type(None))
+    base = tp
+    if typing.get_origin(base) is list:
+        return st.sampled_from([{"a": 1}, "text", 7, [{"a": 1}]])
+    if typing.get_origin(base) is dict:
+        return st.sampled_from(["text", 7, [1]])
+    if typing.get_origin(base) is typing.Literal:
+        return st.just("not-one-of-the-choices")
+    return {
+        bool: st.sampled_from([1, 0, "yes", 2.5, [True]]),
+        int: st.one_of(st.text(st.characters(categories=["L"]), min_size=1), st.just(2.5),
+                       st.just(True), st.lists(st.integers(), min_size=1)),
+        float: st.one_of(st.text(st.characters(categories=["L"]), min_size=1), st.just(True),
+                         st.just([1.0]), st.just(float("inf"))),
+        str: st.one_of(st.integers(), st.floats(allow_nan=False), st.just(["a"]),
+                       st.just({"a": 1})),
+    }.get(base, st.just({"not": "a setting value"}))
+
+
+@st.composite
+def broken_configs(draw):
+    """A config dict with 1-4 settings of the wrong type; returns (data, the names broken)."""
+    names = draw(st.lists(st.sampled_from(sorted(LEAVES)), min_size=1, max_size=4, unique=True))
+    data: dict = {}
+    for name in names:
+        value = draw(_wrong_type_values(LEAVES[name]))
+        _merge(data, _nest(name, value))
+    return data, set(names)
+
+
+def _merge(base: dict, extra: dict) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+
+
+@settings(max_examples=150, deadline=None)
+@given(broken_configs())
+def test_every_wrongly_typed_setting_is_named_once_property(case):
+    data, names = case
+    problems = problems_of(data)
+    reported = {p.split(":")[0].split("[")[0] for p in problems}
+    assert reported == names, (data, problems)
+
+
+@settings(max_examples=150, deadline=None)
+@given(name=st.sampled_from(sorted(n for n, t in LEAVES.items() if t is float)),
+       value=st.floats(-1e6, 1e6, allow_nan=False), as_text=st.booleans())
+def test_float_settings_take_numbers_and_numeric_strings_alike_property(name, value, as_text):
+    """A number and its text form give the same answer: both accepted (and equal), or both
+    refused with the same problem."""
+    answers = []
+    for given_value in (value, repr(value) if as_text else f" {value!r} "):
+        try:
+            config = ExperimentConfig.from_dict(_nest(name, given_value))
+        except ValueError as e:
+            answers.append(("refused", [p.replace(repr(given_value), "V").replace(
+                repr(float(given_value)), "V") for p in e.problems]))
+        else:
+            leaf = config
+            for part in name.split("."):
+                leaf = getattr(leaf, part)
+            answers.append(("accepted", leaf))
+    assert answers[0][0] == answers[1][0]
+    if answers[0][0] == "accepted":
+        assert answers[0][1] == answers[1][1] == value
+
+
+@settings(max_examples=100, deadline=None)
+@given(name=st.sampled_from(sorted(n for n, t in LEAVES.items() if t is int)),
+       value=st.integers(-10**6, 10**6))
+def test_integer_ranges_property(name, value):
+    """Whole numbers are accepted exactly when the rule admits them, and refused by name."""
+    from emokit.validation import RULES
+
+    rule = RULES.get(name)
+    try:
+        config = ExperimentConfig.from_dict(_nest(name, value))
+    except ValueError as e:
+        assert rule is not None and not rule.admits(value) or any(
+            p.startswith(("features.", "folds")) for p in e.problems), e.problems
+        assert any(p.startswith(name) or "features." in p for p in e.problems)
+    else:
+        assert rule is None or rule.admits(value)
+        assert ExperimentConfig.from_dict(config.to_dict()) == config

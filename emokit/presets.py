@@ -2,7 +2,8 @@
 
 - ``quick``: the README's main command. Built-in ``mini`` corpus, all 5 leave-one-session-out
   folds, the paper's rows: audio, text, baseline and contrastive (the paper code's InfoNCE pair
-  loss, instance pairing, raw cosine, lambda 0.3), one seed, a small model. Its baseline is trained to convergence: Adam at 3e-3
+  loss, instance pairing, raw cosine, lambda 0.3), one seed, a small model. Its baseline is
+  trained to convergence: Adam at 3e-3
   decayed 0.8 per epoch (2.6e-4 by epoch 12), three conv + pool layers (the GRU reads frames at
   80 ms), 12 epochs with patience 6. ``benchmarks/converged_baseline.py`` (5 folds x 2 seeds):
   training it 12 epochs more from its best weights no longer gains, UA -3.8 points [95% CI -8.2,

@@ -315,7 +315,9 @@ def test_quick_experiment_killed_and_resumed_end_to_end(tmp_path, monkeypatch):
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     finished_before = {p.parent for p in out.glob("runs/*/*/metrics.json")}
-    assert 1 <= len(finished_before) < 10
+    names = [s.name for s in expand_systems(load_config("quick"))]
+    total = 5 * len(names)
+    assert 1 <= len(finished_before) < total
 
     for key in ("EMOKIT_QUICK", "EMOKIT_DATA", "EMOKIT_RESULTS"):
         monkeypatch.setenv(key, env[key])
@@ -329,13 +331,14 @@ def test_quick_experiment_killed_and_resumed_end_to_end(tmp_path, monkeypatch):
     monkeypatch.setattr(experiment, "train_and_evaluate", counting)
     assert experiment.main(["--preset", "quick"]) == 0
     runs = load_runs(out)
-    assert len(runs) == 10 and len(trained) == 10 - len(finished_before)
+    assert len(runs) == total and len(trained) == total - len(finished_before)
     with open(out / "report.csv") as f:
-        assert [r["system"] for r in csv.DictReader(f)] == ["baseline", "contrastive-bilinear-1"]
+        assert [r["system"] for r in csv.DictReader(f)] == names
     by_pair = {}
     for r in runs:
         assert 0.0 <= r["wa"] <= 1.0 and 0.0 <= r["ua"] <= 1.0
-        by_pair.setdefault((r["fold"], r["seed"]), set()).add(r["shared_fingerprint"])
+        if r["system"] not in ("audio", "text"):  # unimodal models have other weights
+            by_pair.setdefault((r["fold"], r["seed"]), set()).add(r["shared_fingerprint"])
     assert len(by_pair) == 5 and all(len(f) == 1 for f in by_pair.values())
     speakers = {}
     for fold in json.loads((out / "folds.json").read_text()):

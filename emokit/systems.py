@@ -72,10 +72,10 @@ def parse_system(name: str, warm_start: bool = False) -> System:
     if name == CONTROL:
         return System(name, "both", warm_start=True)
     parts = name.split("-", 2)
+    if len(parts) >= 2 and parts[0] == "contrastive" and parts[1] in RENAMED_DISCRIMINATORS:
+        raise ValueError(f"system {name!r}: {RENAMED_DISCRIMINATORS[parts[1]]}")
     if len(parts) == 3 and parts[0] == "contrastive":
         kind, label = parts[1], parts[2]
-        if kind in RENAMED_DISCRIMINATORS:
-            raise ValueError(f"system {name!r}: {RENAMED_DISCRIMINATORS[kind]}")
         objective = "convex" if label.startswith(ALPHA_PREFIX) else "sum"
         try:
             weight = float(label.removeprefix(ALPHA_PREFIX))

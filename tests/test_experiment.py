@@ -57,8 +57,9 @@ def test_alpha_names_the_papers_objective_and_old_names_say_the_new_one():
     for bad in ["contrastive-infonce-alpha1", "contrastive-infonce-alpha0", "contrastive-mine-a"]:
         with pytest.raises(ValueError, match="unknown system"):
             parse_system(bad)
-    with pytest.raises(ValueError, match="cosine_grid"):
-        parse_system("contrastive-cosine-1")
+    for old in ("contrastive-cosine-1", "contrastive-cosine"):
+        with pytest.raises(ValueError, match="now called 'cosine_grid'"):
+            expand_systems(ExperimentConfig(systems=[old]))
     cfg = ExperimentConfig(systems=["contrastive"], contrastive_weights=[0.1, 0.5])
     cfg.model.objective = "convex"
     assert [s.name for s in expand_systems(cfg)] == ["contrastive-infonce-alpha0.1",

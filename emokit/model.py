@@ -1,14 +1,6 @@
 """The paper's model: two encoders, concatenation, a classifier, and the pair discriminator.
 
->>> from emokit.config import (
-    DISCRIMINATORS,
-    GRID_DISCRIMINATORS,
-    OBJECTIVES,
-    PAIR_LOSS_SCALINGS,
-    PAIRINGS,
-    RENAMED_DISCRIMINATORS,
-    ModelConfig,
-)
+>>> from emokit.config import ModelConfig
 >>> model = build_model(ModelConfig(), feature_dim=42, vocab_size=500, num_classes=4)  # doctest: +SKIP
 >>> logits = model(inputs)        # inputs: {"audio", "audio_mask", "tokens", "text_mask"}  # doctest: +SKIP
 

@@ -138,23 +138,29 @@ def _read_text_vectors(path: Path, wanted: set[bytes]) -> tuple[dict[str, np.nda
     """Stream a GloVe or word2vec text file; keep the ``wanted`` words' vectors."""
     found: dict[str, np.ndarray] = {}
     dim = _file_dim(path)
+    for line_no, line in _nonempty_lines(path):
+        if line_no == 1 and _is_header(line):
+            continue
+        spaces = line.count(b" ")
+        if spaces < dim:
+            _malformed(path, line_no, f"{spaces} values where {dim} were expected")
+        if spaces == dim:
+            word, values = line.split(b" ", 1)
+        else:  # GloVe 840B has a few "words" with spaces in them (". . .")
+            word, values = _split_spaced_word(path, line_no, line, dim)
+        if word in wanted and word.decode("utf-8") not in found:
+            found[word.decode("utf-8")] = _parse_values(path, line_no, values, dim)
+    return found, dim
+
+
+def _nonempty_lines(path: Path):
+    """``(line number, line without its line break and trailing spaces)`` of every non-empty
+    line of a vectors file, read as bytes."""
     with open(path, "rb") as f:
         for line_no, raw in enumerate(f, start=1):
             line = raw.rstrip(b"\r\n").rstrip(b" ")
-            if not line:
-                continue
-            if line_no == 1 and _is_header(line):
-                continue
-            spaces = line.count(b" ")
-            if spaces < dim:
-                _malformed(path, line_no, f"{spaces} values where {dim} were expected")
-            if spaces == dim:
-                word, values = line.split(b" ", 1)
-            else:  # GloVe 840B has a few "words" with spaces in them (". . .")
-                word, values = _split_spaced_word(path, line_no, line, dim)
-            if word in wanted and word.decode("utf-8") not in found:
-                found[word.decode("utf-8")] = _parse_values(path, line_no, values, dim)
-    return found, dim
+            if line:
+                yield line_no, line
 
 
 def _is_header(line: bytes) -> bool:
@@ -166,17 +172,13 @@ def _file_dim(path: Path) -> int:
     """The vector dimension: a word2vec header's, or the commonest count of trailing numbers in
     the first lines of a GloVe file (so that one malformed first line is blamed, not line 2)."""
     counts: dict[int, int] = {}
-    with open(path, "rb") as f:
-        for line_no, raw in enumerate(f, start=1):
-            line = raw.rstrip(b"\r\n").rstrip(b" ")
-            if not line:
-                continue
-            if line_no == 1 and _is_header(line):
-                return int(line.split(b" ")[1])
-            numeric = _trailing_numbers(line)
-            counts[numeric] = counts.get(numeric, 0) + 1
-            if sum(counts.values()) >= DIM_SAMPLE_LINES:
-                break
+    for line_no, line in _nonempty_lines(path):
+        if line_no == 1 and _is_header(line):
+            return int(line.split(b" ")[1])
+        numeric = _trailing_numbers(line)
+        counts[numeric] = counts.get(numeric, 0) + 1
+        if sum(counts.values()) >= DIM_SAMPLE_LINES:
+            break
     if not counts:
         raise ValueError(f"{path}: the word vector file is empty")
     dim = max(counts, key=lambda d: (counts[d], d))

@@ -264,15 +264,22 @@ def notebook06(answer_1, answer_2, ci, excludes_zero, below_005, *, lambda_rows,
     }
 
 
-def notebook07(answer_1, answer_2, answer_3, *, model, data, gated) -> dict[str, str]:
-    """07 reuse emokit's layers: predict vs the model, a layer's weights, a third input."""
+def notebook07(answer_1, answer_2, answer_3, *, model, data, gated,
+               probabilities) -> dict[str, str]:
+    """07 reuse emokit's layers: what ``emokit.predict`` says (``probabilities``, its dict for
+    ``test_row``), a layer's weights, a third input."""
     from emokit.training import predict_dataset
 
     latent = gated.get_layer("gate").units
+    predicted = max(probabilities, key=probabilities.get)
     model_class = data.class_names[int(np.argmax(predict_dataset(model, data.test)[1][0]))]
+    not_predicts = ("that is the model's class on the pipeline's features; emokit.predict "
+                    "normalizes a new speaker with the training fold's statistics, so a barely "
+                    "trained model can differ: store what emokit.predict says")
     return {
-        "1": check("1", answer_1, model_class,
-                   hints=[(lambda a: a not in data.class_names, f"one of {list(data.class_names)}")],
+        "1": check("1", answer_1, predicted,
+                   hints=[(lambda a: a not in data.class_names, f"one of {list(data.class_names)}"),
+                          (lambda a: a == model_class != predicted, not_predicts)],
                    hint="the class with the largest probability"),
         "2": check("2", answer_2, gated.get_layer("gate").count_params(),
                    hints=[(2 * latent * latent, "a dense layer has a bias per output too"),

@@ -101,11 +101,14 @@ def _kept_epoch_measures(history: dict) -> dict:
             if len(history.get(k, [])) >= best}
 
 
-def code_measures(model, audio, text, labels) -> tuple[dict, np.ndarray | None]:
-    """Cross-modal retrieval of emotion on test-set codes ``(n, d)``, with the audio codes as the
-    discriminator compares them (projected, for infonce and cosine_grid) -> ``(measures, aligned
-    audio codes or None)``."""
-    from emokit.probes import retrieval_accuracy, retrieval_chance
+def code_measures(model, audio, text, labels, train_audio=None,
+                  train_text=None) -> tuple[dict, np.ndarray | None]:
+    """Cross-modal retrieval of emotion on test-set codes ``(n, d)`` through the same post-hoc
+    map for every system, fitted on the run's own training-set codes ``(m, d)``
+    (:func:`emokit.probes.mapped_retrieval_accuracy`), with its chance level -> ``(measures,
+    audio codes as the discriminator compares them (projected, for infonce and cosine_grid; for
+    the t-SNE plot) or None)``."""
+    from emokit.probes import mapped_retrieval_accuracy, retrieval_chance
 
     if audio is None or text is None:
         return {}, None
@@ -114,8 +117,9 @@ def code_measures(model, audio, text, labels) -> tuple[dict, np.ndarray | None]:
         projected = np.asarray(model.discriminator.project(audio), dtype="float32")
         aligned = projected if projected.shape != audio.shape or not np.array_equal(
             projected, audio) else None
-    view = audio if aligned is None else aligned
-    return ({"retrieval": retrieval_accuracy(view, text, labels),
+    if train_audio is None or train_text is None:
+        return {"retrieval_chance": retrieval_chance(labels)}, aligned
+    return ({"retrieval": mapped_retrieval_accuracy(train_audio, train_text, audio, text, labels),
              "retrieval_chance": retrieval_chance(labels)}, aligned)
 
 
@@ -148,7 +152,10 @@ def train_and_evaluate(config: ExperimentConfig, system: System, fold_data, seed
                   probe_train_ds=fold_data.train_in_order)
     y_true, probs = predict_dataset(model, fold_data.test)
     audio, text, labels = encode_dataset(model, fold_data.test)
-    measures, aligned = code_measures(model, audio, text, labels)
+    train_audio = train_text = None
+    if audio is not None and text is not None:  # the retrieval map is fitted on training codes
+        train_audio, train_text, _ = encode_dataset(model, fold_data.train_in_order)
+    measures, aligned = code_measures(model, audio, text, labels, train_audio, train_text)
     measures.update(_kept_epoch_measures(history))
     keep = system.name == BASELINE and config.init_from == BASELINE
     return RunResult(history, list(fold_data.test_ids), np.asarray(y_true), np.asarray(probs),
@@ -187,6 +194,14 @@ def _run_record(config: ExperimentConfig, system: System, fold_number: int, fold
             "warm_start": system.warm_start,
             "test_speakers": list(fold.test_speakers), "val_speakers": list(fold.val_speakers),
             "model": dataclasses.asdict(system_config(config, system).model)}
+
+
+def absent_classes(utterances, fold, class_names: list[str]) -> dict[str, list[str]]:
+    """The classes of ``class_names`` with no utterance in ``fold``'s training set and in its
+    test set: ``{"train": [...], "test": [...]}`` (the report names them per fold)."""
+    label = {u.id: u.label for u in utterances}
+    return {part: [c for c in class_names if c not in {label[i] for i in ids}]
+            for part, ids in (("train", fold.train_ids), ("test", fold.test_ids))}
 
 
 def run_experiment(config: ExperimentConfig, verbose: bool = True) -> list[SystemSummary]:
@@ -260,6 +275,7 @@ def _run_experiment_locked(config: ExperimentConfig, verbose: bool) -> list[Syst
                     else None)
             result = train_and_evaluate(config, system, data, seed, run_dir, keep_codes, init)
             record["seconds"] = round(time.perf_counter() - start, 2)
+            record["absent_classes"] = absent_classes(utterances, fold, data.class_names)
             for key in ("test_speakers", "val_speakers", "model"):
                 record.pop(key)
             record = save_run(run_dir, record, result, data.class_names)
@@ -273,11 +289,19 @@ def _run_experiment_locked(config: ExperimentConfig, verbose: bool) -> list[Syst
 
 def finish_report(config: ExperimentConfig, fold_numbers: list[int], systems: list[System],
                   show: bool = True) -> list[SystemSummary]:
-    """Summarize this experiment's finished runs, write ``report.md``/``.csv`` and the plots."""
+    """Derive the ``-selected`` systems (a weight chosen per fold and seed on validation UA,
+    :mod:`emokit.selection`), summarize this experiment's finished runs, write
+    ``report.md``/``.csv`` and the plots."""
     from emokit.plots import save_experiment_plots
+    from emokit.selection import write_selected_runs
+    from emokit.systems import weight_groups
 
     out = experiment_dir(config)
     names = [s.name for s in systems]
+    groups = weight_groups(systems)
+    for selected in write_selected_runs(out, systems, fold_numbers, config.seeds):
+        last = max(names.index(s.name) for s in groups[selected])
+        names.insert(last + 1, selected)  # shown right after its candidates
     runs = [r for r in load_runs(out) if r["system"] in names and r["fold"] in fold_numbers
             and r["seed"] in config.seeds]
     rows = summarize(runs, names)

@@ -14,7 +14,7 @@ import numpy as np
 
 from emokit.report import SystemSummary
 from emokit.runstore import load_codes, load_history
-from emokit.systems import BASELINE, parse_system
+from emokit.systems import BASELINE, is_selected, parse_system
 
 MODALITY_MARKERS = {"audio": "o", "text": "^"}
 
@@ -145,22 +145,25 @@ def plot_tsne(codes: dict[str, dict], class_names: list[str], seed: int = 0):
 
 
 def plot_lambda_sweep(rows: list[SystemSummary]):
-    """Top: WA and UA (mean +- std over folds x seeds) against the pair-loss weight (lambda, or
+    """Top: WA and UA (mean +- std over fold means) against the pair-loss weight (lambda, or
     alpha for the convex objective), one line per discriminator and objective, the baseline as a
-    grey band. Bottom: each system's paired difference from the baseline with its 95% bootstrap
-    CI (the comparison that removes the fold-to-fold spread)."""
+    grey band. Bottom: each system's paired difference from the baseline over folds with its 95%
+    t-interval (the comparison that removes the fold-to-fold spread; none with one fold).
+    Reading the best weight off this plot is choosing on the test folds, which is optimistic:
+    the ``-selected`` row of the report chooses on validation."""
     fig, axes = plt.subplots(2, 2, figsize=(10, 6.4), sharex=True)
     baseline = next((r for r in rows if r.system == "baseline"), None)
     by_disc: dict[str, list] = {}
     for row in rows:
-        system = parse_system(row.system)
-        if system.contrastive_weight > 0:
+        system = None if is_selected(row.system) else parse_system(row.system)
+        if system is not None and system.contrastive_weight > 0:
             label = system.discriminator + (" (alpha)" if system.objective == "convex" else "")
             by_disc.setdefault(label, []).append((system.contrastive_weight, row))
     for col, metric in enumerate(("wa", "ua")):
         top, bottom = axes[0][col], axes[1][col]
         if baseline is not None:
             mean, std = getattr(baseline, metric)
+            std = 0.0 if np.isnan(std) else std  # one fold: no spread measured
             top.axhline(mean, color="gray", label="baseline")
             top.axhspan(mean - std, mean + std, color="gray", alpha=0.15)
         bottom.axhline(0, color="gray")
@@ -168,18 +171,17 @@ def plot_lambda_sweep(rows: list[SystemSummary]):
             points.sort(key=lambda p: p[0])
             lambdas = [p[0] for p in points]
             top.errorbar(lambdas, [getattr(r, metric)[0] for _, r in points],
-                         yerr=[getattr(r, metric)[1] for _, r in points], marker="o",
-                         capsize=3, label=disc)
+                         yerr=np.nan_to_num([getattr(r, metric)[1] for _, r in points]),
+                         marker="o", capsize=3, label=disc)
             diffs = [r.vs_baseline[metric] for _, r in points if r.vs_baseline]
             if len(diffs) == len(points):
-                mean = np.array([c.mean_diff for c in diffs])
-                bottom.errorbar(lambdas, mean, yerr=[mean - [c.ci_low for c in diffs],
-                                                     [c.ci_high for c in diffs] - mean],
-                                marker="o", capsize=3, label=disc)
+                mean, low, high = _interval_arrays(diffs)
+                bottom.errorbar(lambdas, mean, yerr=[mean - low, high - mean], marker="o",
+                                capsize=3, label=disc)
         top.set(ylabel=metric.upper(), title=f"{metric.upper()} vs lambda")
         bottom.set(xlabel="pair-loss weight (lambda or alpha)",
                    ylabel=f"{metric.upper()} - baseline",
-                   title="paired difference, 95% bootstrap CI")
+                   title="paired difference over folds, 95% t-interval")
         for ax in (top, bottom):
             ax.set_xscale("log")
             ax.grid(alpha=0.3)
@@ -188,11 +190,19 @@ def plot_lambda_sweep(rows: list[SystemSummary]):
     return fig
 
 
+def _interval_arrays(comparisons) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(mean, low, high)`` of paired comparisons; no interval (one fold) = a point."""
+    mean = np.array([c.mean_diff for c in comparisons])
+    low = np.array([c.ci_low for c in comparisons])
+    high = np.array([c.ci_high for c in comparisons])
+    return mean, np.where(np.isnan(low), mean, low), np.where(np.isnan(high), mean, high)
+
+
 def plot_sweep(sweep: list[tuple[object, list[SystemSummary]]], setting: str,
                metric: str = "ua"):
     """A corpus or training knob swept by ``emokit.experiment.run_sweep``: left, ``metric`` of
-    every system per value; right, each system's paired difference from the baseline with its
-    95% bootstrap CI (above 0 = better than the baseline)."""
+    every system per value; right, each system's paired difference from the baseline over folds
+    with its 95% t-interval (above 0 = better than the baseline; no interval with one fold)."""
     fig, (ax_abs, ax_diff) = plt.subplots(1, 2, figsize=(10, 3.6))
     values = [v for v, _ in sweep]
     systems = list(dict.fromkeys(r.system for _, rows in sweep for r in rows))
@@ -200,19 +210,17 @@ def plot_sweep(sweep: list[tuple[object, list[SystemSummary]]], setting: str,
         found = [(v, next((r for r in rows if r.system == system), None)) for v, rows in sweep]
         found = [(v, r) for v, r in found if r is not None]
         ax_abs.errorbar([v for v, _ in found], [getattr(r, metric)[0] for _, r in found],
-                        yerr=[getattr(r, metric)[1] for _, r in found], marker="o", capsize=3,
+                        yerr=np.nan_to_num([getattr(r, metric)[1] for _, r in found]), marker="o", capsize=3,
                         label=system)
         diffs = [(v, r.vs_baseline[metric]) for v, r in found if r.vs_baseline]
         if diffs:
-            mean = np.array([c.mean_diff for _, c in diffs])
-            low = np.array([c.ci_low for _, c in diffs])
-            high = np.array([c.ci_high for _, c in diffs])
+            mean, low, high = _interval_arrays([c for _, c in diffs])
             ax_diff.errorbar([v for v, _ in diffs], mean, yerr=[mean - low, high - mean],
                              marker="o", capsize=3, label=system)
     ax_diff.axhline(0, color="gray")
     ax_abs.set(xlabel=setting, ylabel=metric.upper(), title=f"{metric.upper()} per system")
     ax_diff.set(xlabel=setting, ylabel=f"{metric.upper()} - baseline",
-                title="paired difference, 95% bootstrap CI")
+                title="paired difference over folds, 95% t-interval")
     for ax in (ax_abs, ax_diff):
         ax.set_xticks(values)
         ax.grid(alpha=0.3)
@@ -244,11 +252,12 @@ def save_experiment_plots(experiment_dir, runs: list[dict], rows: list[SystemSum
     if monitored:
         figures["regularizer"] = plot_regularizer(monitored)
     pair = [s for s in first if s == BASELINE] + [
-        s for s in first if parse_system(s).contrastive_weight > 0][:1]
+        s for s in first if not is_selected(s) and parse_system(s).contrastive_weight > 0][:1]
     if len(pair) == 2:
         codes = {s: load_codes(experiment_dir, s, fold, seed) for s in pair}
         figures["tsne"] = plot_tsne(codes, runs[0]["class_names"])
-    if len({parse_system(s).contrastive_weight for s in systems} - {0.0}) >= 2:
+    if len({parse_system(s).contrastive_weight for s in systems if not is_selected(s)}
+           - {0.0}) >= 2:
         figures["lambda_sweep"] = plot_lambda_sweep(rows)
     paths = {}
     for name, fig in figures.items():

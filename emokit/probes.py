@@ -4,7 +4,11 @@ A *linear probe* trains a logistic regression on one modality's training-set cod
 ``(n, latent_dim)`` and reports its UA on the validation codes: how much emotion a code carries on
 its own, however the classifier head uses it. *Cross-modal retrieval* asks, for every audio code,
 which text code is nearest (cosine): the share whose nearest text code has the same emotion says
-whether the two modalities' codes are aligned (chance: the sum of squared class shares).
+whether the two modalities' codes are aligned (chance: the sum of squared class shares). The two
+encoders' codes live in unrelated spaces, so the experiment first maps audio codes into the text
+codes' space with the *same* post-hoc map for every system (:func:`fit_linear_map`, ridge least
+squares fitted on the run's own training-set codes, :func:`mapped_retrieval_accuracy`): a
+baseline and a regularized system are then compared like with like.
 
 >>> import numpy as np
 >>> codes = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
@@ -55,3 +59,32 @@ def retrieval_chance(labels) -> float:
     _, counts = np.unique(np.asarray(labels), return_counts=True)
     shares = counts / counts.sum()
     return float(np.sum(shares**2))
+
+
+def fit_linear_map(source, target, ridge: float = 1e-3):
+    """Ridge least squares from ``source (n, d_s)`` to ``target (n, d_t)`` codes, both centred
+    on their means; ``ridge`` is relative to the mean source variance. Returns ``apply``:
+    ``(m, d_s) -> (m, d_t)`` codes in the target's centred space."""
+    source = np.asarray(source, dtype="float64")
+    target = np.asarray(target, dtype="float64")
+    s_mean, t_mean = source.mean(0), target.mean(0)
+    xs, ts = source - s_mean, target - t_mean
+    gram = xs.T @ xs
+    penalty = ridge * max(np.trace(gram) / gram.shape[0], 1e-12)
+    weights = np.linalg.solve(gram + penalty * np.eye(gram.shape[0]), xs.T @ ts)
+
+    def apply(codes):
+        return (np.asarray(codes, dtype="float64") - s_mean) @ weights
+
+    apply.target_mean = t_mean
+    return apply
+
+
+def mapped_retrieval_accuracy(train_audio, train_text, audio_codes, text_codes, labels) -> float:
+    """:func:`retrieval_accuracy` of test codes ``(n, d)`` after one map fitted on the training
+    codes (:func:`fit_linear_map`, audio -> text): audio codes mapped into the text space, text
+    codes centred with the training text mean. The same for every system."""
+    to_text = fit_linear_map(train_audio, train_text)
+    return retrieval_accuracy(to_text(audio_codes),
+                              np.asarray(text_codes, dtype="float64") - to_text.target_mean,
+                              labels)

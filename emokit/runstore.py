@@ -164,7 +164,7 @@ def save_run(run_dir: Path, record: dict, result: RunResult, class_names: list[s
     record = {
         **record,
         "wa": float(metrics["wa"]), "ua": float(metrics["ua"]),
-        "recall": [float(r) for r in metrics["recall"]],
+        "recall": [None if np.isnan(r) else float(r) for r in metrics["recall"]],  # None: absent
         "confusion": [[int(c) for c in row] for row in metrics["confusion"]],
         "class_names": list(class_names), "epochs": int(result.history.get("epochs_run", 0)),
         "shared_fingerprint": result.shared_fingerprint,

@@ -8,7 +8,9 @@ A *system* is one trainable configuration. Its name says everything that differs
   ``contrastive-infonce-0.5``. The weight is lambda of ``CE + lambda L`` (``objective: sum``) or,
   written ``alpha0.1``, alpha of the paper's ``(1 - alpha) CE + alpha L`` (``objective: convex``);
 - ``baseline-continued``: the control of warm-started systems (``init_from: baseline``): the
-  trained baseline trained for the same extra epochs with the pair loss off.
+  trained baseline trained on under the same budget and stopping rule with the pair loss off;
+- ``contrastive-<discriminator>-selected``: not trained but derived, where one kind runs at
+  several weights: per fold and seed, the weight with the best validation UA (:mod:`emokit.selection`).
 
 With ``ExperimentConfig.init_from == "baseline"`` every contrastive system starts from the trained
 baseline of its fold and seed, and ``baseline-continued`` is added: continuing to train helps on
@@ -53,6 +55,30 @@ def weight_label(weight: float, objective: str) -> str:
 def contrastive_name(discriminator: str, weight: float, objective: str = "sum") -> str:
     """``contrastive-<discriminator>-<weight label>``."""
     return f"contrastive-{discriminator}-{weight_label(weight, objective)}"
+
+
+SELECTED_SUFFIX = "selected"  # contrastive-<kind>-selected: a weight chosen on validation
+
+
+def selected_name(discriminator: str) -> str:
+    """``contrastive-<discriminator>-selected``: the system that picks, per fold and seed, the
+    weight with the best validation UA among that kind's runs (see :mod:`emokit.selection`)."""
+    return f"contrastive-{discriminator}-{SELECTED_SUFFIX}"
+
+
+def is_selected(name: str) -> bool:
+    """True for a ``-selected`` system's name (derived from other runs, never trained)."""
+    return name.startswith("contrastive-") and name.endswith(f"-{SELECTED_SUFFIX}")
+
+
+def weight_groups(systems: list[System]) -> dict[str, list[System]]:
+    """``{selected system name: [its candidates]}`` for each pair-loss kind run at two or more
+    weights, candidates in ``systems`` order."""
+    groups: dict[str, list[System]] = {}
+    for system in systems:
+        if system.contrastive_weight > 0:
+            groups.setdefault(selected_name(system.discriminator), []).append(system)
+    return {name: members for name, members in groups.items() if len(members) >= 2}
 
 
 def _known_forms() -> str:

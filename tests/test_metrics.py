@@ -22,10 +22,15 @@ def test_ua_differs_from_wa_on_imbalanced_classes():
     assert m["wa"] == pytest.approx(0.9) and m["ua"] == pytest.approx(0.5)
 
 
-def test_class_absent_from_the_labels_still_counts():
-    m = classification_metrics([0, 1], [0, 1], num_classes=3)
-    assert m["recall"] == [1.0, 1.0, 0.0]
-    assert len(m["confusion"]) == 3
+def test_ua_is_over_the_classes_present_in_the_test_set():
+    # a fold without class 3: a perfect model scores UA 1, not 0.75
+    perfect = classification_metrics([0, 1, 2, 2], [0, 1, 2, 2], num_classes=4)
+    assert perfect["ua"] == 1.0 and perfect["absent"] == [3] and np.isnan(perfect["recall"][3])
+    assert len(perfect["confusion"]) == 4
+    # recall 1/2, 1, 1/2 over the 3 present classes; predicting the absent class is an error
+    m = classification_metrics([0, 0, 1, 2, 2], [0, 3, 1, 2, 0], num_classes=4)
+    assert m["ua"] == pytest.approx((1 / 2 + 1 + 1 / 2) / 3)
+    assert m["wa"] == pytest.approx(3 / 5)
 
 
 def test_bad_inputs_are_refused():

@@ -10,11 +10,14 @@ import pytest
 
 from emokit.atomic import write_atomic
 from emokit.report import (
+    ONE_FOLD,
     bootstrap_ci,
     detectable_difference,
+    folds_needed,
     mean_std,
     paired_differences,
-    pairs_needed,
+    paired_t,
+    paired_t_test,
     summarize,
     to_csv,
     to_markdown,
@@ -33,7 +36,8 @@ def test_mean_std_is_the_sample_std():
     assert mean == pytest.approx(0.6)
     # sum of squared deviations 0.02, divided by n - 1 = 2
     assert std == pytest.approx(math.sqrt(0.01))
-    assert mean_std([0.42]) == (pytest.approx(0.42), 0.0)
+    mean, std = mean_std([0.42])
+    assert mean == pytest.approx(0.42) and math.isnan(std)  # one value: no spread measured
 
 
 def _exact_two_sided_p(diffs):
@@ -113,24 +117,120 @@ def test_paired_differences_match_by_fold_and_seed():
                                [0.02, -0.01, 0.04])
 
 
+def _t_interval(d):
+    from scipy.stats import t
+
+    d = np.asarray(d)
+    half = t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
+    return d.mean() - half, d.mean() + half
+
+
 def test_summary_rows_by_hand():
+    from scipy.stats import t
+
     rows = summarize(RUNS, ["baseline", "contrastive-mlp-0.1"], n_resamples=2000)
     base, con = rows
     assert base.system == "baseline" and base.n_runs == 3 and base.vs_baseline is None
     assert base.wa == (pytest.approx(0.6), pytest.approx(0.1))
     assert base.ua == (pytest.approx(0.5), pytest.approx(0.1))
-    assert con.n_runs == 4
+    assert con.n_runs == 4 and con.n_folds == 4
     assert con.wa[0] == pytest.approx((0.52 + 0.59 + 0.74 + 0.99) / 4)
     wa = con.vs_baseline["wa"]
     assert wa.n_pairs == 3
     assert wa.mean_diff == pytest.approx(0.05 / 3)
-    assert wa.ci_low <= wa.mean_diff <= wa.ci_high
-    assert wa.ci_low >= -0.01 - 1e-12 and wa.ci_high <= 0.04 + 1e-12  # within min/max of diffs
-    # diffs 0.02, -0.01, 0.04: ranks 2, 1, 3; W- = 1; {} and {1} -> p = 2 * 2 / 8
-    assert wa.p_value == pytest.approx(0.5)
+    # diffs 0.02, -0.01, 0.04: the paired t-interval and t-test p over the 3 folds
+    assert (wa.ci_low, wa.ci_high) == pytest.approx(_t_interval([0.02, -0.01, 0.04]))
+    sd = np.std([0.02, -0.01, 0.04], ddof=1)
+    assert wa.p_value == pytest.approx(2 * t.sf((0.05 / 3) / (sd / math.sqrt(3)), 2))
+    assert wa.wilcoxon_p == pytest.approx(0.5)  # ranks 2, 1, 3; W- = 1 -> 2 * 2 / 8
+    assert wa.bootstrap_low <= wa.mean_diff <= wa.bootstrap_high
     ua = con.vs_baseline["ua"]
     assert ua.mean_diff == pytest.approx((0.03 + 0.05 + 0.02) / 3)
-    assert ua.p_value == pytest.approx(0.25)  # all positive, n = 3: 2 / 8
+    assert ua.detectable == pytest.approx(detectable_difference([0.03, 0.05, 0.02]))
+
+
+def test_seeds_are_averaged_within_a_fold_and_folds_are_the_pairs():
+    runs = []
+    for fold in (1, 2, 3):
+        for seed, noise in ((0, 0.01), (1, -0.03)):
+            runs += [_run("baseline", fold, seed, 0.5, 0.5 + fold / 100),
+                     _run("contrastive-mlp-0.1", fold, seed, 0.5, 0.5 + fold / 100
+                          + fold * 0.01 + noise)]
+    rows = summarize(runs, n_resamples=500)
+    ua = rows[1].vs_baseline["ua"]
+    per_fold = [fold * 0.01 - 0.01 for fold in (1, 2, 3)]  # the seeds' mean difference per fold
+    np.testing.assert_allclose(paired_differences(runs, "contrastive-mlp-0.1", "baseline", "ua"),
+                               per_fold)
+    assert ua.n_pairs == 3 and rows[1].n_runs == 6 and rows[1].n_folds == 3
+    assert (ua.ci_low, ua.ci_high) == pytest.approx(_t_interval(per_fold))
+    assert rows[0].ua[1] == pytest.approx(np.std([0.51, 0.52, 0.53], ddof=1))  # over fold means
+    table = list(csv.DictReader(io.StringIO(to_csv(rows))))
+    assert table[1]["dua_pairs"] == "3" and table[1]["n_runs"] == "6"
+    assert float(table[1]["dua_ci_low"]) == pytest.approx(ua.ci_low)
+    assert float(table[1]["dua_bootstrap_ci_low"]) == pytest.approx(ua.bootstrap_low)
+    line = next(x for x in to_markdown(rows, "p").splitlines()
+                if x.startswith("| contrastive-mlp-0.1"))
+    assert "| 3 (6) |" in line
+
+
+def test_one_fold_has_no_interval_p_or_detectable_and_says_why():
+    runs = [_run(s, 1, seed, 0.5, 0.5 + (s != "baseline") * 0.01 * (seed + 1))
+            for s in ("baseline", "contrastive-mlp-0.1") for seed in (0, 1, 2)]
+    rows = summarize(runs, n_resamples=500)
+    ua = rows[1].vs_baseline["ua"]
+    assert ua.n_pairs == 1 and ua.mean_diff == pytest.approx(0.02)
+    for value in (ua.ci_low, ua.ci_high, ua.p_value, ua.detectable, ua.folds_needed,
+                  ua.bootstrap_low, ua.wilcoxon_p):
+        assert math.isnan(value)
+    assert ua.note == ONE_FOLD
+    md = to_markdown(rows, "leave-one-session-out, folds 1 x 3 seeds")
+    line = next(x for x in md.splitlines() if x.startswith("| contrastive-mlp-0.1"))
+    assert "[" not in line and "+2.0 |" in line
+    assert md.count(ONE_FOLD) == 1
+    table = list(csv.DictReader(io.StringIO(to_csv(rows))))
+    assert [table[1][f"dua_{k}"] for k in ("ci_low", "ci_high", "p", "detectable")] == [""] * 4
+
+
+def test_differences_without_spread_give_no_zero_width_interval():
+    result = paired_t_test([-0.01, -0.01, -0.01])
+    assert math.isnan(result.ci_low) and math.isnan(result.p_value)
+    assert "all 3 fold differences are equal (-1.0 points)" in result.note
+    p, low, high = paired_t(np.array([[0.01, 0.01], [0.0, 0.02]]))
+    assert math.isnan(p[0]) and math.isnan(low[0]) and high[1] > low[1]
+
+
+def test_false_positive_rate_over_folds_stays_near_5_percent():
+    """No true effect, but one that varies by fold (sd 2 points) plus seed noise (sd 1 point),
+    5 folds x 3 seeds, 4000 experiments: the report's test over fold means rejects about 5% of
+    the time; counting the 15 (fold, seed) runs as pairs, as the report used to, rejects far
+    more often (about a quarter)."""
+    rng = np.random.default_rng(0)
+    n, folds, seeds = 4000, 5, 3
+    diffs = (rng.normal(0, 0.02, (n, folds, 1)) + rng.normal(0, 0.01, (n, folds, seeds)))
+    # the report's own aggregation, checked on the first experiments
+    for k in range(3):
+        runs = [_run(s, f, sd, 0.5, 0.5 + (s != "baseline") * diffs[k, f, sd])
+                for s in ("baseline", "x") for f in range(folds) for sd in range(seeds)]
+        np.testing.assert_allclose(paired_differences(runs, "x", "baseline", "ua"),
+                                   diffs[k].mean(axis=1))
+    p, low, high = paired_t(diffs.mean(axis=2))
+    false_positives = np.mean(p < 0.05)
+    assert 0.03 <= false_positives <= 0.08
+    assert np.mean((low > 0) | (high < 0)) == pytest.approx(false_positives)
+    seeds_as_pairs, _, _ = paired_t(diffs.reshape(n, folds * seeds))
+    assert np.mean(seeds_as_pairs < 0.05) > 0.15  # the old way fails the same check
+
+
+def test_class_absence_is_named_per_fold():
+    runs = [{**_run(s, f, 0, 0.5, 0.5), "class_names": ["neutral", "happy", "angry", "sad"],
+             "absent_classes": {"train": ["sad"] if f == 1 else [],
+                                "test": ["angry"] if f == 2 else []}}
+            for s in ("baseline", "contrastive-mlp-0.1") for f in (1, 2, 3)]
+    md = to_markdown(summarize(runs, n_resamples=100), "p")
+    assert md.count("- fold 2: no 'angry' in the test set; its UA is the mean recall over the "
+                    "3 classes present") == 1
+    assert "- fold 1: no 'sad' in the training set" in md
+    assert "fold 3" not in md
 
 
 def test_markdown_and_csv_tables(tmp_path):
@@ -184,14 +284,14 @@ def test_detectable_difference_matches_the_paired_t_formula():
     assert np.isnan(detectable_difference([0.1]))
 
 
-def test_pairs_needed_shrinks_the_detectable_difference_below_the_target():
+def test_folds_needed_shrinks_the_detectable_difference_below_the_target():
     sd = 0.04
-    n = pairs_needed(sd, 0.015)
+    n = folds_needed(sd, 0.015)
     spread = np.array([sd, -sd] * 1000)  # sample sd close to `sd`
     assert detectable_difference(spread[: int(n)] * (sd / spread[: int(n)].std(ddof=1))) <= 0.015
     assert detectable_difference(spread[: int(n) - 1]
                                  * (sd / spread[: int(n) - 1].std(ddof=1))) > 0.015
-    assert pairs_needed(0.0, 0.015) == 2
+    assert folds_needed(0.0, 0.015) == 2
 
 
 def test_warm_started_systems_are_compared_with_the_continued_baseline():

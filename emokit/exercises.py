@@ -244,23 +244,40 @@ def notebook05(instance_targets, n_positive, difference, *, model, inputs, label
 
 def notebook06(answer_1, answer_2, ci, excludes_zero, below_005, *, lambda_rows,
                paper_diffs) -> dict[str, str]:
-    """06 evaluation: reading Wilcoxon p-values and bootstrap intervals."""
-    from emokit.report import bootstrap_ci, wilcoxon_test
+    """06 evaluation: the fold as the unit, the optimism of choosing a weight on the test folds,
+    and reading a paired t-interval (against the percentile bootstrap)."""
+    from emokit.report import bootstrap_ci, paired_t_test
+    from emokit.systems import is_selected
 
-    systems = [r.system for r in lambda_rows]
-    best = max(lambda_rows, key=lambda row: row.ua[0]).system
-    interval = bootstrap_ci(paper_diffs, seed=0)
+    candidates = [r for r in lambda_rows
+                  if r.system.startswith("contrastive") and not is_selected(r.system)]
+    selected = next(r for r in lambda_rows if is_selected(r.system))
+    best = max(candidates, key=lambda row: row.ua[0])
+    optimism = 100 * (best.ua[0] - selected.ua[0])
+    test = paired_t_test(paper_diffs)
+    interval = (test.ci_low, test.ci_high)
     return {
-        "1": check("1", answer_1, wilcoxon_test([0.01 * i for i in range(1, 9)]).p_value,
-                   rtol=1e-9, hint="how many sign patterns are there, and how many are as extreme?"),
-        "2": check("2", answer_2, best,
-                   hints=[(lambda a: a not in systems, f"pick one of {systems}")],
-                   hint="compare the mean UA (`row.ua[0]`) of the rows"),
-        "3": check("3", ci, interval, hint="`report.bootstrap_ci(paper_diffs, seed=0)`, in points"),
+        "1": check("1", answer_1, 5,
+                   hints=[(15, ("3 seeds of a fold share its test speakers: they are averaged "
+                               "within the fold, not counted as pairs")),
+                          (3, "the pairs are not the seeds")],
+                   hint="how many test sessions does leave-one-session-out have?"),
+        "2": check("2", answer_2, optimism, atol=0.11,
+                   hints=[(-optimism, "best-on-test minus selected, not the other way round"),
+                          (lambda a: abs(a - optimism / 100) < 1e-3, "in points, not fractions"),
+                          (lambda a: a < 0, ("the best-on-test row is at least as good on test "
+                                            "as the row it is compared with here"))],
+                   hint="compare `row.ua[0]` of the contrastive weights (not the `-selected` "
+                        "row, not the baseline) with the `-selected` row's"),
+        "3": check("3", ci, interval,
+                   hints=[(bootstrap_ci(paper_diffs, seed=0), ("that is the percentile "
+                           "bootstrap, too narrow with 5 folds: the report's interval is the "
+                           "paired t-interval"))],
+                   hint="`report.paired_t_test(paper_diffs)`, in points"),
         "4": check("4", excludes_zero, bool(interval[0] > 0 or interval[1] < 0),
                    hint="is 0 inside the interval?"),
-        "5": check("5", below_005, bool(wilcoxon_test(paper_diffs).p_value < 0.05),
-                   hint="with 5 pairs, what is the smallest two-sided p the test can give?"),
+        "5": check("5", below_005, bool(test.p_value < 0.05),
+                   hint="the t-test and its interval agree: does the interval hold 0?"),
     }
 
 

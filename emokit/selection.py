@@ -10,7 +10,8 @@ stopping kept it for; ties go to the first candidate) and reports that run's tes
 Its record is written where the run store keeps runs,
 ``runs/contrastive-<kind>-selected/fold<k>_seed<s>/``: ``metrics.json`` (the chosen run's, with
 ``selected_system``, ``selected_weight`` and every candidate's validation UA) and a copy of the
-chosen run's ``history.json``. It is rewritten from the candidates each time the report is made.
+chosen run's ``history.json``. It is derived again from the candidates each time the report is
+made (and rewritten only when the choice or its numbers changed).
 """
 
 from __future__ import annotations
@@ -54,10 +55,14 @@ def select_on_validation(experiment_dir: str | Path, name: str, candidates: list
         candidates_val_ua=val_ua,
         objective=(f"{chosen.discriminator} at the weight of best validation UA among "
                    f"{weights}" + (", from the trained baseline" if chosen.warm_start else "")))
-    target.mkdir(parents=True, exist_ok=True)
-    write_atomic(target / "history.json", (source / "history.json").read_text())
-    write_atomic(target / "metrics.json", json.dumps(record, indent=2))
+    _write_if_changed(target / "history.json", (source / "history.json").read_text())
+    _write_if_changed(target / "metrics.json", json.dumps(record, indent=2))
     return record
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    if not path.exists() or path.read_text() != text:
+        write_atomic(path, text)
 
 
 def write_selected_runs(experiment_dir: str | Path, systems: list[System], folds: list[int],

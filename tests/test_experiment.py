@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 import os
 import signal
 import subprocess
@@ -19,7 +20,7 @@ from emokit.config import ExperimentConfig
 from emokit.experiment import load_config, run_experiment, run_sweep
 from emokit.manifest import Utterance
 from emokit.runstore import RunResult, load_runs, run_path
-from emokit.systems import System, expand_systems, parse_system, system_config
+from emokit.systems import System, expand_systems, is_selected, parse_system, system_config
 
 ROOT = Path(__file__).parent.parent
 CLASSES = ["neutral", "happy", "angry", "sad"]
@@ -172,8 +173,10 @@ def test_every_run_writes_its_files_and_the_report(tmp_path, stub, capsys):
         preds = list(csv.DictReader(f))
     correct = sum(p["true"] == p["predicted"] for p in preds)
     assert metrics["wa"] == pytest.approx(correct / len(preds))
-    assert [r.system for r in rows] == ["baseline", "contrastive-mlp-0.1", "contrastive-mlp-0.5"]
-    assert rows[2].vs_baseline["ua"].n_pairs == 10  # 5 folds x 2 seeds
+    assert [r.system for r in rows] == ["baseline", "contrastive-mlp-0.1", "contrastive-mlp-0.5",
+                                        "contrastive-mlp-selected"]
+    assert rows[2].vs_baseline["ua"].n_pairs == 5  # 5 folds (x 2 seeds, averaged per fold)
+    assert metrics["absent_classes"] == {"train": [], "test": []}
     printed = capsys.readouterr().out
     assert "leave-one-session-out, 5 folds x 2 seeds, built-in corpus mini" in printed
     assert (out / "report.md").read_text() in printed
@@ -235,9 +238,11 @@ def test_resume_redoes_only_unfinished_runs(tmp_path, stub):
                                     ("contrastive-mlp-0.1", "session4", 1)]
     assert sorted(stub.prepared) == ["session2", "session4"]  # finished folds are not prepared
     for path, mtime in before.items():
-        if path.parent not in (deleted, cut_short):
+        # the selection derived from the retrained run may change; nothing else is rewritten
+        if path.parent not in (deleted, cut_short,
+                               run_path(out, "contrastive-mlp-selected", 4, 1)):
             assert path.stat().st_mtime_ns == mtime, path
-    assert len(load_runs(out)) == 30
+    assert len([r for r in load_runs(out) if not is_selected(r["system"])]) == 30
 
 
 def test_resume_refuses_runs_made_with_other_settings(tmp_path, stub):
@@ -267,6 +272,44 @@ def test_sweep_runs_one_experiment_per_value(tmp_path, stub):
     assert (tmp_path / "sweep" / "text_disagreement=0.3" / "report.md").exists()
     with pytest.raises(ValueError, match="unknown setting"):
         run_sweep(cfg, "corpus.no_such_knob", [1], verbose=False)
+
+
+def test_selected_system_takes_the_weight_of_best_validation_ua(tmp_path, stub, monkeypatch):
+    """``contrastive-mlp-selected`` reports, per fold and seed, the test numbers of the weight
+    whose validation UA at the kept epoch is best (not the best epoch's of any run, not the best
+    on test), records the choice, and the report says best-on-test is optimistic."""
+    real = stub.train_and_evaluate
+
+    def varied(config, system, data, seed, *args, **kwargs):
+        result = real(config, system, data, seed, *args, **kwargs)
+        fold = int(data.fold.name[-1])
+        kept = 0.6 if system.contrastive_weight == (0.1 if (fold + seed) % 2 else 0.5) else 0.4
+        # epoch 1 scored higher, but the run kept epoch 2: its validation UA is `kept`
+        result.history = {"ce": [1.0, 0.8], "val_ua": [0.9, kept], "best_epoch": 2,
+                          "epochs_run": 2}
+        return result
+
+    monkeypatch.setattr(experiment, "train_and_evaluate", varied)
+    cfg = _config(tmp_path)
+    rows = run_experiment(cfg, verbose=False)
+    out = tmp_path / "stub"
+    assert rows[-1].system == "contrastive-mlp-selected" and rows[-1].n_runs == 10
+    for fold in range(1, 6):
+        for seed in (0, 1):
+            record = json.loads((run_path(out, "contrastive-mlp-selected", fold, seed)
+                                 / "metrics.json").read_text())
+            weight = 0.1 if (fold + seed) % 2 else 0.5
+            chosen = json.loads((run_path(out, f"contrastive-mlp-{weight:g}", fold, seed)
+                                 / "metrics.json").read_text())
+            assert record["selected_weight"] == weight
+            assert record["selected_system"] == f"contrastive-mlp-{weight:g}"
+            assert record["candidates_val_ua"][record["selected_system"]] == 0.6
+            assert (record["wa"], record["ua"], record["confusion"]) == (
+                chosen["wa"], chosen["ua"], chosen["confusion"])
+    report = (out / "report.md").read_text()
+    assert "contrastive-mlp-selected: per fold and seed, the weight with the best validation UA" in report
+    assert "optimistic" in report
+    assert (out / "plots" / "lambda_sweep.png").exists()
 
 
 # --- real models -----------------------------------------------------------------------------------
@@ -365,7 +408,7 @@ def test_paper_preset_in_quick_mode_warm_starts_against_its_control(tmp_path, mo
     rows = run_experiment(config, verbose=False)
     names = ["baseline", "contrastive-infonce-alpha0.1", "contrastive-infonce-alpha0.5",
              "baseline-continued"]
-    assert [r.system for r in rows] == names
+    assert [r.system for r in rows] == names[:3] + ["contrastive-infonce-selected", names[3]]
     out = tmp_path / "results" / "paper-quickmode"
     records = {r["system"]: r for r in load_runs(out)}
     warm = {records[n]["shared_fingerprint"] for n in names[1:]}
@@ -375,6 +418,15 @@ def test_paper_preset_in_quick_mode_warm_starts_against_its_control(tmp_path, mo
         "0.9 CE + 0.1 L (infonce), from the trained baseline")
     assert 0 < records["contrastive-infonce-alpha0.5"]["disc_chance"] < 0.2  # instance pairing
     assert rows[1].vs_control["ua"].n_pairs == 1
+    assert math.isnan(rows[1].vs_control["ua"].ci_low)  # one fold: no interval, never zero-width
     report = (out / "report.md").read_text()
+    # the weight chosen on validation, reported beside the control, from the chosen run
+    selected = next(r for r in rows if r.system == "contrastive-infonce-selected")
+    assert selected.vs_control is not None and selected.vs_baseline is not None
+    record = json.loads((run_path(out, "contrastive-infonce-selected", 1, 0)
+                         / "metrics.json").read_text())
+    assert record["selected_weight"] in (0.1, 0.5)
+    assert record["ua"] == records[record["selected_system"]]["ua"]
+    assert "| contrastive-infonce-selected |" in report.split("fair comparison")[1]
     assert "Warm-started systems against `baseline-continued`: the fair comparison" in report
     assert (out / "plots" / "regularizer.png").exists()

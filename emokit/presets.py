@@ -32,6 +32,11 @@
   would maximize the cross-entropy; emokit minimizes it. Its MINE and BCE branches are
   ``contrastive-mine`` and ``contrastive-shuffled_bce``. 2 + 5 systems x 5 folds: meant for a GPU.
 
+Where a preset runs one pair loss at several weights (``full``, ``paper``), the report also shows
+``contrastive-<kind>-selected``: per fold and seed, the weight with the best validation UA
+(:mod:`emokit.selection`, derived after the runs, no training). Choosing the weight by its test
+numbers instead is optimistic.
+
 With ``EMOKIT_QUICK=1`` (tests, notebooks in CI) :func:`get_preset` shrinks any preset to a smoke
 test: same folds and systems, a tiny model, one or two epochs, one seed.
 """

@@ -101,8 +101,8 @@ def _kept_epoch_measures(history: dict) -> dict:
             if len(history.get(k, [])) >= best}
 
 
-def code_measures(model, audio, text, labels, train_audio=None,
-                  train_text=None) -> tuple[dict, np.ndarray | None]:
+def code_measures(model, audio, text, labels, train_audio,
+                  train_text) -> tuple[dict, np.ndarray | None]:
     """Cross-modal retrieval of emotion on test-set codes ``(n, d)`` through the same post-hoc
     map for every system, fitted on the run's own training-set codes ``(m, d)``
     (:func:`emokit.probes.mapped_retrieval_accuracy`), with its chance level -> ``(measures,
@@ -117,8 +117,6 @@ def code_measures(model, audio, text, labels, train_audio=None,
         projected = np.asarray(model.discriminator.project(audio), dtype="float32")
         aligned = projected if projected.shape != audio.shape or not np.array_equal(
             projected, audio) else None
-    if train_audio is None or train_text is None:
-        return {"retrieval_chance": retrieval_chance(labels)}, aligned
     return ({"retrieval": mapped_retrieval_accuracy(train_audio, train_text, audio, text, labels),
              "retrieval_chance": retrieval_chance(labels)}, aligned)
 

@@ -7,7 +7,7 @@ import pytest
 
 from data_prep import synthetic
 from emokit import overlap
-from emokit.config import CorpusConfig
+from emokit.config import CorpusConfig, ExperimentConfig
 from emokit.errors import ConfigError
 from emokit.folds import make_folds
 from emokit.manifest import FIELDS, Utterance
@@ -86,6 +86,8 @@ def test_improvised_only_drops_scripted_dialogs(mini_rows):
     scripted = [u for u in mini_rows if u.mode == "script"]
     with pytest.raises(ConfigError, match="corpus.improvised_only: the corpus has no improvised"):
         overlap.improvised_only(scripted, CorpusConfig(improvised_only=True))
+    with pytest.raises(ConfigError, match=r"corpus.improvised_only: expected true or false"):
+        ExperimentConfig.from_dict({"corpus": {"improvised_only": "yes"}})
 
 
 def test_ua_by_mode_on_a_hand_made_table():

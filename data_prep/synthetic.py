@@ -17,6 +17,13 @@ made imperfect on purpose, so that fusing them helps:
 - ``audio_ambiguity``: the fraction whose voice leans towards another emotion;
 - ``snr_db``: background noise level against neutral speech.
 
+Scripted dialogs (``script01_1`` ...) are plays: as in IEMOCAP, every session performs the same
+script, so its lines recur verbatim from session to session (and twice within a session, once per
+``Ses..F_``/``Ses..M_`` recording), and a line mostly comes with the emotion it was written for
+(``SCRIPT_EMOTION_RECURRENCE``; the actors vary the rest). Improvised dialogs get a fresh transcript
+for every turn. So leave-one-session-out leaves scripted test transcripts in the training set, as
+it does on the real corpus (:mod:`emokit.overlap` measures it).
+
 Sizes: ``mini`` (350 four-class utterances of 1-4 s, seconds to generate; the default for the demo
 and the tests) and ``iemocap`` (IEMOCAP's 5,531 four-class utterances with its class and session
 counts and durations, about 7 h of audio; out-of-set labels at a tenth of the release's counts).
@@ -72,6 +79,10 @@ AMBIGUOUS_BLEND = 0.5  # an ambiguous voice sits this far from the other emotion
 CUE_PROBABILITY = 0.7  # share of transcripts holding emotional cue words at all
 WORDS_PER_SECOND = 2.2
 XX_TURN_PROBABILITY = 0.04  # unlabelled turns (ids with XX), as in the release
+# Of the scripted turns, the share that play a line written for their own emotion; the others play
+# a line of another emotion's scene (actors vary). Words still follow the turn's text_emotion.
+SCRIPT_EMOTION_RECURRENCE = 0.8
+PERFORMANCE_SPREAD = 0.15  # a performed line lasts its script length times 1 +- this
 
 
 @dataclass(frozen=True)
@@ -162,6 +173,8 @@ def plan_corpus(size: str = "mini", seed: int = 0,
     rng = np.random.default_rng(seed)
     four = rng.permutation([raw for raw, n in spec.raw_counts.items() for _ in range(n)])
     others = rng.permutation([raw for raw, n in spec.out_of_set.items() for _ in range(n)])
+    scripts = {name: _write_script(spec, np.random.default_rng([seed, 13, i]), text_disagreement)
+               for i, name in enumerate(spec.dialogs) if name.startswith("script")}
     bounds = np.cumsum((0,) + spec.session_counts)
     other_split = np.array_split(others, len(spec.session_counts))
     turns: list[Turn] = []
@@ -171,7 +184,8 @@ def plan_corpus(size: str = "mini", seed: int = 0,
         which = rng.integers(0, len(dialogs), len(session_labels))
         for d, dialog in enumerate(dialogs):
             turns += _plan_dialog(dialog, s, session_labels[which == d], spec, rng,
-                                  text_disagreement, audio_ambiguity, first_index=len(turns))
+                                  text_disagreement, audio_ambiguity, first_index=len(turns),
+                                  script=scripts.get(script_name(dialog)))
     return turns
 
 
@@ -186,22 +200,71 @@ def _dialog_names(session: int, names: tuple[str, ...]) -> list[str]:
     return dialogs
 
 
+def script_name(dialog: str) -> str:
+    """The play a dialog performs: ``Ses05M_script01_1b`` -> ``script01_1`` (improvised dialogs
+    name their scene: ``Ses01F_impro01`` -> ``impro01``)."""
+    name = dialog.split("_", 1)[1]
+    return name[:-1] if name.startswith("script") and name.endswith("b") else name
+
+
+@dataclass(frozen=True)
+class ScriptLine:
+    transcript: str
+    seconds: float  # its length as written; each performance varies it (PERFORMANCE_SPREAD)
+
+
+def _write_script(spec: Size, rng, text_disagreement: float) -> dict:
+    """One play: ``{(scene emotion, cue emotion or ""): [ScriptLine]}``, each pool about as many
+    lines as one performance has turns of that kind, so a line recurs in every performance."""
+    per_performance = ((sum(spec.session_counts) + sum(spec.out_of_set.values()))
+                       / (2 * len(spec.session_counts) * len(spec.dialogs)))
+    counts = {c: sum(n for raw, n in spec.raw_counts.items() if labels_lib.to_class(raw) == c)
+              for c in CLASSES}
+    script = {}
+    for scene in CLASSES:
+        share = counts[scene] / sum(counts.values())
+        for cue in ("", *CLASSES):
+            if not cue:
+                p = 1 - CUE_PROBABILITY
+            else:
+                p = CUE_PROBABILITY * ((1 - text_disagreement) if cue == scene
+                                       else text_disagreement / (len(CLASSES) - 1))
+            script[scene, cue] = [_script_line(scene, cue, spec, rng)
+                                  for _ in range(max(1, round(per_performance * share * p)))]
+    return script
+
+
+def _script_line(scene: str, cue: str, spec: Size, rng) -> ScriptLine:
+    seconds = _duration(spec, rng)
+    rate = _voice.EMOTION_PROSODY[scene].rate
+    n_words = int(np.clip(round(seconds * WORDS_PER_SECOND * rate * rng.uniform(0.8, 1.2)), 1, 25))
+    return ScriptLine(_transcript(n_words, cue, rng, has_cue=bool(cue)), seconds)
+
+
+def _duration(spec: Size, rng) -> float:
+    mean, lo, hi = spec.duration
+    sigma = 0.55
+    return float(np.clip(rng.lognormal(np.log(mean) - sigma**2 / 2, sigma), lo, hi))
+
+
 def _plan_dialog(dialog, session, raw_labels, spec, rng, text_disagreement, audio_ambiguity,
-                 first_index):
+                 first_index, script=None):
     turns, counters, clock = [], {"F": 0, "M": 0, "XX": 0}, float(rng.uniform(1.0, 8.0))
     for raw in raw_labels:
         if rng.random() < XX_TURN_PROBABILITY:
             turns.append(_plan_turn(dialog, session, "", spec, rng, 0.0, 0.0, clock, counters,
-                                    first_index + len(turns)))
+                                    first_index + len(turns), script))
             clock = turns[-1].end
         turns.append(_plan_turn(dialog, session, str(raw), spec, rng, text_disagreement,
-                                audio_ambiguity, clock, counters, first_index + len(turns)))
+                                audio_ambiguity, clock, counters, first_index + len(turns),
+                                script))
         clock = turns[-1].end
     return turns
 
 
 def _plan_turn(dialog, session, raw, spec, rng, text_disagreement, audio_ambiguity, clock,
-               counters, index) -> Turn:
+               counters, index, script=None) -> Turn:
+    """One turn; a scripted dialog's turn (``script`` given) plays one of the script's lines."""
     gender = "F" if rng.random() < 0.5 else "M"
     if raw:
         uid = f"{dialog}_{gender}{counters[gender]:03d}"
@@ -213,14 +276,21 @@ def _plan_turn(dialog, session, raw, spec, rng, text_disagreement, audio_ambigui
     emotion = emotion or _OUT_OF_SET_EMOTION.get(raw) or CLASSES[rng.integers(len(CLASSES))]
     text_emotion, text_disagrees = _maybe_other(emotion, text_disagreement, rng)
     audio_emotion, audio_ambiguous = _maybe_other(emotion, audio_ambiguity, rng)
-    mean, lo, hi = spec.duration
-    sigma = 0.55
-    seconds = float(np.clip(rng.lognormal(np.log(mean) - sigma**2 / 2, sigma), lo, hi))
+    has_cue = bool(rng.random() < CUE_PROBABILITY)
+    if script is None:
+        seconds = _duration(spec, rng)
+        rate = _voice.EMOTION_PROSODY[audio_emotion].rate
+        n_words = int(np.clip(round(seconds * WORDS_PER_SECOND * rate * rng.uniform(0.8, 1.2)),
+                              1, 25))
+        transcript = _transcript(n_words, text_emotion, rng, has_cue)
+    else:
+        line = _performed_line(script, emotion, text_emotion if has_cue else "", rng)
+        transcript = line.transcript
+        seconds = float(np.clip(line.seconds * rng.uniform(1 - PERFORMANCE_SPREAD,
+                                                           1 + PERFORMANCE_SPREAD),
+                                *spec.duration[1:]))
     n_samples = round(seconds * _voice.SAMPLE_RATE)
     start = round(clock + float(rng.uniform(0.2, 1.5)), 4)
-    rate = _voice.EMOTION_PROSODY[audio_emotion].rate
-    n_words = int(np.clip(round(seconds * WORDS_PER_SECOND * rate * rng.uniform(0.8, 1.2)), 1, 25))
-    transcript, has_cue = _transcript(n_words, text_emotion, rng)
     vad, raters = _ratings(raw, emotion, rng) if raw else ((0.0, 0.0, 0.0), ())
     return Turn(
         id=uid, session=session, dialog=dialog, speaker=f"Ses{session:02d}{gender}", gender=gender,
@@ -234,6 +304,14 @@ def _plan_turn(dialog, session, raw, spec, rng, text_disagreement, audio_ambigui
         text_disagrees=text_disagrees and has_cue, audio_ambiguous=audio_ambiguous,
         intensity=float(rng.uniform(0.5, 1.3)), raters=raters, index=index,
     )
+
+
+def _performed_line(script: dict, emotion: str, cue: str, rng) -> ScriptLine:
+    """The line a scripted turn of ``emotion`` plays: one written for a scene of its own emotion
+    (``SCRIPT_EMOTION_RECURRENCE``) or of another, whose words point to ``cue``."""
+    scene, _ = _maybe_other(emotion, 1 - SCRIPT_EMOTION_RECURRENCE, rng)
+    pool = script[scene, cue]
+    return pool[rng.integers(len(pool))]
 
 
 def _maybe_other(emotion: str, probability: float, rng) -> tuple[str, bool]:
@@ -250,10 +328,10 @@ _RATER_CODES = list(_RATER_WORDS)
 _EVALUATORS = ["E1", "E2", "E3", "E4", "E5"]
 
 
-def _transcript(n_words: int, emotion: str, rng) -> tuple[str, bool]:
-    """A sentence of filler words, a cue word or two of ``emotion``, maybe a non-speech token."""
+def _transcript(n_words: int, emotion: str, rng, has_cue: bool) -> str:
+    """A sentence of filler words, with ``has_cue`` a cue word or two of ``emotion``, maybe a
+    non-speech token."""
     words = _FILLER[rng.integers(0, len(_FILLER), n_words)].tolist()
-    has_cue = bool(rng.random() < CUE_PROBABILITY)
     if has_cue:
         n_cues = 1 + int(n_words > 4 and rng.random() < 0.4)
         cues = _CUES[emotion]
@@ -271,7 +349,7 @@ def _transcript(n_words: int, emotion: str, rng) -> tuple[str, bool]:
         end = "."
     if not words[0].startswith("["):
         words[0] = words[0][0].upper() + words[0][1:]
-    return " ".join(words) + end, has_cue
+    return " ".join(words) + end
 
 
 def _ratings(raw: str, emotion: str, rng) -> tuple[tuple[float, float, float], tuple[str, ...]]:

@@ -55,6 +55,10 @@ class CorpusConfig:
     snr_db: float = 20.0  # background noise against neutral speech
     data_dir: str | None = None  # corpus and manifest go here; None = emokit.paths.data_dir()
     class_set: str = "4class"  # see emokit.labels.CLASS_SETS
+    # True: the experiment keeps only improvised dialogs (manifest mode "impro"). Scripted dialogs
+    # are the same plays in every session, so their test transcripts recur in training even under
+    # leave-one-session-out (see emokit.overlap).
+    improvised_only: bool = False
 
 
 @dataclass

@@ -34,6 +34,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from emokit.atomic import write_atomic
 from emokit.config import ExperimentConfig
+from emokit.overlap import append_mode_section, improvised_only, protocol_note, read_folds
 from emokit.pipeline import prepare_fold
 from emokit.protocol import describe_protocol, folds_record, select_folds
 from emokit.report import SystemSummary, summarize, write_report
@@ -233,11 +234,12 @@ def _run_experiment_locked(config: ExperimentConfig, verbose: bool) -> list[Syst
     systems = expand_systems(config)
     settings = run_settings(config)
     utterances, features = load_corpus(config)
+    utterances = improvised_only(utterances, config.corpus)
     folds = select_folds(make_folds(utterances, config.protocol,
                                     config.pipeline.validation_speakers), config.folds)
     out.mkdir(parents=True, exist_ok=True)
     config.save(out / "config.yaml")
-    write_atomic(out / "folds.json", folds_record(folds))
+    write_atomic(out / "folds.json", folds_record(folds, utterances, config.text.lowercase))
 
     pending = []
     for k, fold in folds:
@@ -303,7 +305,10 @@ def finish_report(config: ExperimentConfig, fold_numbers: list[int], systems: li
     runs = [r for r in load_runs(out) if r["system"] in names and r["fold"] in fold_numbers
             and r["seed"] in config.seeds]
     rows = summarize(runs, names)
-    markdown = write_report(rows, out, describe_protocol(config, fold_numbers))
+    protocol = describe_protocol(config, fold_numbers) + protocol_note(read_folds(out),
+                                                                       fold_numbers)
+    markdown = write_report(rows, out, protocol)
+    markdown = append_mode_section(out, runs, names, markdown)
     save_experiment_plots(out, runs, rows)
     if show:
         print("\n" + markdown)

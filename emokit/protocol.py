@@ -28,18 +28,16 @@ def random_split(utterances, test_fraction: float = 0.2, seed: int = 0) -> tuple
 def leakage(utterances, train_ids, test_ids) -> dict[str, float]:
     """What a test set shares with its training set: the fraction of test utterances whose
     speaker is among the training speakers, and whose transcript (tokenized) occurs verbatim in
-    training, overall and for scripted turns."""
-    from emokit.text import tokenize
+    training, overall and for scripted and improvised turns (NaN where there are none; see
+    :func:`emokit.overlap.transcript_overlap`)."""
+    from emokit.overlap import transcript_overlap
 
     by_id = {u.id: u for u in utterances}
     speakers = {by_id[i].speaker for i in train_ids}
-    texts = {" ".join(tokenize(by_id[i].transcript)) for i in train_ids}
-    test = [by_id[i] for i in test_ids]
-    seen = [" ".join(tokenize(u.transcript)) in texts for u in test]
-    scripted = [s for s, u in zip(seen, test, strict=True) if u.mode == "script"]
-    return {"seen_speaker": float(np.mean([u.speaker in speakers for u in test])),
-            "seen_transcript": float(np.mean(seen)),
-            "seen_transcript_scripted": float(np.mean(scripted)) if scripted else float("nan")}
+    overlap = transcript_overlap(utterances, train_ids, test_ids)
+    return {"seen_speaker": float(np.mean([by_id[i].speaker in speakers for i in test_ids])),
+            **{k: float("nan") if v is None else float(v) for k, v in overlap.items()
+               if k.startswith("seen_")}}
 
 
 def describe_protocol(config: ExperimentConfig, fold_numbers: list[int]) -> str:
@@ -53,8 +51,9 @@ def describe_protocol(config: ExperimentConfig, fold_numbers: list[int]) -> str:
     folds = (f"folds {', '.join(map(str, fold_numbers))}" if config.folds
              else f"{len(fold_numbers)} folds")
     seeds = len(config.seeds)
+    dialogs = ", improvised dialogs only" if corpus.improvised_only else ""
     return (f"{PROTOCOL_NAMES[config.protocol]}, {folds} x {seeds} seed"
-            f"{'s' if seeds != 1 else ''}, {source}")
+            f"{'s' if seeds != 1 else ''}, {source}{dialogs}")
 
 
 def select_folds(folds: list, wanted: list[int] | None) -> list[tuple[int, object]]:
@@ -69,6 +68,14 @@ def select_folds(folds: list, wanted: list[int] | None) -> list[tuple[int, objec
     return [numbered[k - 1] for k in sorted(set(wanted))]
 
 
-def folds_record(folds: list[tuple[int, object]]) -> str:
-    """JSON of every fold's speakers and ids (written next to the runs for auditing)."""
-    return json.dumps([{"fold": k, **dataclasses.asdict(f)} for k, f in folds], indent=1)
+def folds_record(folds: list[tuple[int, object]], utterances=None, lowercase: bool = True) -> str:
+    """JSON of every fold's speakers and ids (written next to the runs for auditing); with the
+    manifest's ``utterances``, also each fold's transcript overlap
+    (:func:`emokit.overlap.fold_overlap`: ``seen_transcript``, ``seen_transcript_scripted``,
+    ``seen_transcript_improvised``, ``test_scripted``, ``scripted_test_ids``), tokenized with
+    ``lowercase`` as the text pipeline does."""
+    from emokit.overlap import fold_overlap
+
+    return json.dumps([{"fold": k, **dataclasses.asdict(f),
+                        **(fold_overlap(utterances, f, lowercase) if utterances else {})}
+                       for k, f in folds], indent=1)

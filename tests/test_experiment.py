@@ -4,6 +4,7 @@ import csv
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -430,3 +431,59 @@ def test_paper_preset_in_quick_mode_warm_starts_against_its_control(tmp_path, mo
     assert "| contrastive-infonce-selected |" in report.split("fair comparison")[1]
     assert "Warm-started systems against `baseline-continued`: the fair comparison" in report
     assert (out / "plots" / "regularizer.png").exists()
+
+
+# --- issue 15: IEMOCAP's scripted overlap ----------------------------------------------------------
+
+def _scripted_corpus(stub):
+    """The stub corpus with every second turn in a scripted dialog whose line recurs in every
+    session (``line 1``, ``line 3``), improvised turns each saying something new."""
+    rows = []
+    for u in stub.utterances:
+        number = int(u.id[-3:])
+        if number % 2:
+            uid = u.id.replace("impro01", "script01_1")
+            u = Utterance(uid, u.session, uid.rsplit("_", 1)[0], u.speaker, u.gender, "script",
+                          u.raw_label, u.label, 0.0, 1.0, 3.0, 3.0, 3.0, f"Line {number}.",
+                          f"{uid}.wav", 1.0, 16000)
+        else:
+            u = Utterance(*[getattr(u, f) for f in ("id", "session", "dialog", "speaker",
+                                                     "gender", "mode", "raw_label", "label",
+                                                     "start", "end", "valence", "arousal",
+                                                     "dominance")],
+                          f"something new {u.id}", u.wav, 1.0, 16000)
+        rows.append(u)
+    stub.utterances = rows
+    stub.labels = {u.id: CLASSES.index(u.label) for u in rows}
+
+
+def test_folds_json_and_report_state_the_scripted_overlap(tmp_path, stub):
+    _scripted_corpus(stub)
+    run_experiment(_config(tmp_path, seeds=[0], systems=["baseline"]), verbose=False)
+    out = tmp_path / "stub"
+    for fold in json.loads((out / "folds.json").read_text()):
+        assert fold["seen_transcript_scripted"] == 1.0
+        assert fold["seen_transcript_improvised"] == 0.0
+        assert fold["seen_transcript"] == 0.5 and fold["test_scripted"] == 4
+        assert fold["scripted_test_ids"] == [i for i in fold["test_ids"] if "script" in i]
+    report = (out / "report.md").read_text()
+    assert ("test transcripts seen verbatim in training: 50% (scripted 100%, improvised 0%"
+            in report.splitlines()[0])
+    assert "| system | UA improvised % | UA scripted % |" in report
+    split = report[report.index("| system | UA improvised % |"):]
+    assert re.search(r"\| baseline \| [\d.]+ \| [\d.]+ \| [+-][\d.]+ \| 5 \|", split)
+
+
+def test_improvised_only_leaves_scripted_dialogs_out_of_every_fold(tmp_path, stub):
+    _scripted_corpus(stub)
+    cfg = _config(tmp_path, seeds=[0], systems=["baseline"])
+    cfg.corpus.improvised_only = True
+    run_experiment(cfg, verbose=False)
+    out = tmp_path / "stub"
+    for fold in json.loads((out / "folds.json").read_text()):
+        ids = fold["train_ids"] + fold["val_ids"] + fold["test_ids"]
+        assert ids and not [i for i in ids if "script" in i]
+        assert fold["seen_transcript_scripted"] is None and fold["test_scripted"] == 0
+    report = (out / "report.md").read_text()
+    assert "improvised dialogs only" in report.splitlines()[0]
+    assert "UA scripted" not in report

@@ -31,7 +31,7 @@ def test_a_right_answer_says_so_within_tolerance(capsys):
     (1, True, "expected True or False"),
 ])
 def test_a_wrong_answer_gets_a_hint_that_does_not_give_it_away(answer, expected, hint, capsys):
-    status = exercises.check("5", answer, expected, hints=[(9, "forgot the diagonal")])
+    status = exercises.check("5", answer, expected, hints=[(9, "forgot the diagonal")], factors=(2,))
     out = capsys.readouterr().out
     assert status == exercises.WRONG and hint in out
     if not isinstance(expected, bool):
@@ -46,8 +46,10 @@ def test_accept_predicates_and_answers_that_break_the_check_are_wrong_not_fatal(
 
 def test_notebook05_checker_knows_the_answers_without_the_notebook_giving_them(capsys):
     class Model:
+        contrastive_weight = 0.5
+
         def compute_losses(self, inputs, labels):
-            return {"loss": 1.5, "ce": 1.5}
+            return {"loss": 1.5, "ce": 1.0, "pair_term": 0.5, "disc_loss": 1.0}
 
     statuses = exercises.notebook05(np.eye(3), 9, ..., model=Model(), inputs=None, labels=None)
     assert statuses == {"1": exercises.RIGHT, "2": exercises.WRONG, "3": exercises.UNANSWERED}

@@ -145,3 +145,22 @@ def test_data_and_results_go_to_drive_when_it_is_mounted(tmp_path, monkeypatch):
     assert "a disconnect loses nothing" in paths.storage_note()
     monkeypatch.setenv("EMOKIT_DATA", str(tmp_path / "mine"))
     assert paths.data_dir() == tmp_path / "mine"
+
+
+# --- the quick-mode switch of every notebook's first cell -----------------------------------------
+
+@pytest.mark.parametrize(("switch", "quick"), [("True", True), ("False", False)])
+def test_the_first_cells_quick_mode_line_switches_quick_mode(switch, quick, monkeypatch, capsys):
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    from emokit.config import quick_mode
+
+    monkeypatch.setenv("EMOKIT_QUICK", "0" if quick else "1")
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")  # the cell sets it: restored afterwards
+    first = next("".join(c["source"]) for c in json.loads(
+        (student_notebooks.NOTEBOOKS / "00_getting_started.ipynb").read_text())["cells"]
+        if c["cell_type"] == "code")
+    assert "QUICK_MODE = None  #" in first
+    code = TransformerManager().transform_cell(first.replace("QUICK_MODE = None", f"QUICK_MODE = {switch}"))
+    exec(compile(code, "first-cell", "exec"), {"get_ipython": lambda: None})  # noqa: S102
+    assert quick_mode() is quick

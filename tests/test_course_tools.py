@@ -164,3 +164,48 @@ def test_the_first_cells_quick_mode_line_switches_quick_mode(switch, quick, monk
     code = TransformerManager().transform_cell(first.replace("QUICK_MODE = None", f"QUICK_MODE = {switch}"))
     exec(compile(code, "first-cell", "exec"), {"get_ipython": lambda: None})  # noqa: S102
     assert quick_mode() is quick
+
+
+# --- notebook 07's chart carries its caveats -------------------------------------------------------
+
+def test_a_near_chance_chart_marks_no_winner_and_shows_chance_and_numbers():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    near = {"neutral": 0.26, "happy": 0.27, "angry": 0.24, "sad": 0.23}
+    ax = your_voice.plot_probabilities(near, title="mine")
+    assert len({bar.get_facecolor() for bar in ax.patches}) == 1
+    assert "near chance" in ax.get_title()
+    assert [line.get_ydata()[0] for line in ax.get_lines()] == [0.25]
+    assert {"0.26", "0.27", "0.24", "0.23"} <= {t.get_text() for t in ax.texts}
+    clear = your_voice.plot_probabilities({"neutral": 0.1, "happy": 0.7, "angry": 0.1, "sad": 0.1})
+    assert "near chance" not in clear.get_title()
+
+
+def test_input_report_names_unknown_words_a_cut_recording_and_the_normalization(tmp_path,
+                                                                                 monkeypatch):
+    import types
+
+    import soundfile
+
+    from emokit import inference
+    from emokit.config import FeatureConfig
+    from emokit.features import FeatureNormalizer
+    from emokit.text import Vocabulary
+
+    soundfile.write(tmp_path / "me.wav", np.zeros(4 * 16000, "float32") + 0.01, 16000)
+    bundle = types.SimpleNamespace(features=FeatureConfig(), lowercase=True, max_words=30,
+                                   max_frames=300, vocab=Vocabulary.build([["we", "won"]]),
+                                   normalizer=FeatureNormalizer("speaker"))
+    monkeypatch.setattr(inference, "load_bundle", lambda path: bundle)
+    report = inference.input_report(tmp_path / "me.wav", "We WON the cup, the cup!", "bundle")
+    assert report.unknown_words == ["the", "cup"]
+    assert report.cut and report.seconds == 4.0 and report.seconds_used == 3.0
+    lines = your_voice.caveats({"neutral": 0.3, "happy": 0.3, "angry": 0.2, "sad": 0.2}, report)
+    text = "\n".join(lines)
+    assert "chance is 0.25" in text and "near chance" in text
+    assert "does not know (read as <unk>): the, cup" in text
+    assert "first 3.0 s of 4.0 s (max_frames=300)" in text
+    assert "training fold's statistics" in text
+    bundle.max_frames = 750
+    assert not inference.input_report(tmp_path / "me.wav", "we won", "bundle").cut

@@ -237,6 +237,7 @@ def grade(folder: Path, out: Path, sources: Path = SOURCES, feedback: Path | Non
         raise FileNotFoundError(f"no .ipynb file below {folder}: put each student's notebooks in "
                                 "a folder named after them (alice/05_contrastive.ipynb)")
     source_list = sorted(Path(sources).glob("*.ipynb"))
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the kernels' TensorFlow: no log lines
     work = out.parent / f".{out.stem}_work"
     results, saved = [], os.environ.get("EMOKIT_RESULTS")
     for student, path in found:

@@ -235,8 +235,8 @@ def notebook02(answer_1, answer_2, answer_3, *, features, train_ids, speakers, c
                           (lambda a: _close(a, largest_mean(FeatureNormalizer("none"), test_ids),
                                             **close),
                            "those are the raw frames: normalize them first")],
-                   hint="fit a 'global' normalizer on `train_ids`, transform the frames of the "
-                        "utterances not in `train_ids`, pool them, and take the mean of each dim"),
+                   hint="which frames go through which normalizer? The mean is taken per "
+                        "dim over the pooled frames"),
     }
 
 
@@ -344,8 +344,8 @@ def notebook05(instance_targets, n_positive, pair_term, *, model, inputs, labels
                           (near(out["loss"]), ("that is the whole objective: subtract the "
                                               "cross-entropy")),
                           (near(out["ce"]), "that is the cross-entropy")],
-                   hint="call `model.compute_losses(inputs, batch_labels)` and compare `loss` with "
-                        "`ce`"),
+                   hint="the objective of section 4 on this batch: what does it hold besides "
+                        "the cross-entropy?"),
     }
 
 

@@ -31,13 +31,16 @@ def is_unanswered(answer: Any) -> bool:
 
 
 def check(name: str, answer: Any, expected: Any = None, *, accept: Callable[[Any], bool] | None = None,
-          hints: Sequence[Hint] = (), hint: str = "", rtol: float = 1e-6, atol: float = 1e-9) -> str:
+          hints: Sequence[Hint] = (), hint: str = "", factors: Sequence[int] = (), rtol: float = 1e-6,
+          atol: float = 1e-9) -> str:
     """Print and return the status of exercise ``name``: "not answered yet", "right" or "not right yet".
 
     ``expected`` is the right answer (a number, a string, a sequence or an array, compared with the
     tolerances for numbers); for answers with many right forms pass ``accept``, a predicate.
     ``hints`` are ``(wrong_answer_or_predicate, message)`` pairs tried in order on a wrong answer;
-    ``hint`` is the message when no foreseen mistake matches.
+    ``hint`` is the message when no foreseen mistake matches. ``factors``: the factors (2, 100,
+    ...) a number may be off by through a real slip of this exercise (a one-sided p, a percentage);
+    only those earn "off by a factor of N". A ``True``/``False`` is never a right number.
     """
     if is_unanswered(answer):
         return _report(name, UNANSWERED, "replace the `...` with your answer")
@@ -47,7 +50,8 @@ def check(name: str, answer: Any, expected: Any = None, *, accept: Callable[[Any
         return _report(name, WRONG, f"checking it raised {type(error).__name__}: {error}")
     if right:
         return _report(name, RIGHT, "")
-    return _report(name, WRONG, _hint_for(answer, expected, accept is None, hints, hint, rtol, atol))
+    return _report(name, WRONG, _hint_for(answer, expected, accept is None, hints, hint, factors,
+                                          rtol, atol))
 
 
 def _report(name: str, status: str, detail: str) -> str:
@@ -59,8 +63,8 @@ def _report(name: str, status: str, detail: str) -> str:
 def _equal(answer: Any, expected: Any, rtol: float, atol: float) -> bool:
     if isinstance(expected, str) or isinstance(answer, str):
         return answer == expected
-    if isinstance(expected, bool) or isinstance(answer, bool):
-        return isinstance(answer, (bool, np.bool_)) and bool(answer) == expected
+    if _is_bool(expected) or _is_bool(answer):  # True is no number, and 1 is no True
+        return _is_bool(answer) and _is_bool(expected) and bool(answer) == bool(expected)
     a, e = np.asarray(answer), np.asarray(expected)
     if a.shape != e.shape:
         return False
@@ -69,7 +73,26 @@ def _equal(answer: Any, expected: Any, rtol: float, atol: float) -> bool:
     return bool(np.array_equal(a, e))
 
 
-def _hint_for(answer, expected, has_expected, hints, fallback, rtol, atol) -> str:
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, (bool, np.bool_)) or (np.ndim(value) == 0 and not isinstance(value, str)
+                                                  and getattr(value, "dtype", None) == np.bool_)
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _close(answer: Any, value: float, rtol: float, atol: float) -> bool:
+    """A single number (a bool is none) within the tolerances of ``value``."""
+    return (not _is_bool(answer) and np.ndim(answer) == 0
+            and bool(np.isclose(float(answer), value, rtol=rtol, atol=atol)))
+
+
+def _hint_for(answer, expected, has_expected, hints, fallback, factors, rtol, atol) -> str:
     for wrong, message in hints:
         try:
             matched = wrong(answer) if callable(wrong) else _equal(answer, wrong, rtol, atol)
@@ -78,26 +101,28 @@ def _hint_for(answer, expected, has_expected, hints, fallback, rtol, atol) -> st
         if matched:
             return message
     if has_expected:
-        generic = _shape_hint(answer, expected)
+        generic = _shape_hint(answer, expected, factors)
         if generic:
             return generic
     return fallback or "not this one: reread the exercise and try again"
 
 
-def _shape_hint(answer, expected) -> str:
-    """A hint about the form of the answer: its type, shape, length, or a factor it is off by."""
-    if isinstance(expected, bool):
-        return "" if isinstance(answer, (bool, np.bool_)) else "expected True or False"
+def _shape_hint(answer, expected, factors=()) -> str:
+    """A hint about the form of the answer: its type, shape, length, or one of ``factors`` it is
+    off by."""
+    if _is_bool(expected):
+        return "" if _is_bool(answer) else "expected True or False"
     if isinstance(expected, str):
         return "" if isinstance(answer, str) else f"expected a string, got {type(answer).__name__}"
     if isinstance(expected, (int, float, np.number)):
-        if not isinstance(answer, (int, float, np.number)) or isinstance(answer, bool):
-            if np.ndim(answer) > 0:
-                return f"expected a single number, got something of shape {np.shape(answer)}"
+        if np.ndim(answer) > 0:
+            return f"expected a single number, got something of shape {np.shape(answer)}"
+        if _is_bool(answer) or isinstance(answer, str) or not _is_number(answer):
             return f"expected a number, got {type(answer).__name__}"
+        answer = float(answer)
         if expected != 0 and answer != 0 and math.isfinite(answer):
             ratio = answer / expected
-            for factor in (2, 3, 4, 10, 100, 1000):
+            for factor in factors:
                 for r, word in ((factor, "larger"), (1 / factor, "smaller")):
                     if math.isclose(ratio, r, rel_tol=1e-6):
                         return f"off by a factor of {factor}: yours is {factor}x {word}"
@@ -136,43 +161,82 @@ def notebook01(answer_1, answer_2, answer_3, *, labelled, rows, truth) -> dict[s
     """01 data: counting in the manifest and the ground truth."""
     import re
 
-    session_3 = sum(r.speaker.startswith("Ses03") for r in labelled)
+    speaker = "Ses04M"  # its count differs from Ses04F's, its session's and its parsed rows'
+    partner = speaker[:-1] + ("F" if speaker.endswith("M") else "M")
     tagged = [r for r in rows if re.search(r"\[[A-Z]+\]", r.transcript)]
+    tagged_labelled = [r for r in labelled if re.search(r"\[[A-Z]+\]", r.transcript)]
     text_away = [t for t in truth if t["text_emotion"] not in ("", t["label"])]
+    audio_away = [t for t in truth if t["audio_emotion"] != t["label"]]
+    both_away = [t for t in text_away if t["audio_emotion"] != t["label"]]
+    either_away = [t for t in truth if t["text_emotion"] not in ("", t["label"])
+                   or t["audio_emotion"] != t["label"]]
     return {
-        "1": check("1", answer_1, sum(r.speaker == "Ses03M" for r in labelled),
-                   hints=[(session_3, "that counts both speakers of session 3: only Ses03M"),
-                          (sum(r.speaker == "Ses03M" for r in rows),
-                           "count only the labelled (4-class) rows")]),
+        "1": check("1", answer_1, sum(r.speaker == speaker for r in labelled),
+                   hints=[(sum(r.speaker[:5] == speaker[:5] for r in labelled),
+                           f"that counts both speakers of session {speaker[4]}: only {speaker}"),
+                          (sum(r.speaker == partner for r in labelled),
+                           f"that is {partner}: the last letter is the speaker's gender"),
+                          (sum(r.speaker == speaker for r in rows),
+                           "that counts every parsed row: keep only the 4-class (labelled) ones")]),
         "2": check("2", answer_2, len(tagged) / len(rows),
                    hints=[(lambda a: a > 1, "a fraction lies between 0 and 1"),
-                          (lambda a: math.isclose(a, 100 * len(tagged) / len(rows)),
-                           "a fraction, not a percentage")],
+                          (len(tagged_labelled) / len(labelled),
+                           ("that is over the 4-class rows only: the exercise counts every row "
+                           "of `rows`"))],
+                   factors=(100,),
                    hint="over all rows of `rows`, count the transcripts holding a [TOKEN]"),
-        "3": check("3", answer_3, sum(t["audio_emotion"] != t["label"] for t in text_away),
+        "3": check("3", answer_3, len(both_away),
                    hints=[(len(text_away), ("that counts the words pointing away: the voice must "
-                                           "point away too"))]),
+                                           "point away too")),
+                          (len(audio_away), ("that counts the voices pointing away: the words must "
+                                            "point away too")),
+                          (len(either_away), "that counts text *or* voice away: both must be")]),
     }
 
 
 def notebook02(answer_1, answer_2, answer_3, *, features, train_ids, speakers, config) -> dict[str, str]:
-    """02 audio features: frames, dims and normalization."""
+    """02 audio features: frames, dims and normalization. ``answer_3``: how far from 0 a
+    ``"global"`` normalizer leaves the test speakers' frames (``features`` ids not in
+    ``train_ids``)."""
     import dataclasses
 
     from emokit.features import FeatureNormalizer, feature_dim, frame_count
 
     samples = int(3.2 * config.sample_rate)
-    norm = FeatureNormalizer.fit(features, train_ids, speakers, "global")
-    frames = np.concatenate([norm.transform(u, features[u]) for u in train_ids])
+    hop = round(config.sample_rate * config.hop_ms / 1000)
+    window = round(config.sample_rate * config.win_ms / 1000)
+    train = set(train_ids)
+    test_ids = [u for u in features if u not in train]
+
+    def largest_mean(normalizer, ids):
+        pooled = np.concatenate([normalizer.transform(u, features[u]) for u in ids])
+        return float(np.abs(pooled.mean(axis=0)).max())
+
+    global_norm = FeatureNormalizer.fit(features, train_ids, speakers, "global")
+    expected_3 = largest_mean(global_norm, test_ids)
+    close = {"rtol": 1e-3, "atol": 1e-4}
     return {
         "1": check("1", answer_1, frame_count(samples, config),
-                   hints=[(frame_count(samples, config) - 1, "a frame starts at sample 0 too")]),
+                   hints=[(frame_count(samples, config) - 1, "a frame starts at sample 0 too"),
+                          (1 + (samples - window) // hop,
+                           ("that is uncentred framing: emokit centres frame i on sample i * hop "
+                           "(the signal is padded), so no window is lost at the ends"))]),
         "2": check("2", answer_2, feature_dim(dataclasses.replace(config, n_mfcc=20)),
                    hints=[(20, "the MFCCs come with their deltas and delta-deltas, and prosody"),
                           (60, "and the prosody dims?")]),
-        "3": check("3", answer_3, float(np.abs(frames.mean(axis=0)).max()), atol=1e-6,
-                   hint="normalize the training frames with a 'global' normalizer, then take "
-                        "the mean over frames of each dim"),
+        "3": check("3", answer_3, expected_3, **close,
+                   hints=[(lambda a: abs(a) < 1e-3, ("that is what the training frames give (or a "
+                           "speaker normalizer, which centres every speaker): take the test "
+                           "speakers' frames through the 'global' normalizer")),
+                          (lambda a: _close(a, largest_mean(
+                              FeatureNormalizer.fit(features, list(features), speakers, "global"),
+                              test_ids), **close),
+                           "fit the normalizer on `train_ids` only: the test speakers are new"),
+                          (lambda a: _close(a, largest_mean(FeatureNormalizer("none"), test_ids),
+                                            **close),
+                           "those are the raw frames: normalize them first")],
+                   hint="which frames go through which normalizer? The mean is taken per "
+                        "dim over the pooled frames"),
     }
 
 
@@ -198,8 +262,12 @@ def notebook03(answer_1, answer_2, answer_3, *, utterances, tokens, fold) -> dic
     }
 
 
+FUSED_LATENT_DIM = 24  # exercise 04-1's latent_dim: unlike the presets', not a GRU's width
+
+
 def notebook04(fused_width, my_ua, saved, *, baseline, results, data, config) -> dict[str, str]:
-    """04 fusion baseline: the fused width, UA from a confusion matrix, frozen embeddings."""
+    """04 fusion baseline: the fused width at ``latent_dim=24``, UA from a confusion matrix,
+    frozen embeddings. ``my_ua``'s key is worked out from the confusion matrix itself."""
     import dataclasses
 
     from emokit.model import build_model
@@ -210,35 +278,74 @@ def notebook04(fused_width, my_ua, saved, *, baseline, results, data, config) ->
                             embedding_matrix=data.embedding_matrix, seed=0)
         return sum(int(np.prod(v.shape)) for v in model.variables_to_train())
 
-    latent = np.zeros((1, config.model.latent_dim), "float32")
+    m, latent_dim = config.model, FUSED_LATENT_DIM
+    code = np.zeros((1, latent_dim), "float32")
+    gru_widths = {m.text_rnn_units + latent_dim, 2 * m.text_rnn_units, 2 * m.audio_rnn_units,
+                  m.audio_rnn_units + m.text_rnn_units} - {2 * latent_dim}
     confusion = np.asarray(results["fused"]["confusion"], dtype=float)
+    counts = confusion.sum(axis=1)
+    recalls = np.diag(confusion) / np.maximum(counts, 1)
     return {
-        "1": check("1", fused_width, int(baseline.fusion([latent, latent]).shape[-1]),
-                   hints=[(config.model.latent_dim, "the fused vector holds both codes")]),
-        "2": check("2", my_ua, results["fused"]["ua"],
+        "1": check("1", fused_width, int(baseline.fusion([code, code]).shape[-1]),
+                   hints=[(latent_dim, "the fused vector holds both codes"),
+                          (2 * m.latent_dim, (f"that is the preset's latent_dim: the exercise's "
+                                             f"model has latent_dim={latent_dim}")),
+                          (lambda a: a in gru_widths, ("those are GRU widths: each encoder "
+                                                      "projects its GRU state to latent_dim"))]),
+        "2": check("2", my_ua, float(np.mean(recalls)),
                    hints=[(np.trace(confusion) / confusion.sum(),
                            "that is WA (accuracy): UA averages the per-class recalls"),
                           (np.mean(np.diag(confusion) / np.maximum(confusion.sum(axis=0), 1)),
-                           "rows are the true classes: divide by the row sums")]),
+                           "rows are the true classes: divide by the row sums"),
+                          (lambda a: a > 1 and math.isclose(a, np.mean(np.diag(confusion))),
+                           ("those are counts of right answers: divide each by its class's "
+                           "number of utterances (a recall lies between 0 and 1)")),
+                          (float(np.sum(recalls)), "that sums the recalls: UA is their mean")]),
         "3": check("3", saved, trainable(True) - trainable(False),
                    hints=[(lambda a: a < 0, "the frozen model has fewer: subtract the other way")],
                    hint="which weights stop training when the word vectors are frozen?"),
     }
 
 
-def notebook05(instance_targets, n_positive, difference, *, model, inputs, labels) -> dict[str, str]:
-    """05 contrastive regularization: pair targets and the baseline's objective."""
+def notebook05(instance_targets, n_positive, pair_term, *, model, inputs, labels) -> dict[str, str]:
+    """05 contrastive regularization: pair targets and what the pair loss adds to the objective
+    of ``model`` (a regularized model, ``contrastive_weight > 0``) on one batch."""
     from emokit.pairs import pair_targets
 
-    out = model.compute_losses(inputs, labels)
+    eye = pair_targets(np.array([0, 1, 2]), "instance").numpy()
+    label_targets = pair_targets(np.array([2, 2, 1, 2]), "label").numpy()
+    same = int(label_targets.sum())
+    n = len(label_targets)
+    out = {key: float(value) for key, value in model.compute_losses(inputs, labels).items()
+           if key != "logits"}
+    weight = float(model.contrastive_weight)
+    close = {"rtol": 1e-4, "atol": 1e-6}
+
+    def near(value):
+        return lambda a: _close(a, value, **close)
+
     return {
-        "1": check("1", instance_targets, pair_targets(np.array([0, 1, 2]), "instance").numpy(),
-                   hints=[(np.ones((3, 3)), "with instance pairing only (i, i) pairs are the same")]),
-        "2": check("2", n_positive, int(pair_targets(np.array([2, 2, 1, 2]), "label").numpy().sum()),
-                   hints=[(9, "the utterance labelled 1 pairs with itself too"),
-                          (4, "label pairing: every same-label pair counts, not only (i, i)")]),
-        "3": check("3", difference, float(out["loss"] - out["ce"]),
-                   hint="with contrastive_weight = 0 what is added to the cross-entropy?"),
+        "1": check("1", instance_targets, eye,
+                   hints=[(np.ones((3, 3)), "with instance pairing only (i, i) pairs are the same"),
+                          (1 - eye, ("1 marks a positive pair (the same utterance): yours marks "
+                                    "the negatives"))]),
+        "2": check("2", n_positive, same,
+                   hints=[(same - 1, "the utterance labelled 1 pairs with itself too"),
+                          (n, "label pairing: every same-label pair counts, not only (i, i)"),
+                          ((same + n) // 2, ("the grid counts (audio i, text j) and (audio j, "
+                                            "text i) as two pairs: count ordered pairs")),
+                          ((same - n) // 2, "ordered pairs, and (i, i) pairs count too"),
+                          (same - n, "the (i, i) pairs count too")]),
+        "3": check("3", pair_term, out.get("pair_term", 0.0), **close,
+                   hints=[(near(out.get("disc_loss", math.nan)),
+                           ("that is the pair loss L itself: it enters the objective weighted by "
+                           "`contrastive_weight`")),
+                          (near(0.0), f"that is the baseline: this model's weight is {weight}"),
+                          (near(out["loss"]), ("that is the whole objective: subtract the "
+                                              "cross-entropy")),
+                          (near(out["ce"]), "that is the cross-entropy")],
+                   hint="the objective of section 4 on this batch: what does it hold besides "
+                        "the cross-entropy?"),
     }
 
 
@@ -254,8 +361,14 @@ def notebook06(answer_1, answer_2, ci, excludes_zero, below_005, *, lambda_rows,
     selected = next(r for r in lambda_rows if is_selected(r.system))
     best = max(candidates, key=lambda row: row.ua[0])
     optimism = 100 * (best.ua[0] - selected.ua[0])
-    test = paired_t_test(paper_diffs)
+    diffs = np.asarray(paper_diffs, dtype=float)
+    test = paired_t_test(diffs)
     interval = (test.ci_low, test.ci_high)
+    z_half = 1.96 * diffs.std(ddof=1) / math.sqrt(len(diffs))
+
+    def near_pair(pair, tolerance=0.05):
+        return lambda a: all(abs(float(x) - y) <= tolerance for x, y in zip(a, pair, strict=True))
+
     return {
         "1": check("1", answer_1, 5,
                    hints=[(15, ("3 seeds of a fold share its test speakers: they are averaged "
@@ -269,11 +382,23 @@ def notebook06(answer_1, answer_2, ci, excludes_zero, below_005, *, lambda_rows,
                                             "as the row it is compared with here"))],
                    hint="compare `row.ua[0]` of the contrastive weights (not the `-selected` "
                         "row, not the baseline) with the `-selected` row's"),
-        "3": check("3", ci, interval,
-                   hints=[(bootstrap_ci(paper_diffs, seed=0), ("that is the percentile "
-                           "bootstrap, too narrow with 5 folds: the report's interval is the "
-                           "paired t-interval"))],
-                   hint="`report.paired_t_test(paper_diffs)`, in points"),
+        "3": check("3", ci, interval, atol=0.01,
+                   hints=[(lambda a: len(a) != 2, "an interval is two numbers: (low, high)"),
+                          (lambda a: float(a[0]) > float(a[1]), "low comes first"),
+                          (near_pair([x / 100 for x in interval], 1e-4),
+                           "in points, as the differences are given"),
+                          (near_pair(bootstrap_ci(diffs, seed=0), 0.3),
+                           ("that is a percentile bootstrap, too narrow with 5 folds: the "
+                            "report's interval comes from the paired t-test")),
+                          (near_pair(np.percentile(diffs, [2.5, 97.5])),
+                           ("that is the spread of the differences themselves: the interval is "
+                            "for their *mean*")),
+                          (near_pair((diffs.mean() - z_half, diffs.mean() + z_half)),
+                           ("that uses the normal quantile 1.96: with 5 folds the t distribution "
+                            "has 4 degrees of freedom"))],
+                   hint="the mean difference plus and minus the t quantile (two-sided 95%, "
+                        "n - 1 degrees of freedom) times the standard error of the mean, in "
+                        "points"),
         "4": check("4", excludes_zero, bool(interval[0] > 0 or interval[1] < 0),
                    hint="is 0 inside the interval?"),
         "5": check("5", below_005, bool(test.p_value < 0.05),
@@ -283,25 +408,66 @@ def notebook06(answer_1, answer_2, ci, excludes_zero, below_005, *, lambda_rows,
 
 def notebook07(answer_1, answer_2, answer_3, *, model, data, gated,
                probabilities) -> dict[str, str]:
-    """07 reuse emokit's layers: what ``emokit.predict`` says (``probabilities``, its dict for
-    ``test_row``), a layer's weights, a third input."""
+    """07 reuse emokit's layers: how sure ``emokit.predict`` is (``probabilities``, its dict for
+    ``test_row``, the first test utterance), a layer's weights, a model with a ``gender`` input
+    whose output must depend on ``gender`` and on the codes."""
     from emokit.training import predict_dataset
 
     latent = gated.get_layer("gate").units
-    predicted = max(probabilities, key=probabilities.get)
-    model_class = data.class_names[int(np.argmax(predict_dataset(model, data.test)[1][0]))]
-    not_predicts = ("that is the model's class on the pipeline's features; emokit.predict "
-                    "normalizes a new speaker with the training fold's statistics, so a barely "
-                    "trained model can differ: store what emokit.predict says")
+    top = max(probabilities, key=probabilities.get)
+    labels, pipeline_probs = predict_dataset(model, data.test)
+    true_class = data.class_names[int(labels[0])]
+    not_predicts = ("that is the model's probability on the pipeline's features; emokit.predict "
+                    "normalizes a new speaker with the training fold's statistics, so it differs: "
+                    "use what emokit.predict says")
+    close = {"rtol": 1e-4, "atol": 6e-4}  # a probability copied from the printed dict is right
+    batch = next(iter(data.test))[0]
+    problem = "" if is_unanswered(answer_3) else _gender_model_problem(
+        answer_3, batch, data.num_classes)
     return {
-        "1": check("1", answer_1, predicted,
-                   hints=[(lambda a: a not in data.class_names, f"one of {list(data.class_names)}"),
-                          (lambda a: a == model_class != predicted, not_predicts)],
-                   hint="the class with the largest probability"),
+        "1": check("1", answer_1, probabilities[top], **close,
+                   hints=[(lambda a: isinstance(a, str), "a probability, not a class name"),
+                          (lambda a: not 0 <= float(a) <= 1, "a probability lies between 0 and 1"),
+                          (float(pipeline_probs[0].max()), not_predicts),
+                          (probabilities[true_class], ("that is the probability of the true class: "
+                                                      "emokit.predict picks another one")),
+                          (1 / data.num_classes, "that is chance")],
+                   hint="read it from `probabilities`, emokit.predict's dict for test_row"),
         "2": check("2", answer_2, gated.get_layer("gate").count_params(),
                    hints=[(2 * latent * latent, "a dense layer has a bias per output too"),
                           (latent * latent + latent, "its input is both codes, concatenated")]),
-        "3": check("3", answer_3, accept=lambda a: len(a.inputs) == 5
-                   and tuple(a.output_shape) == (None, data.num_classes),
-                   hint="the four inputs of `gated` plus `gender`, and num_classes logits"),
+        "3": check("3", answer_3, accept=lambda a: not problem, hint=problem),
     }
+
+
+def _gender_model_problem(model, batch: dict, num_classes: int) -> str:
+    """What is wrong with exercise 07-3's model, or "" when it is right: five inputs (the four of
+    ``batch`` by name, plus ``gender``), ``num_classes`` logits that change with ``gender`` and
+    from one utterance to the next at the same ``gender``."""
+    inputs = getattr(model, "inputs", None)
+    if inputs is None or not callable(model):
+        return f"expected a keras.Model, got {type(model).__name__}"
+    names = [getattr(t, "name", "") for t in inputs]
+    extra = [n for n in names if n not in batch]
+    if len(names) != 5 or len(extra) != 1:
+        return (f"expected 5 inputs, the four of `gated` ({', '.join(batch)}) and `gender`; "
+                f"yours takes {names}")
+    size = int(np.shape(batch["audio"])[0])
+
+    def logits(gender_value: float) -> np.ndarray:
+        gender = np.full((size, 1), gender_value, "float32")
+        feed = [gender if n in extra else np.asarray(batch[n]) for n in names]
+        return np.asarray(model(feed, training=False))
+
+    try:
+        female, male = logits(0.0), logits(1.0)
+    except Exception as error:  # noqa: BLE001 - a broken model is wrong, not fatal
+        return f"calling it on a test batch raised {type(error).__name__}: {error}"
+    if female.shape != (size, num_classes):
+        return f"expected logits of shape (batch, {num_classes}), got {female.shape[1:]}"
+    if np.allclose(female, male, atol=1e-6):
+        return "its output does not change with `gender`: feed it to the classifier"
+    if size > 1 and np.allclose(female, female[:1], atol=1e-6):
+        return ("its output is the same for every utterance: the classifier must see the fused "
+                "code too")
+    return ""

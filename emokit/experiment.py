@@ -165,9 +165,13 @@ def train_and_evaluate(config: ExperimentConfig, system: System, fold_data, seed
 
 # --- the experiment --------------------------------------------------------------------------------
 
-def load_corpus(config: ExperimentConfig):
+def load_corpus(config: ExperimentConfig, workers: int | None = None):
     """The corpus's labelled utterances and their raw features ``{id: (frames, dims)}``: builds
-    the corpus (or parses the release) and the feature cache first if they are not there."""
+    the corpus (or parses the release) and the feature cache first if they are not there.
+
+    ``workers``: processes that extract features (default: every core; 1 extracts in this
+    process). Worker processes import the calling script again, so a script that calls
+    ``load_corpus`` must do so under ``if __name__ == "__main__":`` (notebooks need nothing)."""
     from data_prep.features import build_cache
     from data_prep.synthetic import ensure_corpus, release_root
     from emokit.features import load_features
@@ -178,7 +182,7 @@ def load_corpus(config: ExperimentConfig):
     root = Path(config.corpus.root) if config.corpus.root else release_root(manifest)
     _log(f"corpus: {manifest} ({time.perf_counter() - start:.1f} s)")
     start = time.perf_counter()
-    cache = build_cache(manifest, root, config.features)
+    cache = build_cache(manifest, root, config.features, workers=workers)
     utterances = read_manifest(manifest, labelled_only=True)
     features = load_features(cache, [u.id for u in utterances])
     _log(f"features: {len(features)} utterances from {cache} ({time.perf_counter() - start:.1f} s)")

@@ -179,3 +179,44 @@ def predict(wav_path, transcript: str, model_path) -> dict[str, float]:
         raise BundleError(f"the model in {model_path} gives NaN probabilities for {wav_path}: "
                           f"its weights are not finite (a diverged training run?); retrain it")
     return {name: float(p) for name, p in zip(bundle.class_names, probs)}
+
+
+@dataclasses.dataclass(frozen=True)
+class InputReport:
+    """What a bundle's model actually got from one recording and its transcript."""
+
+    unknown_words: list[str]  # tokens outside the training fold's vocabulary (read as <unk>)
+    seconds: float  # the recording's length
+    seconds_used: float  # what the model heard: the first max_frames frames
+    max_frames: int
+    normalization: str  # how the new speaker's features were normalized
+
+    @property
+    def cut(self) -> bool:
+        return self.seconds_used < self.seconds - 0.01
+
+
+def input_report(wav_path, transcript: str, model_path) -> InputReport:
+    """What ``predict(wav_path, transcript, model_path)`` feeds its model: which words it does
+    not know, how much of the recording it hears (``max_frames``) and how the new speaker is
+    normalized (with the training fold's statistics: emokit has no statistics of a new voice)."""
+    from emokit.audio import load_audio
+    from emokit.features import frame_count
+    from emokit.text import tokenize
+
+    bundle = load_bundle(model_path)
+    rate = bundle.features.sample_rate
+    samples = len(load_audio(wav_path, rate))
+    frames = frame_count(samples, bundle.features)
+    hop_seconds = bundle.features.hop_ms / 1000
+    tokens = tokenize(transcript, bundle.lowercase)[: bundle.max_words]
+    unknown = list(dict.fromkeys(t for t in tokens if t not in bundle.vocab))
+    mode = bundle.normalizer.mode
+    normalization = ("none (raw features)" if mode == "none" else
+                     "by the utterance itself" if mode == "utterance" else
+                     "with the training fold's statistics (a new speaker has no statistics of "
+                     "their own)")
+    return InputReport(unknown, samples / rate,
+                       min(samples / rate, min(frames, bundle.max_frames) * hop_seconds),
+                       bundle.max_frames, normalization)
+

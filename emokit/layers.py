@@ -1,7 +1,9 @@
 """The building blocks of the paper's model, as reusable Keras 3 layers.
 
-Each layer works on its own inside any ``keras.Model`` (functional or subclassed) and is
-serializable (``get_config`` + registered under the ``emokit`` package).
+Each layer works on its own inside any ``keras.Model`` (functional or subclassed), is
+serializable (``get_config`` + registered under the ``emokit`` package, so ``.keras`` files load
+and ``keras.models.clone_model`` copies without ``custom_objects``) and states its output shape
+(``compute_output_shape``).
 
 - ``MaskedAttentionPooling``: a sequence ``(batch, time, features)`` -> ``(batch, features)``,
   ignoring padded steps.
@@ -18,6 +20,7 @@ serializable (``get_config`` + registered under the ``emokit`` package).
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers, ops
 
 from emokit.config import DISCRIMINATORS, RENAMED_DISCRIMINATORS
@@ -64,6 +67,9 @@ class MaskedAttentionPooling(layers.Layer):
     def compute_mask(self, inputs, mask=None):
         return None
 
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1])
+
     def get_config(self):
         return {**super().get_config(), "units": self.units}
 
@@ -91,10 +97,30 @@ def _build_recurrent_head(encoder, channels):
 class AudioEncoder(layers.Layer):
     """Frame features -> one latent code per utterance.
 
-    ``call(features (batch, frames, dims), mask (batch, frames) bool) -> (batch, latent_dim)``.
     ``conv_layers`` x [Conv1D + ReLU + max pooling 2 in time] (the mask is pooled the same way),
     then a bidirectional GRU over the remaining steps, masked attention pooling and a dense
     projection. Padded frames are zeroed first, so appending padding leaves the code unchanged.
+
+    Args:
+        latent_dim: width of the code.
+        conv_filters: filters of each Conv1D layer.
+        conv_kernel: their kernel size, in frames.
+        conv_layers: how many conv + pooling blocks (each halves the frames).
+        rnn_units: units of each direction of the GRU.
+
+    Call arguments:
+        features: ``(batch, frames, dims)`` float frame features (``emokit.features``).
+        mask: ``(batch, frames)`` bool, False on padding; None means no padding.
+        training: as for any Keras layer.
+
+    Returns:
+        ``(batch, latent_dim)`` codes (tanh, so in [-1, 1]).
+
+    Example:
+        >>> import numpy as np
+        >>> encoder = AudioEncoder(latent_dim=16, conv_filters=8, rnn_units=8)
+        >>> encoder(np.zeros((2, 40, 42), "float32")).shape
+        TensorShape([2, 16])
     """
 
     def __init__(self, latent_dim=128, conv_filters=64, conv_kernel=5, conv_layers=2,
@@ -134,6 +160,9 @@ class AudioEncoder(layers.Layer):
     def compute_mask(self, inputs, mask=None):
         return None
 
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.latent_dim)
+
     def get_config(self):
         return {**super().get_config(), "latent_dim": self.latent_dim,
                 "conv_filters": self.conv_filters, "conv_kernel": self.conv_kernel,
@@ -144,15 +173,43 @@ class AudioEncoder(layers.Layer):
 class TextEncoder(layers.Layer):
     """Token ids -> one latent code per utterance.
 
-    ``call(tokens (batch, words) int, mask (batch, words) bool) -> (batch, latent_dim)``.
-    Word embedding (initialised from ``embedding_matrix`` ``(vocab_size, embedding_dim)`` when
-    given; frozen unless ``train_embeddings``), a bidirectional GRU, masked attention pooling and a
-    dense projection. Without a mask, id 0 (``<pad>``) is padding.
+    A word embedding, a bidirectional GRU, masked attention pooling and a dense projection.
+
+    Args:
+        vocab_size: number of token ids (``len(vocab)``; 0 is ``<pad>``, 1 ``<unk>``).
+        embedding_dim: width of the word vectors.
+        latent_dim: width of the code.
+        rnn_units: units of each direction of the GRU.
+        train_embeddings: False freezes the word vectors.
+        embedding_matrix: ``(vocab_size, embedding_dim)`` initial word vectors (``FoldData.
+            embedding_matrix``), or None for random ones. It is part of ``get_config``, so
+            ``from_config`` and ``keras.models.clone_model`` copies start from the same vectors
+            (and a functional model's saved config holds them).
+
+    Call arguments:
+        tokens: ``(batch, words)`` int token ids (``emokit.pipeline``).
+        mask: ``(batch, words)`` bool, False on padding; None means id 0 is padding.
+        training: as for any Keras layer.
+
+    Returns:
+        ``(batch, latent_dim)`` codes (tanh, so in [-1, 1]).
+
+    Example:
+        >>> import numpy as np
+        >>> vectors = np.random.default_rng(0).normal(size=(50, 8)).astype("float32")
+        >>> encoder = TextEncoder(50, 8, latent_dim=16, rnn_units=8, embedding_matrix=vectors)
+        >>> encoder(np.array([[5, 7, 0]])).shape
+        TensorShape([1, 16])
+        >>> copy = TextEncoder.from_config(encoder.get_config())  # the same word vectors
     """
 
     def __init__(self, vocab_size, embedding_dim=100, latent_dim=128, rnn_units=64,
                  train_embeddings=True, embedding_matrix=None, **kwargs):
         super().__init__(**kwargs)
+        if isinstance(embedding_matrix, dict):  # from get_config
+            embedding_matrix = keras.saving.deserialize_keras_object(embedding_matrix)
+        if embedding_matrix is not None:
+            embedding_matrix = np.asarray(embedding_matrix, dtype="float32")
         if embedding_matrix is not None and tuple(embedding_matrix.shape) != (vocab_size,
                                                                               embedding_dim):
             raise ValueError(
@@ -164,7 +221,7 @@ class TextEncoder(layers.Layer):
         self.latent_dim = latent_dim
         self.rnn_units = rnn_units
         self.train_embeddings = train_embeddings
-        self._embedding_matrix = embedding_matrix  # used once, in build; weights are saved
+        self._embedding_matrix = embedding_matrix  # assigned in build, kept for get_config
         dtype = self.dtype_policy
         self.embedding = layers.Embedding(vocab_size, embedding_dim,
                                           trainable=train_embeddings, dtype=dtype)
@@ -174,9 +231,8 @@ class TextEncoder(layers.Layer):
 
     def build(self, input_shape):
         self.embedding.build(input_shape)
-        if self._embedding_matrix is not None:
+        if self._embedding_matrix is not None:  # after the random draw, as ever: same seeds
             self.embedding.embeddings.assign(self._embedding_matrix)
-            self._embedding_matrix = None
         _build_recurrent_head(self, self.embedding_dim)
 
     def call(self, tokens, mask=None, training=None):
@@ -189,18 +245,40 @@ class TextEncoder(layers.Layer):
     def compute_mask(self, inputs, mask=None):
         return None
 
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.latent_dim)
+
     def get_config(self):
+        matrix = self._embedding_matrix
         return {**super().get_config(), "vocab_size": self.vocab_size,
                 "embedding_dim": self.embedding_dim, "latent_dim": self.latent_dim,
-                "rnn_units": self.rnn_units, "train_embeddings": self.train_embeddings}
+                "rnn_units": self.rnn_units, "train_embeddings": self.train_embeddings,
+                "embedding_matrix": None if matrix is None
+                else keras.saving.serialize_keras_object(matrix)}
 
 
 @keras.saving.register_keras_serializable(package="emokit")
 class ConcatFusion(layers.Layer):
-    """The paper's fusion: ``[audio_code (batch, da), text_code (batch, dt)] -> (batch, da + dt)``."""
+    """The paper's fusion: the codes side by side.
+
+    Call arguments:
+        codes: a list of codes, e.g. ``[audio_code (batch, da), text_code (batch, dt)]``.
+
+    Returns:
+        ``(batch, da + dt)``.
+
+    Example:
+        >>> import numpy as np
+        >>> ConcatFusion()([np.zeros((2, 3)), np.ones((2, 5))]).shape
+        TensorShape([2, 8])
+    """
 
     def call(self, codes):
         return ops.concatenate(list(codes), axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        widths = [shape[-1] for shape in input_shape]
+        return (input_shape[0][0], None if None in widths else sum(widths))
 
 
 @keras.saving.register_keras_serializable(package="emokit")
@@ -236,13 +314,33 @@ class ModalityDropout(layers.Layer):
             out.append(code * ops.cast(keep, code.dtype)[:, None])
         return out
 
+    def compute_output_shape(self, input_shape):
+        return [tuple(shape) for shape in input_shape]
+
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
 
 @keras.saving.register_keras_serializable(package="emokit")
 class EmotionClassifier(layers.Layer):
-    """Dropout + dense: ``(batch, features) -> (batch, num_classes)`` float32 logits."""
+    """Dropout + dense: the logits of each class.
+
+    Args:
+        num_classes: how many classes (4 for the IEMOCAP 4-class task).
+        dropout: the dropout rate before the dense layer (in training only).
+
+    Call arguments:
+        features: ``(batch, features)``, e.g. the fused codes.
+        training: True applies the dropout.
+
+    Returns:
+        ``(batch, num_classes)`` float32 logits (softmax them for probabilities).
+
+    Example:
+        >>> import numpy as np
+        >>> EmotionClassifier(4)(np.zeros((2, 8), "float32")).shape
+        TensorShape([2, 4])
+    """
 
     def __init__(self, num_classes, dropout=0.3, **kwargs):
         super().__init__(**kwargs)
@@ -256,6 +354,9 @@ class EmotionClassifier(layers.Layer):
 
     def call(self, features, training=None):
         return ops.cast(self.logits(self.dropout(features, training=training)), "float32")
+
+    def compute_output_shape(self, input_shape):
+        return (*tuple(input_shape)[:-1], self.num_classes)
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes,
@@ -280,6 +381,33 @@ class PairDiscriminator(layers.Layer):
 
     ``seed`` fixes its own initializers, so adding a discriminator never changes how the rest of
     a model is initialised.
+
+    Args:
+        kind: the scorer and loss family, one of ``emokit.config.DISCRIMINATORS``.
+        units: hidden units of the MLP kinds.
+        temperature: divides the infonce cosine; None = raw cosine.
+        seed: seed of its own initializers.
+
+    Call arguments:
+        left: ``(batch_a, d)`` codes (the audio codes in emokit's model).
+        right: ``(batch_b, d)`` codes (the text codes).
+
+    Returns:
+        ``(batch_a, batch_b)`` float32 scores, one per pair.
+
+    Example:
+        >>> import numpy as np
+        >>> scores = PairDiscriminator("infonce", units=16)(np.ones((3, 8)), np.ones((5, 8)))
+        >>> scores.shape
+        TensorShape([3, 5])
+
+    Training it inside ``model.fit``: the pair loss needs the labels and both codes, which a
+    layer's ``call`` does not see, so it belongs in the model's loss. ``emokit.model.EmotionModel``
+    (``build_model(config, ...)`` with ``contrastive_weight > 0``) is that ``keras.Model``: its
+    ``train_step`` adds ``contrastive_weight x pair_loss(discriminator, audio, text, labels)`` to
+    the cross-entropy, so ``model.compile(optimizer=...)`` then ``model.fit(data.train)`` trains
+    encoders, classifier and discriminator together. For your own fusion, subclass it and override
+    ``classify`` (notebook 07) rather than writing a functional model.
     """
 
     def __init__(self, kind="infonce", units=128, temperature=None, seed=0, **kwargs):
@@ -352,6 +480,10 @@ class PairDiscriminator(layers.Layer):
                   + ops.matmul(l * r, w_prod) + ops.matmul(ops.abs(l - r), w_diff) + self.b1)
         logits = ops.squeeze(ops.matmul(ops.relu(hidden), self.w_out), -1) + self.b
         return ops.cast(logits, "float32")
+
+    def compute_output_shape(self, left_shape, right_shape=None):
+        right_shape = left_shape if right_shape is None else right_shape
+        return (left_shape[0], right_shape[0])
 
     def get_config(self):
         return {**super().get_config(), "kind": self.kind, "units": self.units,

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -63,14 +64,21 @@ def solution_lines(text: str) -> list[str]:
     return lines
 
 
+CHECK_CALL = re.compile(r"exercises\.notebook\d\d\(")
+
+
 def student_version(source: dict, name: str = "") -> dict:
-    """The student notebook of ``source`` (a notebook as JSON): solution blocks removed."""
+    """The student notebook of ``source`` (a notebook as JSON): solution blocks removed, and the
+    check cells (those calling ``exercises.notebookNN``) locked against editing and deleting in
+    Jupyter (``emokit.grade`` runs its own copy of them in any case)."""
     notebook = copy.deepcopy(source)
     for index, cell in enumerate(notebook["cells"]):
         text = "".join(cell["source"])
         stripped = strip_solutions(text, f"{name} cell {index}")
         if stripped != text:
             cell["source"] = stripped.splitlines(keepends=True)
+        if cell["cell_type"] == "code" and CHECK_CALL.search(text):
+            cell.setdefault("metadata", {}).update(editable=False, deletable=False)
     return notebook
 
 
@@ -104,10 +112,27 @@ def main(argv=None) -> int:
     changed = generate(check=args.check)
     for path in changed:
         print(("out of date: " if args.check else "wrote ") + str(path))
-    if args.check and changed:
-        print("run `python -m emokit.student_notebooks` after editing notebooks/solutions/")
-        return 1
+    if args.check:
+        print(summary(changed))
+        if changed:
+            print("run `python -m emokit.student_notebooks` after editing notebooks/solutions/")
+            return 1
     return 0
+
+
+def summary(changed: list[Path], source_dir: Path = SOURCES) -> str:
+    """What ``--check`` checked: how many notebooks, solution blocks and locked check cells."""
+    notebooks = sources(source_dir)
+    blocks = checks = 0
+    for source in notebooks:
+        for cell in json.loads(source.read_text())["cells"]:
+            text = "".join(cell["source"])
+            blocks += sum(line.strip() == BEGIN for line in text.splitlines())
+            checks += cell["cell_type"] == "code" and bool(CHECK_CALL.search(text))
+    state = "all up to date" if not changed else f"{len(changed)} out of date"
+    return (f"checked {len(notebooks)} student notebooks against {source_dir}: each must equal its "
+            f"source without its {blocks} solution blocks, with its {checks} check cells locked: "
+            f"{state}")
 
 
 if __name__ == "__main__":

@@ -114,15 +114,57 @@ def _to_wav(source: Path, wav: Path) -> None:  # pragma: no cover - needs ffmpeg
                     "16000", str(wav)], check=True)
 
 
-def plot_probabilities(probabilities: dict[str, float], title: str = "", ax=None):
-    """A bar chart of ``{class name: probability}`` (what ``emokit.predict`` returns)."""
+NEAR_CHANCE = 0.1  # largest minus smallest probability below this: the chart says "near chance"
+
+
+def is_near_chance(probabilities: dict[str, float], spread: float = NEAR_CHANCE) -> bool:
+    """True when the class probabilities lie within ``spread`` of each other: no class wins."""
+    values = list(probabilities.values())
+    return max(values) - min(values) < spread
+
+
+def caveats(probabilities: dict[str, float], report=None) -> list[str]:
+    """What to keep in mind reading ``probabilities`` (``emokit.predict``'s dict): chance, how
+    near it the spread is, and from ``report`` (``emokit.inference.input_report``) the words the
+    model does not know, how much of the recording it heard, how the new voice was normalized."""
+    chance = 1 / len(probabilities)
+    spread = max(probabilities.values()) - min(probabilities.values())
+    lines = [f"chance is {chance:.2f} ({len(probabilities)} classes); the probabilities span "
+             f"{spread:.2f}" + (": near chance, no class wins" if is_near_chance(probabilities)
+                                else "")]
+    if report is not None:
+        if report.unknown_words:
+            lines.append(f"words the model does not know (read as <unk>): "
+                         f"{', '.join(report.unknown_words)}")
+        if report.cut:
+            lines.append(f"the recording was cut: the model heard its first "
+                         f"{report.seconds_used:.1f} s of {report.seconds:.1f} s "
+                         f"(max_frames={report.max_frames})")
+        lines.append(f"your voice was normalized {report.normalization}")
+    return lines
+
+
+def plot_probabilities(probabilities: dict[str, float], title: str = "", ax=None, report=None):
+    """A bar chart of ``{class name: probability}`` (what ``emokit.predict`` returns) with each
+    bar's number and the chance line; the top class is marked only when it stands out (see
+    ``is_near_chance``). ``report`` (``emokit.inference.input_report``) adds its caveats under
+    the chart."""
     import matplotlib.pyplot as plt
 
+    lines = caveats(probabilities, report)
     if ax is None:
-        _, ax = plt.subplots(figsize=(5, 2.5), constrained_layout=True)
+        _, ax = plt.subplots(figsize=(6, 2.8 + 0.25 * len(lines)), constrained_layout=True)
     names = list(probabilities)
     bars = ax.bar(names, [probabilities[n] for n in names], color="tab:blue")
-    best = max(names, key=probabilities.get)
-    bars[names.index(best)].set_color("tab:orange")
-    ax.set(ylim=(0, 1), ylabel="probability", title=title)
+    near = is_near_chance(probabilities)
+    if not near:
+        best = max(names, key=probabilities.get)
+        bars[names.index(best)].set_color("tab:orange")
+    ax.bar_label(bars, fmt="%.2f")
+    chance = 1 / len(names)
+    ax.axhline(chance, color="grey", linestyle="--", linewidth=1)
+    ax.text(len(names) - 0.5, chance, " chance", va="bottom", ha="right", color="grey")
+    ax.set(ylim=(0, 1), ylabel="probability",
+           title=title + (" (near chance)" if near else ""))
+    ax.set_xlabel("\n".join(lines), loc="left", fontsize=8)
     return ax

@@ -31,7 +31,7 @@ def test_a_right_answer_says_so_within_tolerance(capsys):
     (1, True, "expected True or False"),
 ])
 def test_a_wrong_answer_gets_a_hint_that_does_not_give_it_away(answer, expected, hint, capsys):
-    status = exercises.check("5", answer, expected, hints=[(9, "forgot the diagonal")])
+    status = exercises.check("5", answer, expected, hints=[(9, "forgot the diagonal")], factors=(2,))
     out = capsys.readouterr().out
     assert status == exercises.WRONG and hint in out
     if not isinstance(expected, bool):
@@ -46,8 +46,10 @@ def test_accept_predicates_and_answers_that_break_the_check_are_wrong_not_fatal(
 
 def test_notebook05_checker_knows_the_answers_without_the_notebook_giving_them(capsys):
     class Model:
+        contrastive_weight = 0.5
+
         def compute_losses(self, inputs, labels):
-            return {"loss": 1.5, "ce": 1.5}
+            return {"loss": 1.5, "ce": 1.0, "pair_term": 0.5, "disc_loss": 1.0}
 
     statuses = exercises.notebook05(np.eye(3), 9, ..., model=Model(), inputs=None, labels=None)
     assert statuses == {"1": exercises.RIGHT, "2": exercises.WRONG, "3": exercises.UNANSWERED}
@@ -143,3 +145,67 @@ def test_data_and_results_go_to_drive_when_it_is_mounted(tmp_path, monkeypatch):
     assert "a disconnect loses nothing" in paths.storage_note()
     monkeypatch.setenv("EMOKIT_DATA", str(tmp_path / "mine"))
     assert paths.data_dir() == tmp_path / "mine"
+
+
+# --- the quick-mode switch of every notebook's first cell -----------------------------------------
+
+@pytest.mark.parametrize(("switch", "quick"), [("True", True), ("False", False)])
+def test_the_first_cells_quick_mode_line_switches_quick_mode(switch, quick, monkeypatch, capsys):
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    from emokit.config import quick_mode
+
+    monkeypatch.setenv("EMOKIT_QUICK", "0" if quick else "1")
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")  # the cell sets it: restored afterwards
+    first = next("".join(c["source"]) for c in json.loads(
+        (student_notebooks.NOTEBOOKS / "00_getting_started.ipynb").read_text())["cells"]
+        if c["cell_type"] == "code")
+    assert "QUICK_MODE = None  #" in first
+    code = TransformerManager().transform_cell(first.replace("QUICK_MODE = None", f"QUICK_MODE = {switch}"))
+    exec(compile(code, "first-cell", "exec"), {"get_ipython": lambda: None})  # noqa: S102
+    assert quick_mode() is quick
+
+
+# --- notebook 07's chart carries its caveats -------------------------------------------------------
+
+def test_a_near_chance_chart_marks_no_winner_and_shows_chance_and_numbers():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    near = {"neutral": 0.26, "happy": 0.27, "angry": 0.24, "sad": 0.23}
+    ax = your_voice.plot_probabilities(near, title="mine")
+    assert len({bar.get_facecolor() for bar in ax.patches}) == 1
+    assert "near chance" in ax.get_title()
+    assert [line.get_ydata()[0] for line in ax.get_lines()] == [0.25]
+    assert {"0.26", "0.27", "0.24", "0.23"} <= {t.get_text() for t in ax.texts}
+    clear = your_voice.plot_probabilities({"neutral": 0.1, "happy": 0.7, "angry": 0.1, "sad": 0.1})
+    assert "near chance" not in clear.get_title()
+
+
+def test_input_report_names_unknown_words_a_cut_recording_and_the_normalization(tmp_path,
+                                                                                 monkeypatch):
+    import types
+
+    import soundfile
+
+    from emokit import inference
+    from emokit.config import FeatureConfig
+    from emokit.features import FeatureNormalizer
+    from emokit.text import Vocabulary
+
+    soundfile.write(tmp_path / "me.wav", np.zeros(4 * 16000, "float32") + 0.01, 16000)
+    bundle = types.SimpleNamespace(features=FeatureConfig(), lowercase=True, max_words=30,
+                                   max_frames=300, vocab=Vocabulary.build([["we", "won"]]),
+                                   normalizer=FeatureNormalizer("speaker"))
+    monkeypatch.setattr(inference, "load_bundle", lambda path: bundle)
+    report = inference.input_report(tmp_path / "me.wav", "We WON the cup, the cup!", "bundle")
+    assert report.unknown_words == ["the", "cup"]
+    assert report.cut and report.seconds == 4.0 and report.seconds_used == 3.0
+    lines = your_voice.caveats({"neutral": 0.3, "happy": 0.3, "angry": 0.2, "sad": 0.2}, report)
+    text = "\n".join(lines)
+    assert "chance is 0.25" in text and "near chance" in text
+    assert "does not know (read as <unk>): the, cup" in text
+    assert "first 3.0 s of 4.0 s (max_frames=300)" in text
+    assert "training fold's statistics" in text
+    bundle.max_frames = 750
+    assert not inference.input_report(tmp_path / "me.wav", "we won", "bundle").cut

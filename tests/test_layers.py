@@ -167,3 +167,90 @@ def test_layer_config_round_trip(cls, args):
     config = cls(**args).get_config()
     assert {k: config[k] for k in args} == args  # every constructor argument is in the config
     assert cls.from_config(config).get_config() == config
+
+
+# --- Keras conventions: output shapes, a text encoder's vectors survive from_config/clone ------
+
+@pytest.mark.parametrize("name", ["attention", "audio", "text", "fusion", "classifier", "pairs",
+                                  "modality_dropout"])
+def test_compute_output_shape_agrees_with_the_real_output(name):
+    from emokit.layers import ModalityDropout
+
+    rng = np.random.default_rng(0)
+    audio = rng.normal(size=(3, 16, 5)).astype("float32")
+    codes = [rng.normal(size=(3, 4)).astype("float32"), rng.normal(size=(3, 6)).astype("float32")]
+    layer, args = {
+        "attention": (MaskedAttentionPooling(8), (audio,)),
+        "audio": (AudioEncoder(7, 4, 3, 2, 4), (audio,)),
+        "text": (TextEncoder(20, 6, 7, 4), (np.array([[3, 4, 0], [5, 0, 0], [1, 2, 3]]),)),
+        "fusion": (ConcatFusion(), (codes,)),
+        "classifier": (EmotionClassifier(4), (codes[1],)),
+        "pairs": (PairDiscriminator("mlp", units=8), (codes[0], codes[0][:2])),
+        "modality_dropout": (ModalityDropout(0.5), (codes,)),
+    }[name]
+    real = layer(*args)
+    real_shapes = [tuple(r.shape) for r in real] if isinstance(real, list) else tuple(real.shape)
+    shapes = [[tuple(a.shape) for a in arg] if isinstance(arg, list) else tuple(arg.shape)
+              for arg in args]
+    assert layer.compute_output_shape(*shapes) == real_shapes
+    unknown_batch = [[(None, *s[1:]) for s in shape] if isinstance(shape, list) else
+                     (None, *shape[1:]) for shape in shapes]
+    first = layer.compute_output_shape(*unknown_batch)
+    assert (first[0][0] if isinstance(first, list) else first[0]) is None
+
+
+def test_a_text_encoders_word_vectors_survive_from_config_and_clone_model():
+    vectors = np.random.default_rng(1).normal(size=(12, 6)).astype("float32")
+    encoder = TextEncoder(12, 6, latent_dim=5, rnn_units=3, embedding_matrix=vectors,
+                          train_embeddings=False)
+    tokens = np.array([[2, 3, 4, 0]])
+    encoder(tokens)
+    config = encoder.get_config()
+    import json
+
+    json.dumps(config)  # a plain-JSON config, as .keras files store it
+    copy = TextEncoder.from_config(config)
+    copy(tokens)
+    np.testing.assert_array_equal(np.asarray(copy.embedding.embeddings), vectors)
+    assert not copy.embedding.trainable
+
+    inputs = keras.Input((None,), dtype="int32")
+    model = keras.Model(inputs, TextEncoder(12, 6, 5, 3, embedding_matrix=vectors)(inputs))
+    clone = keras.models.clone_model(model)
+    cloned = next(layer for layer in clone.layers if isinstance(layer, TextEncoder))
+    np.testing.assert_array_equal(np.asarray(cloned.embedding.embeddings), vectors)
+    random = TextEncoder.from_config(TextEncoder(12, 6, 5, 3).get_config())
+    random(tokens)
+    assert not np.allclose(np.asarray(random.embedding.embeddings), vectors)
+
+
+def test_the_layer_docstring_examples_run():
+    import doctest
+
+    import emokit.layers
+
+    failures, tried = doctest.testmod(emokit.layers, optionflags=doctest.ELLIPSIS)
+    assert tried >= 10 and failures == 0
+
+
+def test_load_corpus_hands_workers_to_the_feature_extraction(monkeypatch, tmp_path):
+    import data_prep.features
+    import data_prep.synthetic
+    from emokit import experiment
+    from emokit.config import ExperimentConfig
+
+    class Stop(Exception):
+        pass
+
+    seen = {}
+
+    def build_cache(manifest, root, features, workers=None):
+        seen["workers"] = workers
+        raise Stop
+
+    monkeypatch.setattr(data_prep.synthetic, "ensure_corpus", lambda corpus: tmp_path / "m.csv")
+    monkeypatch.setattr(data_prep.synthetic, "release_root", lambda manifest: tmp_path)
+    monkeypatch.setattr(data_prep.features, "build_cache", build_cache)
+    with pytest.raises(Stop):
+        experiment.load_corpus(ExperimentConfig(), workers=1)
+    assert seen == {"workers": 1}

@@ -56,7 +56,8 @@ from converged_baseline import apply_overrides  # a sibling script: benchmarks/ 
 
 from emokit.experiment import experiment_dir, run_experiment
 from emokit.presets import get_preset
-from emokit.report import bootstrap_ci, load_runs, paired_differences, wilcoxon_test
+from emokit.report import bootstrap_ci, paired_differences, wilcoxon_test
+from emokit.runstore import load_runs
 
 SETTINGS = {  # name -> (text_disagreement, audio_ambiguity)
     "default": (None, None),

@@ -61,6 +61,9 @@ def check_model_config(config: ModelConfig) -> None:
     if not 0.0 <= config.modality_dropout < 1.0:
         raise ValueError(f"ModelConfig.modality_dropout must be in [0, 1), "
                          f"got {config.modality_dropout}")
+    if config.aux_heads_weight < 0:
+        raise ValueError(f"ModelConfig.aux_heads_weight must be >= 0 (0 = no auxiliary heads), "
+                         f"got {config.aux_heads_weight}")
     if config.within_modality_pairs and (config.pairing != "label"
                                          or config.discriminator not in GRID_DISCRIMINATORS):
         raise ValueError("ModelConfig.within_modality_pairs needs pairing='label' and a grid "
@@ -119,6 +122,14 @@ class EmotionModel(keras.Model):
                                                cfg.temperature,
                                                seed=seed + DISCRIMINATOR_SEED_OFFSET,
                                                dtype=dtype, name="discriminator")
+        # Unimodal auxiliary heads (training only): a fused model with aux_heads_weight > 0 has
+        # them, created after everything else, so the other weights stay those of the baseline.
+        self.audio_aux_head = self.text_aux_head = None
+        if cfg.modalities == "both" and cfg.aux_heads_weight > 0:
+            self.audio_aux_head = EmotionClassifier(num_classes, cfg.dropout, dtype=dtype,
+                                                    name="audio_aux_head")
+            self.text_aux_head = EmotionClassifier(num_classes, cfg.dropout, dtype=dtype,
+                                                   name="text_aux_head")
 
     @property
     def contrastive_weight(self) -> float:
@@ -144,11 +155,23 @@ class EmotionModel(keras.Model):
     def call(self, inputs, training=None):
         return self.classify(*self.encode(inputs, training=training), training=training)
 
+    def auxiliary_losses(self, audio_code, text_code, labels, training=False) -> dict:
+        """The unimodal heads' CE on each code, ``{"aux_audio_ce", "aux_text_ce"}`` (scalars),
+        or ``{}`` for a model without auxiliary heads (``aux_heads_weight = 0``)."""
+        if self.audio_aux_head is None:
+            return {}
+        return {"aux_audio_ce": classification_loss(
+                    labels, self.audio_aux_head(audio_code, training=training)),
+                "aux_text_ce": classification_loss(
+                    labels, self.text_aux_head(text_code, training=training))}
+
     def compute_losses(self, inputs, labels, training=False, pair_scale=1.0):
         """The training objective on one batch -> dict of scalars and the ``logits (batch,
         num_classes)``: ``loss`` (total) = ``ce_term`` + ``pair_term``, where ``ce_term`` is CE
-        (``objective="sum"``) or ``(1 - w) CE`` (``"convex"``) and ``pair_term = w * pair_scale
-        * disc_loss``; also ``ce``, ``disc_loss`` (the pair loss L), ``disc_acc`` and
+        (``objective="sum"``) or ``(1 - w) CE`` (``"convex"``), plus ``aux_heads_weight *
+        (aux_audio_ce + aux_text_ce)`` with auxiliary heads, and ``pair_term = w * pair_scale
+        * disc_loss``; also ``ce`` (the fused head's), ``aux_audio_ce`` and ``aux_text_ce``
+        (with auxiliary heads), ``disc_loss`` (the pair loss L), ``disc_acc`` and
         ``disc_chance`` (its accuracy and that accuracy's chance level). ``pair_scale``: the
         stop-gradient factor of ``pair_loss_scaling="grad_ratio"`` (1 otherwise). The pair term
         is built only when ``contrastive_weight > 0`` (a Python decision, made when the step is
@@ -167,6 +190,10 @@ class EmotionModel(keras.Model):
                        ce_term=combine_losses(ce, 0.0, weight, cfg.objective),
                        pair_term=weight * scaled, disc_loss=pair.loss, disc_acc=pair.accuracy,
                        disc_chance=pair.chance)
+        aux = self.auxiliary_losses(audio_code, text_code, labels, training=training)
+        if aux:  # a Python decision: without heads the baseline's graph is unchanged
+            aux_term = self.config.aux_heads_weight * (aux["aux_audio_ce"] + aux["aux_text_ce"])
+            out.update(aux, loss=out["loss"] + aux_term, ce_term=out["ce_term"] + aux_term)
         return out
 
     def variables_to_train(self):
@@ -208,6 +235,9 @@ class EmotionModel(keras.Model):
                  "tokens": np.ones((2, 3), "int32"), "text_mask": np.ones((2, 3), bool)}
         audio_code, text_code = self.encode(dummy)
         self.classify(audio_code, text_code)
+        if self.audio_aux_head is not None:
+            self.audio_aux_head(audio_code)
+            self.text_aux_head(text_code)
         code = audio_code if audio_code is not None else text_code
         self.discriminator(code, code)
         self.built = True

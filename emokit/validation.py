@@ -119,6 +119,7 @@ RULES: dict[str, Rule] = {
     "model.text_rnn_units": AT_LEAST_1,
     "model.dropout": Rule(low=0, high=1, high_open=True),
     "model.modality_dropout": Rule(low=0, high=1, high_open=True),
+    "model.aux_heads_weight": NON_NEGATIVE,
     "model.discriminator": Rule(choices=_choices_of("emokit.config", "DISCRIMINATORS")),
     "model.discriminator_units": AT_LEAST_1,
     "model.temperature": POSITIVE,

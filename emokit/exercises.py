@@ -288,3 +288,27 @@ def notebook07(answer_1, answer_2, answer_3, *, model, data, gated,
                    and tuple(a.output_shape) == (None, data.num_classes),
                    hint="the four inputs of `gated` plus `gender`, and num_classes logits"),
     }
+
+
+def notebook08(kept, excludes_zero, *, rows, regularized) -> dict[str, str]:
+    """08 robustness: the share of its clean UA the baseline keeps under 0 dB babble, and whether
+    the regularized system's paired interval under ``text_missing`` excludes 0."""
+    from emokit.robustness import fold_means, paired_over_folds, retention
+
+    share = retention(rows, "baseline", "audio_noise_babble", 0)
+    difference = paired_over_folds(fold_means(rows, regularized, "text_missing", ""),
+                                   fold_means(rows, "baseline", "text_missing", ""))
+    excluded = difference is not None and bool(difference.low > 0 or difference.high < 0)
+    clean = np.mean(list(fold_means(rows, "baseline", "intact", "").values()))
+    noisy = np.mean(list(fold_means(rows, "baseline", "audio_noise_babble", 0).values()))
+    return {
+        "1": check("1", kept, share, rtol=1e-6,
+                   hints=[(lambda a: a > 1.5, "a share: between 0 and 1, not a percentage"),
+                          (noisy, "that is the UA itself: divide it by the clean (intact) UA"),
+                          (noisy / clean, "divide fold by fold, then average over the folds")],
+                   hint="`robustness.retention(rows, \"baseline\", \"audio_noise_babble\", 0)`, or "
+                        "per fold: UA at 0 dB babble / intact UA, then the mean"),
+        "2": check("2", excludes_zero, excluded,
+                   hint="compute the paired interval with `robustness.paired_over_folds`; is 0 "
+                        "between its low and high ends?"),
+    }

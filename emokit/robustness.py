@@ -104,6 +104,9 @@ def experiment_runs(experiment: Path) -> tuple[ExperimentConfig, list[Run]]:
         raise UsageError(f"{experiment} is not an experiment folder (no config.yaml): give the "
                          "folder `python -m emokit.experiment` wrote, e.g. results/quick")
     config = ExperimentConfig.load(config_path)
+    if not (experiment / "folds.json").exists():
+        raise DataError(f"{experiment / 'folds.json'} is missing: the experiment never started its "
+                        "runs; run `python -m emokit.experiment` on it first")
     folds = json.loads((experiment / "folds.json").read_text())
     runs = [Run(system, fold["fold"], seed, run_path(experiment, system.name, fold["fold"], seed))
             for fold in folds for seed in config.seeds for system in expand_systems(config)]
@@ -269,7 +272,7 @@ def evaluate_run(config: ExperimentConfig, run: Run, fold: DegradedFold,
     from emokit.metrics import classification_metrics
     from emokit.training import predict_dataset
 
-    model = rebuild_model(config, run, fold.data)
+    model = rebuild_model(config, run, fold.data)  # freed when the run's rows are done
     rows = []
     for condition, level in [("intact", None), *[c for c in conditions if c[0] != "intact"]]:
         y_true, probs = predict_dataset(model, fold.dataset(condition, level))

@@ -78,7 +78,7 @@ def test_word_errors_reach_the_asked_wer(wer):
 
 
 def test_word_errors_are_seeded_and_follow_the_mix():
-    sentence = "i am so very happy to see you again today".split()
+    sentence = ["i", "am", "so", "very", "happy", "to", "see", "you", "again", "today"]
     vocab = ["sad", "angry", "calm"]
     assert word_errors(sentence, 0.5, vocab, seed=1) == word_errors(sentence, 0.5, vocab, seed=1)
     assert any(word_errors(sentence, 0.5, vocab, seed=1) != word_errors(sentence, 0.5, vocab,
@@ -98,8 +98,8 @@ def test_word_errors_are_seeded_and_follow_the_mix():
 
 
 def test_word_error_rate_counts_edits():
-    assert word_error_rate("a b c d".split(), "a x c".split()) == 0.5  # one substitution, one deletion
-    assert word_error_rate("a b".split(), "a b".split()) == 0.0
+    assert word_error_rate(["a", "b", "c", "d"], ["a", "x", "c"]) == 0.5  # one substitution, one deletion
+    assert word_error_rate(["a", "b"], ["a", "b"]) == 0.0
 
 
 def _batch():

@@ -357,8 +357,8 @@ def evaluate_robustness(experiment: str | Path, verbose: bool = True) -> list[di
                 _write_rows(experiment, _sorted(rows, runs))  # a killed run keeps what is done
                 say(f"  {run.system.name} fold {k} seed {run.seed}: "
                     f"{len(todo[run])} conditions ({time.perf_counter() - start:.0f} s)")
-    rows = _sorted(rows, runs)
-    _write_rows(experiment, rows)
+    _write_rows(experiment, _sorted(rows, runs))
+    rows = read_rows(experiment)  # as stored (6 decimals): a rerun gives the same table
     markdown = to_markdown(rows, [s for s in expand_systems(config)])
     write_atomic(experiment / TABLE_NAME, markdown)
     save_robustness_plot(experiment, rows, [s.name for s in expand_systems(config)])

@@ -52,6 +52,8 @@ def _copy(experiment: Path, tmp_path: Path) -> Path:
     return copy
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("robustness")
 def test_every_run_under_every_condition(tiny, tmp_path, monkeypatch):
     experiment = _copy(tiny, tmp_path)
     before = _tree_digest(experiment / "runs")
@@ -101,6 +103,8 @@ def test_every_run_under_every_condition(tiny, tmp_path, monkeypatch):
         (r["system"], r["condition"], r["level"], r["ua"]) for r in rows]
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("robustness")
 def test_incomplete_or_foreign_folders_are_refused(tiny, tmp_path):
     experiment = _copy(tiny, tmp_path)
     run = run_path(experiment, "baseline", 1, 0)
@@ -124,6 +128,8 @@ def test_incomplete_or_foreign_folders_are_refused(tiny, tmp_path):
     assert not (experiment / "robustness.csv").exists()
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("robustness")
 def test_weights_that_do_not_reproduce_the_run_are_refused(tiny, tmp_path):
     experiment = _copy(tiny, tmp_path)
     path = run_path(experiment, "baseline", 1, 0) / FINAL_WEIGHTS

@@ -207,6 +207,9 @@ class ExperimentConfig:
     # "baseline-continued" (same extra epochs, pair loss off) is added (see emokit.systems).
     init_from: str | None = None
     results_dir: str | None = None  # None = emokit.paths.results_dir() (env EMOKIT_RESULTS)
+    # After the table, evaluate every run with a modality missing, noisy audio or word errors
+    # (emokit.robustness: robustness.csv / .md, plots/robustness.png); no retraining.
+    robustness: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

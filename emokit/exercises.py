@@ -471,3 +471,27 @@ def _gender_model_problem(model, batch: dict, num_classes: int) -> str:
         return ("its output is the same for every utterance: the classifier must see the fused "
                 "code too")
     return ""
+
+
+def notebook08(kept, excludes_zero, *, rows, regularized) -> dict[str, str]:
+    """08 robustness: the share of its clean UA the baseline keeps under 0 dB babble, and whether
+    the regularized system's paired interval under ``text_missing`` excludes 0."""
+    from emokit.robustness import fold_means, paired_over_folds, retention
+
+    share = retention(rows, "baseline", "audio_noise_babble", 0)
+    difference = paired_over_folds(fold_means(rows, regularized, "text_missing", ""),
+                                   fold_means(rows, "baseline", "text_missing", ""))
+    excluded = difference is not None and bool(difference.low > 0 or difference.high < 0)
+    clean = np.mean(list(fold_means(rows, "baseline", "intact", "").values()))
+    noisy = np.mean(list(fold_means(rows, "baseline", "audio_noise_babble", 0).values()))
+    return {
+        "1": check("1", kept, share, rtol=1e-6,
+                   hints=[(lambda a: a > 1.5, "a share: between 0 and 1, not a percentage"),
+                          (noisy, "that is the UA itself: divide it by the clean (intact) UA"),
+                          (noisy / clean, "divide fold by fold, then average over the folds")],
+                   hint="per fold, the UA under the condition divided by the intact UA of the "
+                        "same fold; then the mean over the folds"),
+        "2": check("2", excludes_zero, excluded,
+                   hint="pair the two systems fold by fold under that condition: does the "
+                        "95% t-interval of the mean difference hold 0?"),
+    }

@@ -156,11 +156,12 @@ def train_and_evaluate(config: ExperimentConfig, system: System, fold_data, seed
         train_audio, train_text, _ = encode_dataset(model, fold_data.train_in_order)
     measures, aligned = code_measures(model, audio, text, labels, train_audio, train_text)
     measures.update(_kept_epoch_measures(history))
-    keep = system.name == BASELINE and config.init_from == BASELINE
+    # Every run keeps its trained weights (small): warm starts start from the baseline's, and
+    # emokit.robustness rebuilds any run's model from them.
     return RunResult(history, list(fold_data.test_ids), np.asarray(y_true), np.asarray(probs),
                      audio if keep_codes else None, text if keep_codes else None, initial,
                      fingerprint, measures, aligned if keep_codes else None,
-                     [v.numpy() for v in shared_weights(model)] if keep else None)
+                     [v.numpy() for v in shared_weights(model)])
 
 
 # --- the experiment --------------------------------------------------------------------------------
@@ -288,7 +289,12 @@ def _run_experiment_locked(config: ExperimentConfig, verbose: bool) -> list[Syst
                 bar)
             bar.update()
     bar.close()
-    return finish_report(config, [k for k, _ in folds], systems, verbose)
+    rows = finish_report(config, [k for k, _ in folds], systems, verbose)
+    if config.robustness:
+        from emokit.robustness import evaluate_robustness
+
+        evaluate_robustness(out, verbose)
+    return rows
 
 
 def finish_report(config: ExperimentConfig, fold_numbers: list[int], systems: list[System],

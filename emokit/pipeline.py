@@ -83,6 +83,7 @@ class FoldData:
     train_examples: Examples
     pipeline: PipelineConfig
     coverage: Coverage | None = None  # of the pretrained vectors, when TextConfig.vectors_path
+    test_examples: Examples | None = None  # what ``test`` batches (emokit.robustness degrades it)
 
     @property
     def train(self):
@@ -131,14 +132,15 @@ def prepare_fold(config: ExperimentConfig, utterances: list[Utterance],
             tokens=[encode_tokens(tokens[i], vocab, config.pipeline) for i in ids],
             labels=np.array([names.index(by_id[i].label) for i in ids], dtype=np.int32))
 
+    test_examples = examples(fold.test_ids)
     return FoldData(
         val=make_dataset(examples(fold.val_ids), config.pipeline, training=False),
-        test=make_dataset(examples(fold.test_ids), config.pipeline, training=False),
+        test=make_dataset(test_examples, config.pipeline, training=False),
         vocab=vocab, embedding_matrix=embedding_matrix, normalizer=normalizer,
         feature_dim=int(features[fold.train_ids[0]].shape[1]), num_classes=len(names),
         class_names=names, train_ids=fold.train_ids, val_ids=fold.val_ids,
         test_ids=fold.test_ids, train_examples=examples(fold.train_ids),
-        pipeline=config.pipeline, coverage=coverage)
+        pipeline=config.pipeline, coverage=coverage, test_examples=test_examples)
 
 
 def _check_inputs(fold: Fold, fold_ids, by_id, features, names: list[str]) -> None:

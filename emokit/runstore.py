@@ -3,7 +3,8 @@
 ``<results>/<experiment name>/runs/<system>/fold<k>_seed<s>/`` holds one run: ``config.json``
 (written first), ``history.json`` (per epoch), ``initial_weights.json`` (a hash per initial
 weight), ``predictions.csv`` (id, true, predicted, class probabilities), ``confusion.csv``,
-``final_weights.npz`` (the baseline's trained weights, which warm-started systems start from),
+``final_weights.npz`` (the trained weights outside the discriminator: warm-started systems
+start from the baseline's, :mod:`emokit.robustness` rebuilds the model from them),
 ``codes.npz`` (test-set latent codes, first fold and seed only, for the t-SNE plot) and
 ``metrics.json`` last: a folder with ``metrics.json`` is a finished run. Every file is written
 atomically.
@@ -27,7 +28,9 @@ from emokit.errors import UsageError
 CHECKPOINT = "checkpoint"  # a run's training checkpoint folder, removed when the run finishes
 FINAL_WEIGHTS = "final_weights.npz"
 # Settings that choose *which* runs an experiment has, not what one run computes.
-_SELECTION_KEYS = ("name", "results_dir", "folds", "seeds", "systems", "contrastive_weights")
+# (``robustness`` evaluates finished runs afterwards: it changes no run.)
+_SELECTION_KEYS = ("name", "results_dir", "folds", "seeds", "systems", "contrastive_weights",
+                   "robustness")
 
 
 def experiment_dir(config: ExperimentConfig) -> Path:

@@ -434,3 +434,43 @@ def test_notebook07_the_true_class_or_the_pipeline_probability_are_not_what_pred
     assert statuses["1"] == WRONG and "normalizes a new speaker" in _line(out, "1"), out
     statuses, out = _check07(capsys, models07, "happy", 32, ...)
     assert "not a class name" in _line(out, "1") and "bias per output" in _line(out, "2")
+
+
+# --- 08 robustness ---------------------------------------------------------------------------------
+
+def _rows08():
+    """Three folds: baseline and regularized, intact and under 0 dB babble and missing text."""
+    table = {  # (system, condition, level): UA per fold
+        ("baseline", "intact", ""): (0.60, 0.70, 0.80),
+        ("baseline", "audio_noise_babble", 0): (0.30, 0.42, 0.48),
+        ("baseline", "text_missing", ""): (0.55, 0.69, 0.70),
+        ("contrastive-infonce-0.3", "intact", ""): (0.62, 0.69, 0.81),
+        ("contrastive-infonce-0.3", "audio_noise_babble", 0): (0.33, 0.40, 0.41),
+        ("contrastive-infonce-0.3", "text_missing", ""): (0.60, 0.74, 0.76),
+    }
+    return [{"system": s, "fold": k + 1, "seed": 0, "condition": c, "level": lv, "wa": ua,
+             "ua": ua} for (s, c, lv), values in table.items() for k, ua in enumerate(values)]
+
+
+def _check08(capsys, *answers):
+    return _statuses_and_out(capsys, exercises.notebook08, *answers, rows=_rows08(),
+                             regularized="contrastive-infonce-0.3")
+
+
+def test_notebook08_right_answers_in_other_forms(capsys):
+    kept = np.mean([0.30 / 0.60, 0.42 / 0.70, 0.48 / 0.80])  # fold by fold, then the mean
+    # text_missing: regularized - baseline = +5, +5, +6 points: the interval excludes 0
+    statuses, out = _check08(capsys, np.float32(kept), np.True_)
+    assert statuses == {"1": RIGHT, "2": RIGHT}, out
+
+
+@pytest.mark.parametrize(("answers", "name", "hint"), [
+    ((100 * np.mean([0.5, 0.6, 0.6]), ...), "1", "not a percentage"),
+    ((np.mean([0.30, 0.42, 0.48]), ...), "1", "divide it by the clean"),
+    ((np.mean([0.30, 0.42, 0.48]) / np.mean([0.60, 0.70, 0.80]), ...), "1", "fold by fold"),
+    ((..., False), "2", "t-interval"),
+])
+def test_notebook08_foreseen_slips_get_their_hint(answers, name, hint, capsys):
+    statuses, out = _check08(capsys, *answers)
+    assert statuses[name] == WRONG and hint in _line(out, name), out
+    assert "retention(" not in out

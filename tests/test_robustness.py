@@ -1,0 +1,154 @@
+"""Robustness of a finished (tiny, real) experiment: every run x condition, the rebuilt models
+reproduce the stored predictions, reruns skip what is done, incomplete folders are refused, and
+nothing under runs/ changes."""
+
+import csv
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emokit import robustness
+from emokit.errors import DataError, UsageError
+from emokit.experiment import load_config, run_experiment
+from emokit.robustness import CONDITIONS, evaluate_robustness, paired_over_folds
+from emokit.runstore import FINAL_WEIGHTS, load_runs, run_path
+
+SYSTEMS = ["audio", "text", "baseline", "contrastive-infonce-0.3"]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """The quick preset shrunk by EMOKIT_QUICK=1, on one fold: 4 finished runs."""
+    root = tmp_path_factory.mktemp("robustness")
+    saved = {k: os.environ.get(k) for k in ("EMOKIT_QUICK", "EMOKIT_DATA", "EMOKIT_RESULTS")}
+    os.environ.update(EMOKIT_QUICK="1", EMOKIT_DATA=str(root / "data"),
+                      EMOKIT_RESULTS=str(root / "results"))
+    try:
+        config = load_config("quick")
+        config.folds = [1]
+        run_experiment(config, verbose=False)
+        yield root / "results" / config.name
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _tree_digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha1(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _copy(experiment: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / experiment.name
+    shutil.copytree(experiment, copy)
+    return copy
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("robustness")
+def test_every_run_under_every_condition(tiny, tmp_path, monkeypatch):
+    experiment = _copy(tiny, tmp_path)
+    before = _tree_digest(experiment / "runs")
+    rows = evaluate_robustness(experiment, verbose=False)
+    assert _tree_digest(experiment / "runs") == before  # nothing in the runs changes
+    keys = {(r["system"], r["condition"], r["level"]) for r in rows}
+    assert len(rows) == len(keys) == len(SYSTEMS) * len(CONDITIONS)
+    with open(experiment / "robustness.csv") as f:
+        written = list(csv.DictReader(f))
+    assert list(written[0])[:7] == ["system", "fold", "seed", "condition", "level", "wa", "ua"]
+    assert {r["level"] for r in written if r["condition"] in ("intact", "text_missing")} == {""}
+    assert {r["level"] for r in written if r["condition"] == "text_errors"} == {"10", "30", "50"}
+    ua = {(r["system"], r["condition"], r["level"]): r["ua"] for r in rows}
+    stored = {r["system"]: r["ua"] for r in load_runs(experiment)}
+    for system in SYSTEMS:  # the rebuilt model gives the run's own test UA
+        assert ua[(system, "intact", "")] == pytest.approx(stored[system], abs=1e-6)
+    # a unimodal model does not read the other modality: its UA does not move
+    for condition, level in CONDITIONS:
+        if condition.startswith("text"):
+            assert ua[("audio", condition, "" if level is None else level)] == ua[("audio", "intact", "")]
+        if condition.startswith("audio"):
+            assert ua[("text", condition, "" if level is None else level)] == ua[("text", "intact", "")]
+    # with its only modality gone, a unimodal model predicts one class for every utterance
+    assert ua[("audio", "audio_missing", "")] == pytest.approx(0.25)
+    assert ua[("text", "text_missing", "")] == pytest.approx(0.25)
+    # noisy features were cached per fold, condition and level
+    assert len(list((experiment / "robustness" / "features").rglob("*.npz"))) == 6
+    table = (experiment / "robustness.md").read_text()
+    assert "| audio_noise_babble 0 dB |" in table and "Retention" in table
+    assert (experiment / "plots" / "robustness.png").stat().st_size > 1000
+
+    # a rerun evaluates nothing; a lost row is evaluated again, alone
+    calls = []
+    real = robustness.evaluate_run
+    monkeypatch.setattr(robustness, "evaluate_run",
+                        lambda config, run, fold, todo: calls.append((run.system.name, todo))
+                        or real(config, run, fold, todo))
+    assert evaluate_robustness(experiment, verbose=False) == rows and calls == []
+    kept = [r for r in written if not (r["system"] == "baseline" and r["level"] == "30")]
+    with open(experiment / "robustness.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, list(written[0]))
+        writer.writeheader()
+        writer.writerows(kept)
+    again = evaluate_robustness(experiment, verbose=False)
+    assert calls == [("baseline", [("text_errors", 30)])]
+    assert [(r["system"], r["condition"], r["level"], r["ua"]) for r in again] == [
+        (r["system"], r["condition"], r["level"], r["ua"]) for r in rows]
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("robustness")
+def test_incomplete_or_foreign_folders_are_refused(tiny, tmp_path):
+    experiment = _copy(tiny, tmp_path)
+    run = run_path(experiment, "baseline", 1, 0)
+    (run / FINAL_WEIGHTS).rename(run / "kept.npz")
+    with pytest.raises(DataError, match=f"have no {FINAL_WEIGHTS}.*runs/baseline/fold1_seed0"):
+        evaluate_robustness(experiment, verbose=False)
+    (run / "kept.npz").rename(run / FINAL_WEIGHTS)
+    metrics = run_path(experiment, "text", 1, 0) / "metrics.json"
+    metrics.rename(metrics.with_name("kept.json"))
+    with pytest.raises(DataError, match="1 of 4 runs .* not finished, e.g. .*runs/text/fold1"):
+        evaluate_robustness(experiment, verbose=False)
+    metrics.with_name("kept.json").rename(metrics)
+    config_path = run_path(experiment, "audio", 1, 0) / "config.json"
+    record = json.loads(config_path.read_text())
+    record["settings"]["train"]["epochs"] += 1
+    config_path.write_text(json.dumps(record))
+    with pytest.raises(UsageError, match="another config.*train.epochs"):
+        evaluate_robustness(experiment, verbose=False)
+    with pytest.raises(UsageError, match="not an experiment folder"):
+        evaluate_robustness(tmp_path, verbose=False)
+    assert not (experiment / "robustness.csv").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("robustness")
+def test_weights_that_do_not_reproduce_the_run_are_refused(tiny, tmp_path):
+    experiment = _copy(tiny, tmp_path)
+    path = run_path(experiment, "baseline", 1, 0) / FINAL_WEIGHTS
+    with np.load(path) as data:
+        weights = {k: data[k] for k in data.files}
+    last = f"w{len(weights) - 1}"  # the classifier's output bias
+    weights[last] = weights[last] + np.arange(weights[last].size).reshape(weights[last].shape)
+    np.savez(path, **weights)
+    with pytest.raises(DataError, match="does not reproduce the run's stored predictions"):
+        evaluate_robustness(experiment, verbose=False)
+
+
+def test_paired_over_folds():
+    a = {1: 0.6, 2: 0.7, 3: 0.65, 4: 0.8}
+    b = {1: 0.5, 2: 0.65, 3: 0.6, 4: 0.7, 5: 0.9}  # fold 5: unpaired, left out
+    result = paired_over_folds(a, b)
+    diffs = np.array([0.1, 0.05, 0.05, 0.1])
+    assert result.folds == 4 and result.mean == pytest.approx(diffs.mean())
+    half = 3.182446 * diffs.std(ddof=1) / 2  # t(0.975, 3 df) * standard error
+    assert (result.low, result.high) == pytest.approx((diffs.mean() - half, diffs.mean() + half))
+    assert result.p == pytest.approx(0.013847, abs=1e-5)  # scipy.stats.ttest_rel
+    assert paired_over_folds({1: 0.5}, {1: 0.4}) is None

@@ -220,7 +220,7 @@ def test_integer_ranges_property(name, value):
         config = ExperimentConfig.from_dict(_nest(name, value))
     except ValueError as e:
         assert rule is not None and not rule.admits(value) or any(
-            p.startswith(("features.", "folds")) for p in e.problems), e.problems
+            p.startswith(("features.", "folds", "pipeline.")) for p in e.problems), e.problems
         assert any(p.startswith(name) or "features." in p for p in e.problems)
     else:
         assert rule is None or rule.admits(value)

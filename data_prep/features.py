@@ -38,6 +38,7 @@ from emokit.cli import run_cli
 from emokit.config import ExperimentConfig, FeatureConfig
 from emokit.errors import DataError
 from emokit.features import COMPLETE_MARKER, extract_features, feature_dim, write_shard
+from emokit.lock import data_lock
 from emokit.manifest import read_manifest
 
 CHUNK_SIZE = 64  # utterances per shard: ~90 files for IEMOCAP's 5.5k labelled turns
@@ -69,14 +70,23 @@ def build_cache(manifest_path: str | Path, release_root: str | Path, config: Fea
     ``workers`` processes share the work (default: every core; 1 runs in this process).
     Read the result with ``emokit.features.load_features(cache_folder, ids)``.
     """
-    manifest_path = Path(manifest_path)
+    manifest_path = Path(manifest_path).expanduser()
     out = cache_dir(manifest_path, config, cache_root)
-    chunks = _plan(manifest_path, Path(release_root), chunk_size)
+    chunks = _plan(manifest_path, Path(release_root).expanduser(), chunk_size)
     if _is_up_to_date(out, chunks):
         _say(progress, f"feature cache {out} is up to date ({sum(map(len, chunks.values()))} "
                        f"utterances); nothing to do")
         return out
-    out.mkdir(parents=True, exist_ok=True)
+    with data_lock(out, "a feature cache"):  # a second process waits, then finds it done
+        if _is_up_to_date(out, chunks):
+            return out
+        _build(manifest_path, out, chunks, config, workers, progress)
+    return out
+
+
+def _build(manifest_path: Path, out: Path, chunks: dict[str, list[_Item]], config: FeatureConfig,
+           workers, progress) -> None:
+    """Extract the shards not on disk yet, then write the completion marker."""
     (out / COMPLETE_MARKER).unlink(missing_ok=True)
     write_atomic(out / "config.json", json.dumps({**dataclasses.asdict(config), "key": config.key(),
                                        "feature_dim": feature_dim(config)}, indent=1))
@@ -91,7 +101,6 @@ def build_cache(manifest_path: str | Path, release_root: str | Path, config: Fea
         "shards": [{"file": name, "ids": [item.id for item in items]}
                    for name, items in chunks.items()],
     }, indent=1))
-    return out
 
 
 def _plan(manifest_path: Path, release_root: Path, chunk_size: int) -> dict[str, list[_Item]]:

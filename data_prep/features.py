@@ -32,7 +32,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from data_prep._workers import end_with_parent
-from emokit.atomic import write_atomic
+from emokit.atomic import storage_error, write_atomic
 from emokit.audio import load_audio
 from emokit.cli import run_cli
 from emokit.config import ExperimentConfig, FeatureConfig
@@ -77,10 +77,13 @@ def build_cache(manifest_path: str | Path, release_root: str | Path, config: Fea
         _say(progress, f"feature cache {out} is up to date ({sum(map(len, chunks.values()))} "
                        f"utterances); nothing to do")
         return out
-    with data_lock(out, "a feature cache"):  # a second process waits, then finds it done
-        if _is_up_to_date(out, chunks):
-            return out
-        _build(manifest_path, out, chunks, config, workers, progress)
+    try:
+        with data_lock(out, "a feature cache"):  # a second process waits, then finds it done
+            if _is_up_to_date(out, chunks):
+                return out
+            _build(manifest_path, out, chunks, config, workers, progress)
+    except OSError as e:
+        raise storage_error(e, out, "the feature cache") or e from None
     return out
 
 
@@ -108,6 +111,14 @@ def _plan(manifest_path: Path, release_root: Path, chunk_size: int) -> dict[str,
     rows = read_manifest(manifest_path)
     items = [_Item(row.id, str(release_root / row.wav), line)
              for line, row in enumerate(rows, start=2) if row.label]
+    outside = [item for item in items if not _is_inside(Path(item.wav), release_root)]
+    if outside:
+        first = outside[0]
+        raise DataError(
+            f"{manifest_path} line {first.line}: wav {first.wav} lies outside the release "
+            f"{release_root} ({len(outside)} row(s) like it): a manifest lists files of its own "
+            "release, with paths relative to it. Parse the release again "
+            "(`python -m data_prep.iemocap`) or fix those rows")
     if not items:
         raise ValueError(f"{manifest_path} has no labelled rows to extract features from")
     chunks = {}
@@ -116,6 +127,14 @@ def _plan(manifest_path: Path, release_root: Path, chunk_size: int) -> dict[str,
         digest = hashlib.sha256("\n".join(f"{i.id}|{i.wav}" for i in chunk).encode()).hexdigest()
         chunks[f"shard-{index:05d}-{digest[:8]}.npz"] = chunk
     return chunks
+
+
+def _is_inside(path: Path, folder: Path) -> bool:
+    """True when ``path`` (links followed) lies inside ``folder``."""
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except OSError:
+        return True  # a path that cannot be resolved: reading it reports the file
 
 
 def _remove_stale_files(out: Path, chunks: dict[str, list[_Item]]) -> None:

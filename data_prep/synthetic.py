@@ -55,7 +55,7 @@ from data_prep.iemocap import (
     write_source,
 )
 from emokit import labels as labels_lib
-from emokit.atomic import write_atomic
+from emokit.atomic import storage_error, write_atomic
 from emokit.cli import run_cli
 from emokit.config import CorpusConfig
 from emokit.errors import CorruptFileError
@@ -453,14 +453,17 @@ def ensure_corpus(corpus: CorpusConfig) -> Path:
 
     if ready():  # nothing to write: no lock needed (a read-only data folder works)
         return manifest
-    with data_lock(out, "the corpus"):  # a second process waits instead of reading half of it
-        if params is not None and _marker_params(marker) != params:
-            generate(out, corpus.synthetic_size, corpus.synthetic_seed, corpus.text_disagreement,
-                     corpus.audio_ambiguity, corpus.snr_db)
-            manifest.unlink(missing_ok=True)
-        if not _manifest_is_current(manifest, root, corpus.class_set):
-            write_manifest(parse_release(root, corpus.class_set), manifest)
-            write_source(manifest, root, corpus.class_set)
+    try:
+        with data_lock(out, "the corpus"):  # a second process waits instead of reading half
+            if params is not None and _marker_params(marker) != params:
+                generate(out, corpus.synthetic_size, corpus.synthetic_seed,
+                         corpus.text_disagreement, corpus.audio_ambiguity, corpus.snr_db)
+                manifest.unlink(missing_ok=True)
+            if not _manifest_is_current(manifest, root, corpus.class_set):
+                write_manifest(parse_release(root, corpus.class_set), manifest)
+                write_source(manifest, root, corpus.class_set)
+    except OSError as e:
+        raise storage_error(e, out, "the corpus and its manifest") or e from None
     return manifest
 
 

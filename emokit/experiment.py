@@ -32,7 +32,7 @@ import numpy as np
 # every dataset pass) would bury the progress lines; set before TensorFlow is first imported.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from emokit.atomic import write_atomic
+from emokit.atomic import storage_error, write_atomic
 from emokit.config import ExperimentConfig
 from emokit.pipeline import prepare_fold
 from emokit.protocol import describe_protocol, folds_record, select_folds
@@ -209,8 +209,14 @@ def run_experiment(config: ExperimentConfig, verbose: bool = True) -> list[Syste
         expand_systems(config)
     except ValueError as e:
         raise ConfigError([f"systems: {e}"]) from None
-    with results_lock(experiment_dir(config)):
-        return _run_experiment_locked(config, verbose)
+    try:
+        with results_lock(experiment_dir(config)):
+            return _run_experiment_locked(config, verbose)
+    except Exception as e:
+        problem = storage_error(e, experiment_dir(config), "results")
+        if problem is None:
+            raise
+        raise problem from None
 
 
 def _run_experiment_locked(config: ExperimentConfig, verbose: bool) -> list[SystemSummary]:

@@ -175,8 +175,11 @@ def build_config(cls, data: Any, source: str = "the config"):
 
 
 def validate_config(config, source: str = "the config") -> None:
-    """Check a config built in Python the same way as one read from a file."""
+    """Check a config built in Python the same way as one read from a file; a leading ``~`` in
+    its path settings is then expanded in place."""
     build_config(type(config), dataclasses.asdict(config), source)
+    if all(hasattr(config, p.split(".")[0]) for p in PATH_SETTINGS):
+        expand_user_paths(config)
 
 
 def read_settings(path: str | Path) -> dict:

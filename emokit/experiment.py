@@ -150,6 +150,9 @@ def train_and_evaluate(config: ExperimentConfig, system: System, fold_data, seed
     audio, text, labels = encode_dataset(model, fold_data.test)
     measures, aligned = code_measures(model, audio, text, labels)
     measures.update(_kept_epoch_measures(history))
+    if getattr(fold_data, "coverage", None) is not None:  # stored beside the scores it explains
+        measures["word_vector_type_coverage"] = fold_data.coverage.type_rate
+        measures["word_vector_token_coverage"] = fold_data.coverage.token_rate
     keep = system.name == BASELINE and config.init_from == BASELINE
     return RunResult(history, list(fold_data.test_ids), np.asarray(y_true), np.asarray(probs),
                      audio if keep_codes else None, text if keep_codes else None, initial,

@@ -181,10 +181,14 @@ def _run(todo: dict[str, list[_Item]], out: Path, config: FeatureConfig, workers
     workers = min(workers or os.cpu_count() or 1, len(todo))
     bar = tqdm(total=sum(map(len, todo.values())), unit="utt", disable=not progress,
                file=sys.stdout)
+    failures: list[str] = []  # every bad file, so that one run names them all
     with bar:
         if workers <= 1:
             for name, items in todo.items():
-                bar.update(_extract_chunk(out / name, items, config))
+                done, failed = _extract_chunk(out / name, items, config)
+                bar.update(done)
+                failures += failed
+            _raise_failures(failures)
             return
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
                                  initializer=_warm_up, initargs=(config, os.getpid())) as pool:
@@ -205,7 +209,21 @@ def _run(todo: dict[str, list[_Item]], out: Path, config: FeatureConfig, workers
                         for other in pending:
                             other.cancel()  # running chunks still finish and keep their shards
                         raise error
-                    bar.update(future.result())
+                    done, failed = future.result()
+                    bar.update(done)
+                    failures += failed
+    _raise_failures(failures)
+
+
+def _raise_failures(failures: list[str]) -> None:
+    """One :class:`FeatureExtractionError` naming every utterance that failed (20 in full)."""
+    if not failures:
+        return
+    more = f"\n  ... and {len(failures) - 20} more" if len(failures) > 20 else ""
+    listed = "\n".join(f"  {f}" for f in failures[:20])
+    raise FeatureExtractionError(
+        f"{len(failures)} utterance(s) could not be extracted:\n{listed}{more}\nFix or remove "
+        "those manifest rows and re-run; the finished shards are kept")
 
 
 def _warm_up(config: FeatureConfig, parent_pid: int) -> None:
@@ -216,19 +234,20 @@ def _warm_up(config: FeatureConfig, parent_pid: int) -> None:
     extract_features(np.random.default_rng(0).standard_normal(4000).astype("float32"), config)
 
 
-def _extract_chunk(shard: Path, items: list[_Item], config: FeatureConfig) -> int:
-    """Extract one chunk and write its shard; returns the number of utterances."""
-    features = {}
+def _extract_chunk(shard: Path, items: list[_Item],
+                   config: FeatureConfig) -> tuple[int, list[str]]:
+    """Extract one chunk and write its shard (only when every utterance of it could be
+    extracted); returns ``(utterances done, what failed: one line per utterance)``."""
+    features, failures = {}, []
     for item in items:
         try:
             features[item.id] = extract_features(load_audio(item.wav, config.sample_rate), config)
         except Exception as e:  # noqa: BLE001 -- any failure is reported with its file
-            raise FeatureExtractionError(
-                f"utterance {item.id} (manifest line {item.line}, file {item.wav}): {e}. Fix or "
-                f"remove that manifest row and re-run; finished shards are kept"
-            ) from None
-    write_shard(shard, features)
-    return len(items)
+            failures.append(f"utterance {item.id} (manifest line {item.line}, file {item.wav}): "
+                            f"{str(e)[:300]}")
+    if not failures:
+        write_shard(shard, features)
+    return len(items), failures
 
 
 

@@ -190,3 +190,16 @@ def test_predict_refuses_a_tiny_recording_and_warns_on_a_long_one(bundle, tmp_pa
     with pytest.warns(LongRecordingWarning, match=r"lasts 12\.0 s but the model reads only its "
                                                   r"first 3\.0 s"):
         _predict(long, bundle)
+
+
+@pytest.mark.parametrize("damage", [b"", b"PK\x03\x04 cut short", b"not a zip at all"])
+def test_a_damaged_warm_start_weights_file_is_named(tmp_path, damage):
+    from emokit.errors import CorruptFileError
+    from emokit.runstore import FINAL_WEIGHTS, load_final_weights, save_final_weights
+
+    save_final_weights(tmp_path, [np.ones((2, 3), "float32")])
+    assert load_final_weights(tmp_path)[0].shape == (2, 3)
+    (tmp_path / FINAL_WEIGHTS).write_bytes(damage)
+    with pytest.raises(CorruptFileError, match=rf"file {tmp_path / FINAL_WEIGHTS} is corrupt.*"
+                                               rf"delete {tmp_path} so the baseline run"):
+        load_final_weights(tmp_path)

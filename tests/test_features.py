@@ -182,7 +182,7 @@ def test_a_bad_file_names_its_manifest_line_and_keeps_finished_shards(tmp_path):
         build_cache(manifest, release, FeatureConfig(), workers=1, chunk_size=2, progress=False)
     out = cache_dir(manifest, FeatureConfig())
     finished = shard_stats(out)
-    assert len(finished) == 1 and not (out / "complete.json").exists()
+    assert len(finished) == 2 and not (out / "complete.json").exists()  # the good chunks
     bad.write_bytes(good_bytes)
     build_cache(manifest, release, FeatureConfig(), workers=1, chunk_size=2, progress=False)
     after = shard_stats(out)
@@ -540,3 +540,13 @@ def test_tensorflows_full_disk_error_is_a_storage_error(tmp_path):
                                                  "device"), tmp_path, "a checkpoint")
     assert error is not None and "(the disk is full" in str(error) and "\n" not in str(error)
     assert storage_error(ValueError("a bug"), tmp_path, "x") is None
+
+
+def test_an_all_silent_release_names_every_file_in_one_run(tmp_path):
+    manifest, release = make_corpus(tmp_path, count=5, unlabelled=())
+    for wav in release.rglob("*.wav"):
+        sf.write(wav, np.zeros(RATE // 2, "float32"), RATE)
+    with pytest.raises(FeatureExtractionError, match=r"^5 utterance\(s\) could not be extracted") \
+            as err:
+        build_cache(manifest, release, FeatureConfig(), workers=1, chunk_size=2, progress=False)
+    assert str(err.value).count("is silent") == 5

@@ -120,7 +120,7 @@ RULES: dict[str, Rule] = {
     "pipeline.max_words": Rule(low=1, high=5000),
     "pipeline.bucket_width": Rule(low=1, high=100_000),
     "pipeline.shuffle_seed": Rule(low=0, high=2**31 - 1),
-    "pipeline.validation_speakers": Rule(low=1, high=8),  # 4 training sessions of 2 speakers
+    "pipeline.validation_speakers": Rule(low=1, high=7),  # 4 training sessions: 8 speakers, 1 trains
     "model.latent_dim": Rule(low=1, high=4096),
     "model.audio_conv_filters": Rule(low=1, high=4096),
     "model.audio_conv_kernel": Rule(low=1, high=100),

@@ -32,12 +32,13 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from data_prep._workers import end_with_parent
-from emokit.atomic import write_atomic
+from emokit.atomic import storage_error, write_atomic
 from emokit.audio import load_audio
 from emokit.cli import run_cli
 from emokit.config import ExperimentConfig, FeatureConfig
 from emokit.errors import DataError
 from emokit.features import COMPLETE_MARKER, extract_features, feature_dim, write_shard
+from emokit.lock import data_lock
 from emokit.manifest import read_manifest
 
 CHUNK_SIZE = 64  # utterances per shard: ~90 files for IEMOCAP's 5.5k labelled turns
@@ -69,14 +70,26 @@ def build_cache(manifest_path: str | Path, release_root: str | Path, config: Fea
     ``workers`` processes share the work (default: every core; 1 runs in this process).
     Read the result with ``emokit.features.load_features(cache_folder, ids)``.
     """
-    manifest_path = Path(manifest_path)
+    manifest_path = Path(manifest_path).expanduser()
     out = cache_dir(manifest_path, config, cache_root)
-    chunks = _plan(manifest_path, Path(release_root), chunk_size)
+    chunks = _plan(manifest_path, Path(release_root).expanduser(), chunk_size)
     if _is_up_to_date(out, chunks):
         _say(progress, f"feature cache {out} is up to date ({sum(map(len, chunks.values()))} "
                        f"utterances); nothing to do")
         return out
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        with data_lock(out, "a feature cache"):  # a second process waits, then finds it done
+            if _is_up_to_date(out, chunks):
+                return out
+            _build(manifest_path, out, chunks, config, workers, progress)
+    except OSError as e:
+        raise storage_error(e, out, "the feature cache") or e from None
+    return out
+
+
+def _build(manifest_path: Path, out: Path, chunks: dict[str, list[_Item]], config: FeatureConfig,
+           workers, progress) -> None:
+    """Extract the shards not on disk yet, then write the completion marker."""
     (out / COMPLETE_MARKER).unlink(missing_ok=True)
     write_atomic(out / "config.json", json.dumps({**dataclasses.asdict(config), "key": config.key(),
                                        "feature_dim": feature_dim(config)}, indent=1))
@@ -91,7 +104,6 @@ def build_cache(manifest_path: str | Path, release_root: str | Path, config: Fea
         "shards": [{"file": name, "ids": [item.id for item in items]}
                    for name, items in chunks.items()],
     }, indent=1))
-    return out
 
 
 def _plan(manifest_path: Path, release_root: Path, chunk_size: int) -> dict[str, list[_Item]]:
@@ -99,6 +111,14 @@ def _plan(manifest_path: Path, release_root: Path, chunk_size: int) -> dict[str,
     rows = read_manifest(manifest_path)
     items = [_Item(row.id, str(release_root / row.wav), line)
              for line, row in enumerate(rows, start=2) if row.label]
+    outside = [item for item in items if not _is_inside(Path(item.wav), release_root)]
+    if outside:
+        first = outside[0]
+        raise DataError(
+            f"{manifest_path} line {first.line}: wav {first.wav} lies outside the release "
+            f"{release_root} ({len(outside)} row(s) like it): a manifest lists files of its own "
+            "release, with paths relative to it. Parse the release again "
+            "(`python -m data_prep.iemocap`) or fix those rows")
     if not items:
         raise ValueError(f"{manifest_path} has no labelled rows to extract features from")
     chunks = {}
@@ -107,6 +127,14 @@ def _plan(manifest_path: Path, release_root: Path, chunk_size: int) -> dict[str,
         digest = hashlib.sha256("\n".join(f"{i.id}|{i.wav}" for i in chunk).encode()).hexdigest()
         chunks[f"shard-{index:05d}-{digest[:8]}.npz"] = chunk
     return chunks
+
+
+def _is_inside(path: Path, folder: Path) -> bool:
+    """True when ``path`` (links followed) lies inside ``folder``."""
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except OSError:
+        return True  # a path that cannot be resolved: reading it reports the file
 
 
 def _remove_stale_files(out: Path, chunks: dict[str, list[_Item]]) -> None:
@@ -153,10 +181,14 @@ def _run(todo: dict[str, list[_Item]], out: Path, config: FeatureConfig, workers
     workers = min(workers or os.cpu_count() or 1, len(todo))
     bar = tqdm(total=sum(map(len, todo.values())), unit="utt", disable=not progress,
                file=sys.stdout)
+    failures: list[str] = []  # every bad file, so that one run names them all
     with bar:
         if workers <= 1:
             for name, items in todo.items():
-                bar.update(_extract_chunk(out / name, items, config))
+                done, failed = _extract_chunk(out / name, items, config)
+                bar.update(done)
+                failures += failed
+            _raise_failures(failures)
             return
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
                                  initializer=_warm_up, initargs=(config, os.getpid())) as pool:
@@ -177,7 +209,21 @@ def _run(todo: dict[str, list[_Item]], out: Path, config: FeatureConfig, workers
                         for other in pending:
                             other.cancel()  # running chunks still finish and keep their shards
                         raise error
-                    bar.update(future.result())
+                    done, failed = future.result()
+                    bar.update(done)
+                    failures += failed
+    _raise_failures(failures)
+
+
+def _raise_failures(failures: list[str]) -> None:
+    """One :class:`FeatureExtractionError` naming every utterance that failed (20 in full)."""
+    if not failures:
+        return
+    more = f"\n  ... and {len(failures) - 20} more" if len(failures) > 20 else ""
+    listed = "\n".join(f"  {f}" for f in failures[:20])
+    raise FeatureExtractionError(
+        f"{len(failures)} utterance(s) could not be extracted:\n{listed}{more}\nFix or remove "
+        "those manifest rows and re-run; the finished shards are kept")
 
 
 def _warm_up(config: FeatureConfig, parent_pid: int) -> None:
@@ -188,19 +234,20 @@ def _warm_up(config: FeatureConfig, parent_pid: int) -> None:
     extract_features(np.random.default_rng(0).standard_normal(4000).astype("float32"), config)
 
 
-def _extract_chunk(shard: Path, items: list[_Item], config: FeatureConfig) -> int:
-    """Extract one chunk and write its shard; returns the number of utterances."""
-    features = {}
+def _extract_chunk(shard: Path, items: list[_Item],
+                   config: FeatureConfig) -> tuple[int, list[str]]:
+    """Extract one chunk and write its shard (only when every utterance of it could be
+    extracted); returns ``(utterances done, what failed: one line per utterance)``."""
+    features, failures = {}, []
     for item in items:
         try:
             features[item.id] = extract_features(load_audio(item.wav, config.sample_rate), config)
         except Exception as e:  # noqa: BLE001 -- any failure is reported with its file
-            raise FeatureExtractionError(
-                f"utterance {item.id} (manifest line {item.line}, file {item.wav}): {e}. Fix or "
-                f"remove that manifest row and re-run; finished shards are kept"
-            ) from None
-    write_shard(shard, features)
-    return len(items)
+            failures.append(f"utterance {item.id} (manifest line {item.line}, file {item.wav}): "
+                            f"{str(e)[:300]}")
+    if not failures:
+        write_shard(shard, features)
+    return len(items), failures
 
 
 

@@ -38,6 +38,7 @@ import codecs
 import csv
 import io
 import json
+import os
 import re
 import sys
 import time
@@ -51,7 +52,7 @@ import soundfile
 
 from emokit import labels as labels_lib
 from emokit.atomic import write_atomic
-from emokit.audio import wav_truncation
+from emokit.audio import MAX_RATE, MIN_RATE, wav_header_problem, wav_truncation
 from emokit.cli import run_cli
 from emokit.errors import DataError, UsageError
 from emokit.manifest import Utterance, write_manifest
@@ -61,6 +62,7 @@ ALL_SESSIONS = (1, 2, 3, 4, 5)
 NON_SPEECH = re.compile(r"\[[A-Za-z_ ]+\]")  # [LAUGHTER], [BREATHING], [GARBAGE], ...
 MAX_LISTED_PROBLEMS = 20
 MIN_WAV_SHARE = 0.5  # a wav shorter than this share of its label's end - start is flagged
+MAX_WAV_SHARE, WAV_SLACK_S = 3.0, 2.0  # a wav longer than 3 x the label's span + 2 s is flagged
 SINGLE_BYTE_ENCODING = "cp1252"  # Windows-1252: what non-UTF-8 transcripts are in practice
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig", "UTF-8 with a byte-order mark"),
          (codecs.BOM_UTF16_LE, "utf-16", "UTF-16 (little-endian, byte-order mark)"),
@@ -69,13 +71,15 @@ _BOMS = ((codecs.BOM_UTF8, "utf-8-sig", "UTF-8 with a byte-order mark"),
 _NUM = r"[-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?"
 _LABEL_LINE = re.compile(
     rf"^\[\s*(?P<start>{_NUM})\s*-\s*(?P<end>{_NUM})\s*\]\t(?P<id>\S+)\t(?P<label>\S+)\t"
-    rf"\[\s*(?P<v>{_NUM}),\s*(?P<a>{_NUM}),\s*(?P<d>{_NUM})\s*\]\s*$"
-)
+    rf"\[\s*(?P<v>{_NUM}),\s*(?P<a>{_NUM}),\s*(?P<d>{_NUM})\s*\]\s*$", re.ASCII
+)  # re.ASCII: \d is 0-9 only (float() would read other scripts' digits too)
 _RATER_LINE = re.compile(r"^[A-Z]+-[A-Z]+\d*:\s")  # C-E2:<TAB>..., A-F1:<TAB>...
 _TRANSCRIPT_LINE = re.compile(
-    rf"^(?P<id>\S+)\s+\[\s*(?P<start>{_NUM})\s*-\s*(?P<end>{_NUM})\s*\]:\s?(?P<text>.*)$"
+    rf"^(?P<id>\S+)\s+\[\s*(?P<start>{_NUM})\s*-\s*(?P<end>{_NUM})\s*\]:\s?(?P<text>.*)$", re.ASCII
 )
-_UTTERANCE_ID = re.compile(r"^Ses(?P<session>\d\d)[FM]_(?P<rest>\w+)_(?P<gender>[FM])(?:\d{3}|XX\w*)$")
+_UTTERANCE_ID = re.compile(
+    r"^Ses(?P<session>\d\d)[FM]_(?P<rest>\w+)_(?P<gender>[FM])(?:\d{3}|XX\w*)$", re.ASCII)
+MAX_NAME_BYTES = 255  # a longer file name cannot exist on common file systems
 
 
 @dataclass(frozen=True)
@@ -164,13 +168,36 @@ def dialog_of(utterance_id: str) -> str:
     return utterance_id.rsplit("_", 1)[0]
 
 
+def turn_of(utterance_id: str) -> str:
+    """``Ses05M_script01_1b_M012`` -> ``M012``; ``""`` for an id without ``_``."""
+    return utterance_id.rsplit("_", 1)[1] if "_" in utterance_id else ""
+
+
+def is_unlabelled_turn(utterance_id: str) -> bool:
+    """True for the turns the release never labels (``..._MXX0``)."""
+    return "XX" in turn_of(utterance_id)
+
+
 # --------------------------------------------------------------------------------------- reading
 
 
-def visible_files(folder: Path, pattern: str) -> list[Path]:
+def visible_files(folder: Path, pattern: str, problems: list[Problem] | None = None,
+                  root: Path | None = None) -> list[Path]:
     """The files of ``folder`` matching ``pattern``, sorted, without hidden ones (``.*``: macOS
-    ``._*`` AppleDouble files, ``.DS_Store``, editors' backups)."""
-    return sorted(p for p in folder.glob(pattern) if not p.name.startswith(".") and p.is_file())
+    ``._*`` AppleDouble files, ``.DS_Store``, editors' backups). Other visible entries that are
+    not readable files (a broken link, a folder) go to ``problems`` when given."""
+    found = []
+    for p in sorted(folder.glob(pattern)):
+        if p.name.startswith("."):
+            continue
+        if p.is_file():
+            found.append(p)
+        elif problems is not None:
+            what = ("a broken link (to " f"{os.readlink(p)})" if p.is_symlink() and not p.exists()
+                    else "not a file")
+            problems.append(Problem(str(p.relative_to(root or folder)), 0, "", f"{what}: its "
+                                    "dialog cannot be read; copy the file again from the release"))
+    return found
 
 
 def read_text_lines(path: Path, rel: str, problems: list[Problem]) -> list[str | None] | None:
@@ -182,7 +209,12 @@ def read_text_lines(path: Path, rel: str, problems: list[Problem]) -> list[str |
     but are Windows-1252 are decoded as such; both are reported by an :class:`EncodingNote`
     warning. Nothing is ever replaced by ``\ufffd``.
     """
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        problems.append(Problem(rel, 0, "", f"cannot be read ({e.strerror or e}); check its "
+                                "permissions or copy it again from the release"))
+        return None
     for bom, codec, name in _BOMS:
         if raw.startswith(bom):
             try:
@@ -245,7 +277,7 @@ def _read_label_file(path: Path, rel: str,
         elif line.id in found:
             problems.append(Problem(rel, line_no, line.id,
                                     f"labelled twice (first on line {found[line.id][1]})"))
-        elif _UTTERANCE_ID.match(line.id) is None or "XX" in line.id.rsplit("_", 1)[1]:
+        elif _UTTERANCE_ID.match(line.id) is None or is_unlabelled_turn(line.id):
             problems.append(Problem(rel, line_no, line.id, "not an utterance id like "
                                     "Ses01F_impro01_F000"))
         elif dialog_of(line.id) != path.stem:
@@ -275,6 +307,10 @@ def _read_transcript_file(path: Path, rel: str,
         if parsed is None:
             problems.append(Problem(rel, line_no, "", f"not a transcription line: {text[:80]!r} "
                                     "(expected 'Ses01F_impro01_F000 [006.2901-008.2357]: text')"))
+        elif _UTTERANCE_ID.match(parsed[0]) is None:
+            problems.append(Problem(rel, line_no, "", f"{parsed[0][:80]!r} is not an utterance "
+                                    "id like Ses01F_impro01_F000 (a comment line?): delete or "
+                                    "fix the line"))
         elif parsed[0] in found:
             problems.append(Problem(rel, line_no, parsed[0],
                                     f"transcribed twice (first on line {found[parsed[0]][1]})"))
@@ -323,8 +359,10 @@ def scan_release(root: str | Path, class_set: str = "4class",
     seen: dict[str, str] = {}  # id -> where it was first labelled ("file:line")
     for session in sessions:
         session_dir = root / f"Session{session}"
-        label_files = visible_files(session_dir / "dialog" / "EmoEvaluation", "*.txt")
-        transcript_files = visible_files(session_dir / "dialog" / "transcriptions", "*.txt")
+        label_files = visible_files(session_dir / "dialog" / "EmoEvaluation", "*.txt",
+                                    problems, root)
+        transcript_files = visible_files(session_dir / "dialog" / "transcriptions", "*.txt",
+                                         problems, root)
         if not label_files:
             problems.append(Problem(str(session_dir.relative_to(root)), 0, "",
                                     "no EmoEvaluation/*.txt label files"))
@@ -333,6 +371,7 @@ def scan_release(root: str | Path, class_set: str = "4class",
             if path.stem not in label_stems:
                 problems.append(Problem(str(path.relative_to(root)), 0, "", "a transcription "
                                         f"file without EmoEvaluation/{path.name} label file"))
+        before = len(rows)
         for label_path in label_files:
             m = _UTTERANCE_ID.match(f"{label_path.stem}_F000")
             if m is not None and int(m["session"]) != session:
@@ -342,6 +381,10 @@ def scan_release(root: str | Path, class_set: str = "4class",
                                         "utterances would be counted twice"))
                 continue
             rows += _scan_dialog(root, label_path, class_set, problems, seen)
+        if len(rows) == before:
+            problems.append(Problem(str(session_dir.relative_to(root)), 0, "", "no usable "
+                                    "utterance in this session (see the problems above): "
+                                    "leave-one-session-out needs every session"))
     return rows, problems
 
 
@@ -364,7 +407,7 @@ def _scan_dialog(root: Path, label_path: Path, class_set: str, problems: list[Pr
     if transcribed is None:  # undecodable: one problem for the file, not one per utterance
         return []
     for uid, (_, line_no) in transcribed.items():
-        if uid not in labelled and "XX" not in uid.rsplit("_", 1)[1]:
+        if uid not in labelled and not is_unlabelled_turn(uid):
             problems.append(Problem(transcript_rel, line_no, uid, f"transcribed but not labelled "
                                     f"in {label_rel}"))
     rows = []
@@ -384,13 +427,23 @@ def _scan_dialog(root: Path, label_path: Path, class_set: str, problems: list[Pr
                                     "words (empty, or only non-speech tokens like [LAUGHTER])"))
             continue
         wav_rel = f"{session_dir.name}/sentences/wav/{dialog}/{uid}.wav"
+        if len(f"{uid}.wav".encode()) > MAX_NAME_BYTES:
+            problems.append(Problem(label_rel, line_no, uid[:80], f"the id is too long for a "
+                                    f"file name ({len(uid)} characters): fix the line"))
+            continue
         try:
             info = soundfile.info(str(root / wav_rel))
         except Exception as e:  # noqa: BLE001 -- soundfile raises several types for bad files
-            reason = "missing" if not (root / wav_rel).exists() else f"unreadable ({e})"
+            try:
+                reason = "missing" if not (root / wav_rel).exists() else f"unreadable ({e})"
+            except OSError as why:
+                reason = f"unreadable ({why.strerror or why})"
             problems.append(Problem(wav_rel, 0, uid, f"wav file {reason}"))
             continue
-        problem = _wav_problem(root / wav_rel, info, line)
+        try:
+            problem = _wav_problem(root / wav_rel, info, line)
+        except OSError as e:
+            problem = f"wav file unreadable ({e.strerror or e})"
         if problem:
             problems.append(Problem(wav_rel, 0, uid, problem))
             continue
@@ -400,10 +453,17 @@ def _scan_dialog(root: Path, label_path: Path, class_set: str, problems: list[Pr
 
 def _wav_problem(path: Path, info, line: LabelLine) -> str | None:
     """Why a wav disagrees with its header or its label, or ``None``."""
-    truncated = wav_truncation(path)
+    truncated = wav_truncation(path) or wav_header_problem(path)
     if truncated:
         return f"wav file {truncated}; copy it again from the release"
+    if not MIN_RATE <= info.samplerate <= MAX_RATE:
+        return (f"wav file claims {info.samplerate} samples per second ({MIN_RATE}..{MAX_RATE} "
+                "expected): a damaged header; copy it again from the release")
     seconds, spans = info.frames / info.samplerate, line.end - line.start
+    if seconds > MAX_WAV_SHARE * spans + WAV_SLACK_S:
+        return (f"wav file holds {seconds:.2f} s but its label spans {spans:.2f} s "
+                f"([{line.start:g} - {line.end:g}]): the wrong file, or a damaged header? Copy "
+                "it again from the release")
     if seconds < MIN_WAV_SHARE * spans:
         return (f"wav file holds {seconds:.2f} s but its label spans {spans:.2f} s "
                 f"([{line.start:g} - {line.end:g}]): a truncated or wrong file? Copy it again "
@@ -436,7 +496,23 @@ def parse_release(root: str | Path, class_set: str = "4class", skip_missing: boo
     rows, problems = scan_release(root, class_set, sessions)
     if problems and not skip_missing:
         raise ReleaseError(Path(root), problems)
+    refuse_unusable(Path(root), rows, problems, sessions)
     return rows
+
+
+def refuse_unusable(root: Path, rows: Sequence[Utterance], problems: list[Problem],
+                    sessions: Sequence[int]) -> None:
+    """Raise :class:`ReleaseError` for a release that cannot be used even when utterances with
+    problems are skipped: no labelled utterance at all, or a session without any."""
+    labelled = {u.session for u in rows if u.label}
+    empty = [s for s in sessions if s not in labelled]
+    if not empty:
+        return
+    what = ("no utterance with a label of the class set" if not labelled else
+            f"session(s) {empty} have no usable utterance with a label of the class set")
+    refusal = Problem(str(root), 0, "", f"{what}: leave-one-session-out needs every session; "
+                      "fix the files listed below or name the sessions to use (--sessions)")
+    raise ReleaseError(root, [refusal, *problems])
 
 
 # --------------------------------------------------------------------------------------- reports
@@ -529,6 +605,7 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"note: {note.message}", file=sys.stderr)
     if problems and not args.skip_missing:
         raise ReleaseError(Path(args.root), problems)
+    refuse_unusable(Path(args.root), rows, problems, args.sessions)
     out = write_manifest(rows, args.out)
     write_source(out, args.root, args.class_set)
     print(count_table(rows, args.class_set))

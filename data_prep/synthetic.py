@@ -62,10 +62,11 @@ from data_prep.iemocap import (
     write_source,
 )
 from emokit import labels as labels_lib
-from emokit.atomic import write_atomic
+from emokit.atomic import storage_error, write_atomic
 from emokit.cli import run_cli
 from emokit.config import CorpusConfig
 from emokit.errors import CorruptFileError
+from emokit.lock import data_lock
 from emokit.manifest import FIELDS, write_manifest
 from emokit.paths import data_dir
 
@@ -432,7 +433,12 @@ def generate(out_dir: str | Path, size: str = "mini", seed: int = 0,
     Anything already there is replaced. ``workers`` processes render the audio (default: one for
     ``mini``, every core for ``iemocap``). A ``.complete`` marker is written last.
     """
-    out = Path(out_dir)
+    out = Path(out_dir).expanduser()
+    with data_lock(out, "the corpus"):  # another process waits (re-entrant from ensure_corpus)
+        return _generate(out, size, seed, text_disagreement, audio_ambiguity, snr_db, workers)
+
+
+def _generate(out: Path, size, seed, text_disagreement, audio_ambiguity, snr_db, workers) -> Path:
     root = out / RELEASE_DIR
     (out / COMPLETE_MARKER).unlink(missing_ok=True)
     if root.exists():
@@ -470,7 +476,7 @@ def corpus_dir(corpus: CorpusConfig) -> Path:
 
     Knobs away from their defaults add a suffix, so each variant keeps its own folder.
     """
-    base = Path(corpus.data_dir) if corpus.data_dir else data_dir()
+    base = Path(corpus.data_dir).expanduser() if corpus.data_dir else data_dir()
     name = f"synthetic_{corpus.synthetic_size}_seed{corpus.synthetic_seed}"
     knobs = (corpus.text_disagreement, corpus.audio_ambiguity, corpus.snr_db)
     if knobs != (DEFAULT_TEXT_DISAGREEMENT, DEFAULT_AUDIO_AMBIGUITY, DEFAULT_SNR_DB):
@@ -505,9 +511,11 @@ def ensure_corpus(corpus: CorpusConfig) -> Path:
     completion marker, e.g. from a killed run, is generated again) and parsed next to it.
     """
     if corpus.root:
-        root = Path(corpus.root).resolve()
-        base = Path(corpus.data_dir) if corpus.data_dir else data_dir()
-        manifest = base / "iemocap" / "manifest.csv"
+        root = Path(corpus.root).expanduser().resolve()
+        base = Path(corpus.data_dir).expanduser() if corpus.data_dir else data_dir()
+        out = base / "iemocap"
+        manifest = out / "manifest.csv"
+        params = None
     else:
         out = corpus_dir(corpus)
         root = (out / RELEASE_DIR).resolve()
@@ -515,14 +523,25 @@ def ensure_corpus(corpus: CorpusConfig) -> Path:
         params = {"size": corpus.synthetic_size, "seed": corpus.synthetic_seed,
                   "text_disagreement": corpus.text_disagreement,
                   "audio_ambiguity": corpus.audio_ambiguity, "snr_db": corpus.snr_db}
-        marker = out / COMPLETE_MARKER
-        if _marker_params(marker) != params:
-            generate(out, corpus.synthetic_size, corpus.synthetic_seed, corpus.text_disagreement,
-                     corpus.audio_ambiguity, corpus.snr_db)
-            manifest.unlink(missing_ok=True)
-    if not _manifest_is_current(manifest, root, corpus.class_set):
-        write_manifest(parse_release(root, corpus.class_set), manifest)
-        write_source(manifest, root, corpus.class_set)
+    marker = out / COMPLETE_MARKER
+
+    def ready() -> bool:
+        return (params is None or _marker_params(marker) == params) and \
+            _manifest_is_current(manifest, root, corpus.class_set)
+
+    if ready():  # nothing to write: no lock needed (a read-only data folder works)
+        return manifest
+    try:
+        with data_lock(out, "the corpus"):  # a second process waits instead of reading half
+            if params is not None and _marker_params(marker) != params:
+                generate(out, corpus.synthetic_size, corpus.synthetic_seed,
+                         corpus.text_disagreement, corpus.audio_ambiguity, corpus.snr_db)
+                manifest.unlink(missing_ok=True)
+            if not _manifest_is_current(manifest, root, corpus.class_set):
+                write_manifest(parse_release(root, corpus.class_set), manifest)
+                write_source(manifest, root, corpus.class_set)
+    except OSError as e:
+        raise storage_error(e, out, "the corpus and its manifest") or e from None
     return manifest
 
 

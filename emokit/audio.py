@@ -22,6 +22,8 @@ from emokit.errors import DataError
 
 SILENCE_RMS = 1e-5  # a waveform quieter than this (full scale = 1.0) holds no speech
 MAX_PEAK = 100.0  # float samples beyond this (full scale = 1.0) are not audio but garbage
+MIN_RATE, MAX_RATE = 4000, 384000  # sample rates of real recordings, Hz; beyond: a lying header
+_PCM_BITS = {1: (8, 16, 24, 32), 3: (32, 64)}  # wav format tag -> bits per sample it can hold
 
 
 class AudioError(DataError):
@@ -43,7 +45,7 @@ def load_audio(path: str | Path, sample_rate: int = 16000, decoder: str = "sound
         )
     if path.is_dir():
         raise AudioError(f"{path} is a folder, not an audio file; pass the path of a wav file")
-    truncated = wav_truncation(path)
+    truncated = wav_truncation(path) or wav_header_problem(path)
     if truncated:
         raise AudioError(f"{path} {truncated}; copy the file again from the release")
     if decoder == "soundfile":
@@ -129,7 +131,46 @@ def wav_truncation(path: str | Path) -> str | None:
     return None
 
 
+def wav_header_problem(path: str | Path) -> str | None:
+    """Why the RIFF/WAVE header of ``path`` cannot be true (an implausible sample rate, a sample
+    width no encoder writes), or ``None``. Only the ``fmt`` chunk is read; a non-wav is ``None``.
+
+    Decoders believe such a header: 8 Hz turns a 1 s file into 2000 s, 7 bits read as 8.
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
+            return None
+        order = "little" if head[:4] == b"RIFF" else "big"
+        position = 12
+        while position + 8 <= size:
+            f.seek(position)
+            chunk = f.read(8)
+            declared = int.from_bytes(chunk[4:8], order)
+            if chunk[:4] == b"fmt ":
+                fmt = f.read(min(declared, 16))
+                if len(fmt) < 16:
+                    return "has a wav header cut short (its fmt chunk)"
+                tag = int.from_bytes(fmt[0:2], order)
+                rate = int.from_bytes(fmt[4:8], order)
+                bits = int.from_bytes(fmt[14:16], order)
+                if not MIN_RATE <= rate <= MAX_RATE:
+                    return (f"has a header claiming {rate} samples per second, which no "
+                            f"recording has ({MIN_RATE}..{MAX_RATE}): a damaged header")
+                if tag in _PCM_BITS and bits not in _PCM_BITS[tag]:
+                    return (f"has a header claiming {bits} bits per sample, which no "
+                            f"encoder writes (one of {list(_PCM_BITS[tag])}): a damaged header")
+                return None
+            position += 8 + declared + (declared & 1)
+    return None
+
+
 def _check_and_resample(wave: np.ndarray, rate: int, sample_rate: int, path: Path) -> np.ndarray:
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise AudioError(f"{path} claims {rate} samples per second, which no recording has "
+                         f"({MIN_RATE}..{MAX_RATE}); re-export it or remove its manifest row")
     if wave.size == 0:
         raise AudioError(f"{path} holds no samples; re-export it or remove its manifest row")
     finite = np.isfinite(wave)

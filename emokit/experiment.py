@@ -32,7 +32,7 @@ import numpy as np
 # every dataset pass) would bury the progress lines; set before TensorFlow is first imported.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from emokit.atomic import write_atomic
+from emokit.atomic import storage_error, write_atomic
 from emokit.config import ExperimentConfig
 from emokit.overlap import append_mode_section, improvised_only, protocol_note, read_folds
 from emokit.pipeline import prepare_fold
@@ -156,6 +156,9 @@ def train_and_evaluate(config: ExperimentConfig, system: System, fold_data, seed
         train_audio, train_text, _ = encode_dataset(model, fold_data.train_in_order)
     measures, aligned = code_measures(model, audio, text, labels, train_audio, train_text)
     measures.update(_kept_epoch_measures(history))
+    if getattr(fold_data, "coverage", None) is not None:  # stored beside the scores it explains
+        measures["word_vector_type_coverage"] = fold_data.coverage.type_rate
+        measures["word_vector_token_coverage"] = fold_data.coverage.token_rate
     # Every run keeps its trained weights (small): warm starts start from the baseline's, and
     # emokit.robustness rebuilds any run's model from them.
     return RunResult(history, list(fold_data.test_ids), np.asarray(y_true), np.asarray(probs),
@@ -228,8 +231,14 @@ def run_experiment(config: ExperimentConfig, verbose: bool = True) -> list[Syste
         expand_systems(config)
     except ValueError as e:
         raise ConfigError([f"systems: {e}"]) from None
-    with results_lock(experiment_dir(config)):
-        return _run_experiment_locked(config, verbose)
+    try:
+        with results_lock(experiment_dir(config)):
+            return _run_experiment_locked(config, verbose)
+    except Exception as e:
+        problem = storage_error(e, experiment_dir(config), "results")
+        if problem is None:
+            raise
+        raise problem from None
 
 
 def _run_experiment_locked(config: ExperimentConfig, verbose: bool) -> list[SystemSummary]:

@@ -355,9 +355,13 @@ def write_shard(path: str | Path, features: dict[str, np.ndarray]) -> None:
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     block = np.concatenate([features[uid] for uid in ids]).astype(np.float32, copy=False)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        np.savez(f, features=block, offsets=offsets, ids=np.array(ids))
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, features=block, offsets=offsets, ids=np.array(ids))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk or a kill: no half shard left behind
+        raise
 
 
 # ----------------------------------------------------------------------------------------------

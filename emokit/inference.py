@@ -17,11 +17,12 @@ import functools
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from emokit.atomic import write_atomic
+from emokit.atomic import current_umask, write_atomic
 from emokit.config import ExperimentConfig, FeatureConfig
 from emokit.errors import DataError
 
@@ -30,6 +31,13 @@ BUNDLE_FILE = "bundle.json"
 BUNDLE_VERSION = 1
 BUNDLE_KEYS = ("version", "features", "normalizer", "vocabulary", "lowercase", "class_names",
                "max_frames", "max_words")
+
+
+MIN_SECONDS = 0.25  # predict refuses shorter recordings: no utterance is that short
+
+
+class LongRecordingWarning(UserWarning):
+    """``predict`` was given a recording longer than the model reads."""
 
 
 class BundleError(DataError):
@@ -45,6 +53,7 @@ def save_bundle(path, model, fold_data, config: ExperimentConfig) -> Path:
     os.close(fd)
     try:
         model.save(tmp)
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp's 0600 would hide it from colleagues
         os.replace(tmp, folder / MODEL_FILE)
     finally:
         Path(tmp).unlink(missing_ok=True)
@@ -92,13 +101,59 @@ def _load_bundle(folder: str, modified: float) -> Bundle:
         raise BundleError(f"{model_path} cannot be loaded ({type(e).__name__}: "
                           f"{str(e).splitlines()[0] if str(e) else ''}); {_RESAVE}") from None
     try:
-        return Bundle(model, FeatureConfig(**info["features"]),
-                      FeatureNormalizer.from_dict(info["normalizer"]),
-                      Vocabulary.from_dict(info["vocabulary"]), info["lowercase"],
-                      info["class_names"], info["max_frames"], info["max_words"])
+        bundle = Bundle(model, FeatureConfig(**info["features"]),
+                        FeatureNormalizer.from_dict(info["normalizer"]),
+                        Vocabulary.from_dict(info["vocabulary"]), info["lowercase"],
+                        info["class_names"], info["max_frames"], info["max_words"])
     except (TypeError, ValueError, KeyError, AttributeError) as e:
         raise BundleError(f"{Path(folder) / BUNDLE_FILE} holds a bad entry ({type(e).__name__}: "
-                          f"{e}); {_RESAVE}") from None
+                          f"{str(e)[:200]}); {_RESAVE}") from None
+    problems = bundle_problems(bundle)
+    if problems:
+        raise BundleError(f"{Path(folder) / BUNDLE_FILE} holds values this model cannot use: "
+                          f"{'; '.join(problems)}; {_RESAVE}")
+    return bundle
+
+
+def bundle_problems(bundle: Bundle) -> list[str]:
+    """What is wrong with the values of a loaded bundle (the keys are checked on reading):
+    feature settings out of range, class names that do not match the model's outputs, a
+    normalizer of the wrong length, padding limits out of range."""
+    from emokit.errors import ConfigError
+    from emokit.features import feature_dim
+    from emokit.validation import RULES, build_config
+
+    problems = []
+    try:
+        build_config(ExperimentConfig, {"features": dataclasses.asdict(bundle.features)},
+                     BUNDLE_FILE)
+    except ConfigError as e:
+        problems += e.problems
+    names = bundle.class_names
+    outputs = _output_count(bundle.model)
+    if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):
+        problems.append(f"class_names {str(names)[:80]} is not a list of names")
+    elif outputs is not None and len(names) != outputs:
+        problems.append(f"class_names has {len(names)} names but the model gives {outputs} "
+                        "probabilities")
+    for key, value in (("max_frames", bundle.max_frames), ("max_words", bundle.max_words)):
+        rule = RULES[f"pipeline.{key}"]
+        if not isinstance(value, int) or isinstance(value, bool) or not rule.admits(value):
+            problems.append(f"{key} {value!r} is not {rule.allowed(True)}")
+    if not problems:
+        dims = feature_dim(bundle.features)
+        for stat in ("mean", "std"):
+            value = getattr(bundle.normalizer, stat)
+            if value is not None and np.shape(value) != (dims,):
+                problems.append(f"normalizer {stat} has shape {np.shape(value)}, the features "
+                                f"have {dims} dims")
+    return problems
+
+
+def _output_count(model) -> int | None:
+    """How many classes ``model`` scores, or ``None`` when it cannot tell."""
+    count = getattr(getattr(model, "classifier", None), "num_classes", None)
+    return count if isinstance(count, int) else None
 
 
 _RESAVE = ("save the bundle again with emokit.inference.save_bundle (or copy the whole bundle "
@@ -164,6 +219,16 @@ def predict(wav_path, transcript: str, model_path) -> dict[str, float]:
 
     bundle = load_bundle(model_path)
     wave = load_audio(wav_path, bundle.features.sample_rate)
+    seconds = len(wave) / bundle.features.sample_rate
+    if seconds < MIN_SECONDS:
+        raise DataError(f"{wav_path} holds {seconds * 1000:.1f} ms of audio: too short to tell "
+                        f"an emotion (at least {MIN_SECONDS:g} s); record a whole utterance")
+    kept = bundle.max_frames * bundle.features.hop_ms / 1000
+    if seconds > kept + 1:
+        warnings.warn(f"{wav_path} lasts {seconds:.1f} s but the model reads only its first "
+                      f"{kept:.1f} s (max_frames {bundle.max_frames}); the answer describes "
+                      "that part. Cut the recording into utterances and predict each",
+                      LongRecordingWarning, stacklevel=2)
     try:
         features = extract_features(wave, bundle.features)
     except DataError as e:

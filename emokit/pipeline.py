@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from emokit.config import ExperimentConfig, PipelineConfig, TextConfig
+from emokit.errors import DataError
 from emokit.folds import Fold
 from emokit.labels import class_names as class_names_of
 from emokit.manifest import Utterance
@@ -175,7 +176,15 @@ def fold_word_vectors(train_tokens: list[list[str]], vocab: Vocabulary,
     """Pretrained vectors from ``config.vectors_path``, or vectors trained on the training fold."""
     if config.vectors_path:  # a file, or a gensim-data name fetched once into the data folder
         path = resolve_vectors(config.vectors_path, data_dir())
-        return load_pretrained_vectors(path, vocab, binary=config.vectors_binary, seed=config.seed)
+        matrix, coverage = load_pretrained_vectors(path, vocab, binary=config.vectors_binary,
+                                                   seed=config.seed)
+        if coverage.types_found == 0:
+            raise DataError(f"{path} has a vector for none of the {coverage.types_total} words of "
+                            f"the training fold (e.g. {coverage.missing[:5]}): the wrong file, a "
+                            "different language, or text.lowercase not matching the file? Every "
+                            "word would start from a random vector")
+        print(f"word vectors {path.name}: {coverage}", flush=True)
+        return matrix, coverage
     return train_word_vectors(train_tokens, vocab, config), None
 
 

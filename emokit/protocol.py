@@ -57,15 +57,38 @@ def describe_protocol(config: ExperimentConfig, fold_numbers: list[int]) -> str:
 
 
 def select_folds(folds: list, wanted: list[int] | None) -> list[tuple[int, object]]:
-    """``[(fold number, fold)]``, fold numbers counting from 1; ``wanted`` None = all."""
-    numbered = list(enumerate(folds, start=1))
+    """``[(fold number, fold)]``; ``wanted`` None = all. A fold keeps its number when sessions
+    are missing: leave-one-session-out fold k tests Session k, leave-one-speaker-out folds
+    2k-1 and 2k test Session k's speakers (F then M)."""
+    numbered = [(fold_number(fold, position), fold)
+                for position, fold in enumerate(folds, start=1)]
     if wanted is None:
         return numbered
-    bad = [k for k in wanted if not 1 <= k <= len(folds)]
+    present = dict(numbered)
+    bad = sorted({k for k in wanted if k not in present})
     if bad:
-        raise ValueError(f"ExperimentConfig.folds {bad} out of range: this protocol has folds "
-                         f"1..{len(folds)}")
-    return [numbered[k - 1] for k in sorted(set(wanted))]
+        from emokit.errors import ConfigError
+
+        problem = (f"folds: {bad} not available: the corpus gives folds {sorted(present)} (a "
+                   "fold's session has no usable utterance, or the protocol has fewer folds); "
+                   "choose among those")
+        raise ConfigError([problem])
+    return [(k, present[k]) for k in sorted(set(wanted))]
+
+
+def fold_number(fold, position: int) -> int:
+    """The number of ``fold``: its session's (``session3`` -> 3), its speaker's place among the
+    ten (``Ses03M`` -> 6), else ``position``."""
+    import re
+
+    name = getattr(fold, "name", "")
+    m = re.fullmatch(r"session(\d+)", name, re.ASCII)
+    if m:
+        return int(m[1])
+    m = re.fullmatch(r"Ses(\d\d)([FM])", name, re.ASCII)
+    if m:
+        return 2 * (int(m[1]) - 1) + (1 if m[2] == "F" else 2)
+    return position
 
 
 def folds_record(folds: list[tuple[int, object]], utterances=None, lowercase: bool = True) -> str:

@@ -83,8 +83,15 @@ def load_final_weights(run_dir: Path) -> list[np.ndarray]:
         raise FileNotFoundError(
             f"{path} is missing: warm-started systems start from the trained baseline's weights, "
             f"which this baseline run did not keep; delete {run_dir} so the baseline is retrained")
-    with np.load(path) as data:
-        return [data[f"w{i}"] for i in range(len(data.files))]
+    try:
+        with np.load(path) as data:
+            return [data[f"w{i}"] for i in range(len(data.files))]
+    except Exception as e:  # noqa: BLE001 -- a damaged npz raises zip, pickle, key or OS errors
+        from emokit.errors import CorruptFileError
+
+        raise CorruptFileError(path, f"{type(e).__name__}: {str(e)[:120]}",
+                               f"delete {run_dir} so the baseline run is trained again (the "
+                               "other finished runs are kept)") from None
 
 
 @dataclass

@@ -23,6 +23,8 @@ import re
 import shutil
 from pathlib import Path
 
+from emokit.errors import DataError
+
 # gensim-data names: lowercase words joined by dashes, no folder and no file extension
 _NAME = re.compile(r"[a-z0-9]+(-[a-z0-9_.]+)+")
 _FILE_SUFFIXES = {".txt", ".vec", ".bin", ".gz", ".w2v", ".zip", ".bz2"}
@@ -76,13 +78,25 @@ def _download(name: str, base: Path) -> Path:
 
     print(f"Fetching the word vectors {name!r} once, with gensim's downloader, into {base} ...")
     base.mkdir(parents=True, exist_ok=True)
+    catalog = base / "information.json"  # gensim rewrites it whenever it reaches the network
+    before = catalog.stat().st_mtime_ns if catalog.exists() else None
     default_base = gensim.downloader.BASE_DIR
     gensim.downloader.BASE_DIR = str(base)  # read at call time: where load() looks and saves
     try:
         return Path(gensim.downloader.load(name, return_path=True))
-    except ValueError as error:
-        raise ValueError(f"TextConfig.vectors_path={name!r} is neither a file nor a gensim-data "
-                         f"model ({error}); see gensim.downloader.info() for the names") from None
+    except (ValueError, OSError) as error:
+        online = catalog.exists() and catalog.stat().st_mtime_ns != before
+        if isinstance(error, ValueError) and "Incorrect model" in str(error):
+            offline = "" if online else (f" in the list cached at {catalog}, which could not be "
+                                         "refreshed (no network?)")
+            raise ValueError(f"TextConfig.vectors_path={name!r} is neither a file nor a "
+                             f"gensim-data model{offline}; see gensim.downloader.info() for the "
+                             "names") from None
+        raise DataError(
+            f"TextConfig.vectors_path={name!r}: the gensim-data model could not be downloaded "
+            f"({type(error).__name__}: {str(error)[:120]}; no network?). Download it where "
+            f"there is one (python -m gensim.downloader --download {name}) and copy its folder "
+            f"to {base / name}/, or set vectors_path to a GloVe or word2vec file") from None
     finally:
         gensim.downloader.BASE_DIR = default_base
 

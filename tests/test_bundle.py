@@ -152,3 +152,54 @@ def test_best_weights_are_written_atomically(tmp_path, monkeypatch):
                         real(a, b))
     _train_with_checkpoint(tmp_path / "ckpt", epochs=1)
     assert "best_weights.npz" in replaced
+
+
+@pytest.mark.parametrize("change, named", [
+    (lambda info: info.update(class_names=["neutral", "happy", "angry"]), "class_names has 3"),
+    (lambda info: info["features"].update(hop_ms=0), "features.hop_ms"),
+    (lambda info: info["features"].update(sample_rate=1), "features.sample_rate"),
+    (lambda info: info.update(max_frames=-5), "max_frames -5"),
+    (lambda info: info["normalizer"].update(mean=[0.0] * 3), "normalizer mean has shape"),
+])
+def test_bundle_values_are_checked_not_only_keys(bundle, saved, change, named):
+    """A bundle whose values cannot fit the model is refused on loading, naming the entry."""
+    from emokit.inference import BundleError
+
+    info = json.loads((bundle / "bundle.json").read_text())
+    change(info)
+    (bundle / "bundle.json").write_text(json.dumps(info))
+    with pytest.raises(BundleError, match=rf"bundle\.json holds values.*{named}"):
+        _predict(saved[1], bundle)
+
+
+def test_predict_refuses_a_tiny_recording_and_warns_on_a_long_one(bundle, tmp_path):
+    from emokit.errors import DataError
+    from emokit.inference import LongRecordingWarning
+
+    rate = ExperimentConfig().features.sample_rate
+    short = tmp_path / "short.wav"
+    sf.write(short, np.full(1, 0.3, "float32"), rate)
+    with pytest.raises(DataError, match=r"short\.wav holds 0\.1 ms of audio: too short"):
+        _predict(short, bundle)
+    long = tmp_path / "long.wav"
+    t = np.arange(12 * rate) / rate
+    sf.write(long, (0.3 * np.sin(2 * np.pi * 200 * t)).astype("float32"), rate)
+    info = json.loads((bundle / "bundle.json").read_text())
+    info["max_frames"] = 300  # the model reads 3 s of the 12
+    (bundle / "bundle.json").write_text(json.dumps(info))
+    with pytest.warns(LongRecordingWarning, match=r"lasts 12\.0 s but the model reads only its "
+                                                  r"first 3\.0 s"):
+        _predict(long, bundle)
+
+
+@pytest.mark.parametrize("damage", [b"", b"PK\x03\x04 cut short", b"not a zip at all"])
+def test_a_damaged_warm_start_weights_file_is_named(tmp_path, damage):
+    from emokit.errors import CorruptFileError
+    from emokit.runstore import FINAL_WEIGHTS, load_final_weights, save_final_weights
+
+    save_final_weights(tmp_path, [np.ones((2, 3), "float32")])
+    assert load_final_weights(tmp_path)[0].shape == (2, 3)
+    (tmp_path / FINAL_WEIGHTS).write_bytes(damage)
+    with pytest.raises(CorruptFileError, match=rf"file {tmp_path / FINAL_WEIGHTS} is corrupt.*"
+                                               rf"delete {tmp_path} so the baseline run"):
+        load_final_weights(tmp_path)

@@ -487,3 +487,25 @@ def test_improvised_only_leaves_scripted_dialogs_out_of_every_fold(tmp_path, stu
     report = (out / "report.md").read_text()
     assert "improvised dialogs only" in report.splitlines()[0]
     assert "UA scripted" not in report
+
+
+def test_a_full_results_disk_is_one_line_and_the_rerun_resumes(tmp_path, stub, monkeypatch):
+    import errno
+
+    from emokit.atomic import StorageError
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "stub" / "report.md"))
+
+    real = experiment.write_report
+    monkeypatch.setattr(experiment, "write_report", full_disk)
+    cfg = _config(tmp_path, seeds=[0], folds=[1])
+    with pytest.raises(StorageError, match=r"cannot write results in .*stub \(the disk is full: "
+                                           r".*report\.md\)\. Free space there") as err:
+        run_experiment(cfg, verbose=False)
+    assert "\n" not in str(err.value)
+    trained = len(stub.trained)
+    monkeypatch.setattr(experiment, "write_report", real)
+    run_experiment(cfg, verbose=False)
+    assert len(stub.trained) == trained  # every finished run was kept
+    assert (tmp_path / "stub" / "report.md").exists() and not list(tmp_path.rglob("*.tmp"))

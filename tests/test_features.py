@@ -182,7 +182,7 @@ def test_a_bad_file_names_its_manifest_line_and_keeps_finished_shards(tmp_path):
         build_cache(manifest, release, FeatureConfig(), workers=1, chunk_size=2, progress=False)
     out = cache_dir(manifest, FeatureConfig())
     finished = shard_stats(out)
-    assert len(finished) == 1 and not (out / "complete.json").exists()
+    assert len(finished) == 2 and not (out / "complete.json").exists()  # the good chunks
     bad.write_bytes(good_bytes)
     build_cache(manifest, release, FeatureConfig(), workers=1, chunk_size=2, progress=False)
     after = shard_stats(out)
@@ -467,3 +467,86 @@ def test_workers_end_when_their_parent_is_killed(tmp_path):
     for pid in survivors:  # do not leave them behind on a failure
         os.kill(pid, signal.SIGKILL)
     assert not survivors, f"workers {survivors} outlived their killed parent"
+
+
+# ------------------------------------------------------------------ issue 16: places and paths
+
+
+def test_a_full_disk_is_one_line_naming_the_cache_no_temp_files_and_the_rerun_resumes(
+        tmp_path, monkeypatch):
+    import errno
+
+    from emokit.atomic import StorageError
+
+    manifest, release = make_corpus(tmp_path, count=6, unlabelled=())
+    real_savez, calls = np.savez, []
+
+    def savez_until_full(f, **arrays):
+        calls.append(1)
+        if len(calls) > 1:  # the second shard meets a full disk halfway
+            f.write(b"half a shard")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_savez(f, **arrays)
+
+    monkeypatch.setattr(np, "savez", savez_until_full)
+    with pytest.raises(StorageError, match=r"cannot write the feature cache in .*features.*\(the "
+                                           r"disk is full.*run again"):
+        build_cache(manifest, release, FeatureConfig(), workers=1, chunk_size=2, progress=False)
+    out = cache_dir(manifest, FeatureConfig())
+    assert not list(out.glob("*.tmp")) and len(shard_stats(out)) == 1
+    finished = shard_stats(out)
+    monkeypatch.setattr(np, "savez", real_savez)
+    build_cache(manifest, release, FeatureConfig(), workers=1, chunk_size=2, progress=False)
+    after = shard_stats(out)
+    assert len(after) == 3 and all(after[name] == s for name, s in finished.items())
+
+
+def test_a_manifest_row_leading_outside_its_release_is_refused(tmp_path):
+    from emokit.errors import DataError
+    from emokit.manifest import read_manifest
+
+    manifest, release = make_corpus(tmp_path, count=3, unlabelled=())
+    rows = read_manifest(manifest)
+    outside = tmp_path / "elsewhere.wav"
+    sf.write(outside, voice(150, 0.6, seed=9), RATE)
+    rows[1] = dataclasses.replace(rows[1], wav="../elsewhere.wav")
+    write_manifest(rows, manifest)
+    with pytest.raises(DataError, match=r"manifest.csv line 3: wav .*elsewhere.wav lies outside "
+                                        r"the release"):
+        build_cache(manifest, release, FeatureConfig(), workers=1, progress=False)
+
+
+def test_atomic_writes_honour_the_umask(tmp_path):
+    from emokit.atomic import write_atomic
+
+    old = os.umask(0o022)
+    try:
+        write_atomic(tmp_path / "a.json", "{}")
+        os.umask(0o002)
+        write_atomic(tmp_path / "b.json", "{}")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "b.json").stat().st_mode & 0o777 == 0o664
+
+
+def test_tensorflows_full_disk_error_is_a_storage_error(tmp_path):
+    from emokit.atomic import storage_error
+
+    class ResourceExhaustedError(Exception):
+        pass
+
+    error = storage_error(ResourceExhaustedError(f"{tmp_path}/ckpt.data; No space left on "
+                                                 "device"), tmp_path, "a checkpoint")
+    assert error is not None and "(the disk is full" in str(error) and "\n" not in str(error)
+    assert storage_error(ValueError("a bug"), tmp_path, "x") is None
+
+
+def test_an_all_silent_release_names_every_file_in_one_run(tmp_path):
+    manifest, release = make_corpus(tmp_path, count=5, unlabelled=())
+    for wav in release.rglob("*.wav"):
+        sf.write(wav, np.zeros(RATE // 2, "float32"), RATE)
+    with pytest.raises(FeatureExtractionError, match=r"^5 utterance\(s\) could not be extracted") \
+            as err:
+        build_cache(manifest, release, FeatureConfig(), workers=1, chunk_size=2, progress=False)
+    assert str(err.value).count("is silent") == 5

@@ -80,3 +80,17 @@ def test_bad_protocol_and_corpus_are_refused():
         make_folds([u for u in CORPUS if u.session == 1], "session")
     with pytest.raises(ValueError, match="no labelled"):
         make_folds([u for u in CORPUS if not u.label], "session")
+
+
+def test_folds_keep_their_session_numbers_when_a_session_is_missing():
+    """Session 3 absent: fold 4 still tests Session 4, fold 3 is refused naming what is there."""
+    from emokit.errors import ConfigError
+    from emokit.protocol import select_folds
+
+    rows = [utterance(s, g, n) for s in (1, 2, 4, 5) for g in "FM" for n in range(3)]
+    numbered = select_folds(make_folds(rows, "session"), [4])
+    assert [(k, f.test_speakers) for k, f in numbered] == [(4, ("Ses04F", "Ses04M"))]
+    with pytest.raises(ConfigError, match=r"folds: \[3\] not available.*\[1, 2, 4, 5\]"):
+        select_folds(make_folds(rows, "session"), [3])
+    by_speaker = dict(select_folds(make_folds(rows, "speaker"), None))
+    assert by_speaker[8].test_speakers == ("Ses04M",) and 5 not in by_speaker

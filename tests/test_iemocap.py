@@ -4,8 +4,9 @@ import csv
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from data_prep import iemocap, synthetic
@@ -370,3 +371,133 @@ def test_macos_appledouble_and_hidden_files_are_ignored(damaged, corpus):
     for wav in list((damaged / "Session1/sentences/wav").glob("*/*.wav"))[:5]:
         (wav.parent / f"._{wav.name}").write_bytes(junk)
     assert [r.id for r in iemocap.parse_release(damaged)] == [t["id"] for t in corpus[1]]
+
+
+# ------------------------------------------------------------------------ issue 16: every shape
+
+
+def _problems(root: Path, sessions=(1, 2, 3, 4, 5)) -> str:
+    _, problems = iemocap.scan_release(root, sessions=sessions)
+    return "\n".join(map(str, problems))
+
+
+def test_a_transcript_line_whose_id_has_no_underscore_is_a_listed_problem(damaged):
+    u = _first_utterance(damaged)
+    path = _transcript_path(damaged, u)
+    path.write_text(path.read_text() + "Comment [0.0000-1.0000]: recording restarted\n")
+    assert "'Comment' is not an utterance id" in _problems(damaged, [1])
+
+
+def test_dangling_label_and_transcript_links_are_listed(damaged):
+    u = _first_utterance(damaged)
+    for path in (_label_path(damaged, u), _transcript_path(damaged, u)):
+        path.unlink()
+        path.symlink_to(damaged / "nowhere" / path.name)
+    problems = _problems(damaged, [1])
+    assert f"EmoEvaluation/{u.dialog}.txt: a broken link" in problems
+    assert f"transcriptions/{u.dialog}.txt: a broken link" in problems
+
+
+def test_a_session_left_without_a_usable_utterance_is_refused_even_when_skipping(damaged):
+    for path in (damaged / "Session3/sentences/wav").rglob("*.wav"):
+        path.unlink()
+    assert "Session3: no usable utterance" in _problems(damaged)
+    with pytest.raises(iemocap.ReleaseError, match=r"session\(s\) \[3\] have no usable"):
+        iemocap.parse_release(damaged, skip_missing=True)
+
+
+def test_an_all_unlabelled_release_is_refused_not_written_empty(damaged, tmp_path, capsys):
+    for path in damaged.glob("Session*/dialog/EmoEvaluation/*.txt"):
+        text = path.read_text()
+        for raw in labels.RAW_LABELS:
+            text = text.replace(f"\t{raw}\t", "\txxx\t")
+        path.write_text(text)
+    out = tmp_path / "m.csv"
+    assert iemocap.main(["--root", str(damaged), "--out", str(out), "--skip-missing"]) == 1
+    assert "no utterance with a label of the class set" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_non_ascii_digits_in_an_id_are_not_a_second_copy(damaged):
+    u = _first_utterance(damaged)
+    path = _label_path(damaged, u)
+    line = next(x for x in path.read_text().splitlines() if f"\t{u.id}\t" in x)
+    arabic = u.id[:-3] + "".join(chr(0x0660 + int(c)) for c in u.id[-3:])
+    path.write_text(path.read_text() + line.replace(u.id, arabic) + "\n")
+    rows, problems = iemocap.scan_release(damaged, sessions=[1])
+    assert arabic not in {r.id for r in rows}
+    assert any(p.utterance == arabic and "not an utterance id" in p.message for p in problems)
+
+
+def test_an_id_too_long_for_a_file_name_is_listed(damaged):
+    dialog = "Ses01F_impro" + "9" * 236  # a 248-byte file name: its wav's would be 257
+    uid = f"{dialog}_F000"
+    (damaged / f"Session1/dialog/EmoEvaluation/{dialog}.txt").write_text(
+        f"[1.0000 - 2.0000]\t{uid}\tneu\t[2.5000, 2.5000, 2.5000]\n")
+    (damaged / f"Session1/dialog/transcriptions/{dialog}.txt").write_text(
+        f"{uid} [001.0000-002.0000]: hello there\n")
+    assert "too long for a file name" in _problems(damaged, [1])
+
+
+def _set_header(path: Path, rate: int | None = None, bits: int | None = None) -> None:
+    data = bytearray(path.read_bytes())
+    fmt = data.index(b"fmt ") + 8
+    if rate is not None:
+        data[fmt + 4:fmt + 8] = rate.to_bytes(4, "little")
+    if bits is not None:
+        data[fmt + 14:fmt + 16] = bits.to_bytes(2, "little")
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("rate, bits, said", [
+    (8, None, "claiming 8 samples per second"), (1, None, "claiming 1 samples per second"),
+    (None, 7, "claiming 7 bits per sample"),
+])
+def test_wav_headers_that_lie_are_listed(damaged, rate, bits, said):
+    from emokit.audio import AudioError, load_audio
+
+    u = _first_utterance(damaged)
+    _set_header(damaged / u.wav, rate, bits)
+    assert f"[{u.id}]: wav file has a header {said}" in _problems(damaged, [1])
+    with pytest.raises(AudioError, match=said):
+        load_audio(damaged / u.wav)
+
+
+def test_a_wav_far_longer_than_its_label_is_listed(damaged):
+    import soundfile
+
+    u = _first_utterance(damaged)
+    wave, rate = soundfile.read(damaged / u.wav)
+    soundfile.write(damaged / u.wav, np.tile(wave, int(60 / (len(wave) / rate)) + 1), rate)
+    assert f"[{u.id}]: wav file holds" in _problems(damaged, [1])
+
+
+_line = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60) | st.builds(
+    lambda uid, a, b, rest: f"{uid} [{a}-{b}]:{rest}",
+    st.text(st.characters(blacklist_categories=("Cs", "Zs", "Cc")), max_size=30) | _ids,
+    st.text("0123456789.-+e٣", max_size=8), st.text("0123456789.-+e", max_size=8),
+    st.text(max_size=20)) | st.builds(
+    lambda a, b, uid, raw, rest: f"[{a} - {b}]\t{uid}\t{raw}\t[{rest}]",
+    st.text("0123456789.-+e", max_size=8), st.text("0123456789.-+e", max_size=8),
+    st.text(st.characters(blacklist_categories=("Cs", "Zs", "Cc")), max_size=30) | _ids,
+    st.sampled_from(["neu", "xxx", "ang", "happy", ""]), st.text(max_size=20))
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(labels_=st.lists(_line, max_size=6), transcripts=st.lists(_line, max_size=6),
+       raw_bytes=st.binary(max_size=40))
+def test_arbitrary_label_and_transcript_lines_never_raise(tmp_path_factory, labels_, transcripts,
+                                                          raw_bytes):
+    """Whatever the lines of a dialog's two files, scanning ends in rows and a problem list."""
+    root = tmp_path_factory.mktemp("any") / iemocap.RELEASE_DIR
+    for sub in ("dialog/EmoEvaluation", "dialog/transcriptions", "sentences/wav"):
+        (root / "Session1" / sub).mkdir(parents=True)
+    dialog = "Ses01F_impro01"
+    (root / f"Session1/dialog/EmoEvaluation/{dialog}.txt").write_bytes(
+        "\n".join(labels_).encode("utf-8", "surrogatepass") + raw_bytes)
+    (root / f"Session1/dialog/transcriptions/{dialog}.txt").write_text(
+        "\n".join(transcripts), encoding="utf-8")
+    rows, problems = iemocap.scan_release(root, sessions=[1])
+    assert all(isinstance(p, iemocap.Problem) for p in problems)
+    assert problems or rows == []

@@ -56,9 +56,81 @@ def test_a_lock_of_a_dead_pid_or_half_written_is_stale(tmp_path):
                                                        "host": socket.gethostname()}))
     with results_lock(tmp_path):
         pass
-    (tmp_path / ".emokit.lock").write_text('{"pid": 12')  # killed while writing it
+    (tmp_path / ".emokit.lock").write_text('{"pid": 12')  # damaged long ago
+    old = time.time() - 3600
+    os.utime(tmp_path / ".emokit.lock", (old, old))
     with results_lock(tmp_path):
         pass
+
+
+def test_an_empty_lock_file_just_written_is_not_stale(tmp_path):
+    """Another process may be between creating the lock file and writing its PID: refused."""
+    from emokit.lock import LockedError, results_lock
+
+    (tmp_path / ".emokit.lock").write_text("")
+    with pytest.raises(LockedError, match=r"cannot be read.*delete"), results_lock(tmp_path):
+        pass
+    assert (tmp_path / ".emokit.lock").exists()
+
+
+def test_processes_starting_at_one_instant_get_the_lock_once(tmp_path):
+    """Racers released at one instant: exactly one holds the lock, every trial."""
+    script = textwrap.dedent("""
+        import sys, time
+        from emokit.lock import LockedError, acquire
+        start = float(sys.argv[1])
+        while time.time() < start:
+            pass
+        try:
+            acquire(sys.argv[2])
+        except LockedError:
+            print("refused", flush=True)
+        else:
+            print("locked", flush=True)
+            time.sleep(1.0)
+    """)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    for trial in range(3):
+        folder = tmp_path / f"t{trial}"
+        start = time.time() + 1.5
+        racers = [subprocess.Popen([sys.executable, "-c", script, str(start), str(folder)],
+                                   stdout=subprocess.PIPE, env=env) for _ in range(4)]
+        outcomes = [r.communicate()[0].decode().strip() for r in racers]
+        assert outcomes.count("locked") == 1, (trial, outcomes)
+
+
+def test_a_lock_with_this_pid_not_held_here_is_a_restarted_kernels(tmp_path):
+    """A restarted kernel that got its old PID back takes its own leftover lock over; a lock this
+    process does hold is still refused, with what to do."""
+    from emokit.lock import LockedError, results_lock
+
+    (tmp_path / ".emokit.lock").write_text(json.dumps({"pid": os.getpid(),
+                                                       "host": socket.gethostname()}))
+    with results_lock(tmp_path), \
+            pytest.raises(LockedError, match=r"already locked by this process.*restart"), \
+            results_lock(tmp_path):
+        pass
+
+
+def test_the_data_lock_makes_a_second_process_wait(tmp_path):
+    """data_lock is exclusive across processes (the second one waits, then gets it)."""
+    from emokit.lock import data_lock
+
+    script = textwrap.dedent(f"""
+        import time
+        from emokit.lock import data_lock
+        t = time.time()
+        with data_lock({str(tmp_path)!r}):
+            print(round(time.time() - t, 1), flush=True)
+    """)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    with data_lock(tmp_path), data_lock(tmp_path):  # re-entrant in one process
+        other = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                                 env=env, text=True)
+        first = other.stdout.readline()  # blocks until "waiting ..." is printed
+        assert first.startswith("waiting for another emokit process"), first
+    assert other.communicate()[0].strip()  # it got the lock once this process let go
+    assert other.returncode == 0
 
 
 def test_a_lock_from_another_host_says_how_to_clear_it(tmp_path):

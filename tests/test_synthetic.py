@@ -13,7 +13,7 @@ import soundfile
 
 from data_prep import synthetic
 from data_prep._words import CUES
-from emokit.config import CorpusConfig
+from emokit.config import CorpusConfig, FeatureConfig
 from emokit.manifest import read_manifest
 
 
@@ -260,3 +260,34 @@ def test_cli_refuses_bad_knobs_without_a_traceback(tmp_path, capsys):
     assert synthetic.main(["--out", str(tmp_path / "x"), "--text-disagreement", "2"]) == 2
     err = capsys.readouterr().err
     assert "corpus.text_disagreement: 2.0 is not allowed" in err and "Traceback" not in err
+
+
+def test_generating_and_caching_hold_the_data_folder_lock(tmp_path, monkeypatch):
+    """A second process on the same data folder waits (emokit.lock.data_lock) while the corpus
+    is generated and while features are extracted, instead of reading half-written files."""
+    from data_prep import features as features_prep
+    from emokit import lock
+
+    held = []
+
+    def fake_generate(out, *args):
+        held.append(("corpus", str(out.resolve()) in lock._DATA_HELD))
+        raise RuntimeError("stop after the check")
+
+    monkeypatch.setattr(synthetic, "_generate", fake_generate)
+    with pytest.raises(RuntimeError, match="stop after"):
+        synthetic.ensure_corpus(CorpusConfig(data_dir=str(tmp_path)))
+
+    def fake_run(todo, out, *args):
+        held.append(("features", str(out.resolve()) in lock._DATA_HELD))
+        raise RuntimeError("stop after the check")
+
+    monkeypatch.setattr(features_prep, "_run", fake_run)
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("id,session,dialog,speaker,gender,mode,raw_label,label,start,end,valence,"
+                        "arousal,dominance,transcript,wav,duration,sample_rate\n"
+                        "Ses01F_impro01_F000,1,Ses01F_impro01,Ses01F,F,impro,neu,neutral,0,1,3,3,"
+                        "3,hi,a.wav,1,16000\n")
+    with pytest.raises(RuntimeError, match="stop after"):
+        features_prep.build_cache(manifest, tmp_path, FeatureConfig(), progress=False)
+    assert held == [("corpus", True), ("features", True)]

@@ -220,8 +220,64 @@ def test_integer_ranges_property(name, value):
         config = ExperimentConfig.from_dict(_nest(name, value))
     except ValueError as e:
         assert rule is not None and not rule.admits(value) or any(
-            p.startswith(("features.", "folds")) for p in e.problems), e.problems
+            p.startswith(("features.", "folds", "pipeline.")) for p in e.problems), e.problems
         assert any(p.startswith(name) or "features." in p for p in e.problems)
     else:
         assert rule is None or rule.admits(value)
         assert ExperimentConfig.from_dict(config.to_dict()) == config
+
+
+# ------------------------------------------------- issue 16: values that passed, then failed late
+
+
+@pytest.mark.parametrize("data, named", [
+    ({"features": {"hop_ms": 0.01}}, ["features.hop_ms"]),
+    ({"features": {"fmin_hz": 0.01}}, ["features.fmin_hz"]),
+    ({"pipeline": {"max_frames": 10**8}}, ["pipeline.max_frames"]),
+    ({"pipeline": {"bucket_width": 10**9}}, ["pipeline.bucket_width"]),
+    ({"pipeline": {"max_words": 10**9}}, ["pipeline.max_words"]),
+    ({"model": {"temperature": 1e-30}}, ["model.temperature"]),
+    ({"seeds": [0, 0]}, ["seeds"]),
+    ({"pipeline": {"bucket_width": 800}}, ["pipeline.bucket_width", "pipeline.max_frames"]),
+    ({"systems": ["baseline-continued"]}, ["systems", "init_from"]),
+    ({"systems": ["baseline"], "init_from": "baseline"}, ["init_from", "systems"]),
+    ({"systems": ["contrastive-infonce-0.5"], "model": {"objective": "convex"}},
+     ["systems", "model.objective"]),
+    ({"systems": ["contrastive-infonce-alpha0.5"]}, ["systems", "model.objective"]),
+    ({"systems": ["contrastive-nonsense-1"]}, ["systems"]),
+    ({"name": "../elsewhere"}, ["name"]),
+    ({"name": "/tmp/elsewhere"}, ["name"]),
+])
+def test_values_that_would_fail_late_are_refused_at_load_naming_each_setting(data, named):
+    problems = problems_of(data)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(named[0] + ":"), problems
+    assert all(name in problems[0] for name in named), problems
+
+
+def test_a_key_given_twice_in_a_yaml_file_is_refused_naming_both_lines(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  epochs: 3\n  seed: 1\n  epochs: 30\n")
+    with pytest.raises(ValueError, match=r"'epochs' is given twice \(lines 2 and 4\)"):
+        ExperimentConfig.load(path)
+
+
+def test_a_yaml_alias_bomb_gives_a_short_error(tmp_path):
+    """A few hundred bytes that expand to billions of values: the error quotes a capped part."""
+    lines = ["a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]"]
+    for prev, name in zip("abcdefgh", "bcdefghi"):
+        lines.append(f"{name}: &{name} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, "
+                     f"*{prev}, *{prev}, *{prev}]")
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\nseeds: *i\nname: *i\ntrain: {epochs: *i}\n")
+    with pytest.raises(ValueError) as err:
+        ExperimentConfig.load(path)
+    assert len(str(err.value)) < 10_000, len(str(err.value))  # 722 MB before
+    assert "seeds[0]" in str(err.value) and "train.epochs" in str(err.value)
+
+
+def test_a_tilde_in_a_path_setting_is_expanded(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    config = ExperimentConfig.from_dict({"results_dir": "~/runs", "corpus": {"data_dir": "~/d"}})
+    assert config.results_dir == str(tmp_path / "runs")
+    assert config.corpus.data_dir == str(tmp_path / "d")

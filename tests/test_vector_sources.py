@@ -120,3 +120,27 @@ def test_files_stay_files(offline, tmp_path, monkeypatch):
     ("/data/glove-wiki-gigaword-300", False), ("vectors.bin", False), ("glove", False)])
 def test_what_reads_as_a_gensim_data_name(text, is_name):
     assert is_gensim_data_name(text) is is_name
+
+
+def test_a_real_name_without_network_says_it_could_not_be_downloaded(offline):
+    """No network and no cached list: not 'not a gensim-data model', but how to provide it."""
+    from emokit.errors import DataError
+
+    with pytest.raises(DataError, match=r"'glove-wiki-gigaword-50': the gensim-data model could "
+                                        r"not be downloaded.*--download glove-wiki-gigaword-50"
+                                        r".*copy its folder"):
+        resolve_vectors("glove-wiki-gigaword-50", offline)
+
+
+def test_vectors_without_a_word_of_the_vocabulary_are_refused_and_coverage_is_printed(
+        tmp_path, capsys):
+    from emokit.errors import DataError
+
+    other = tmp_path / "other.txt"
+    other.write_text("bonjour 1 2 3\nmerci 4 5 6\n")
+    with pytest.raises(DataError, match=r"other.txt has a vector for none of the \d+ words"):
+        fold_word_vectors([], VOCAB, TextConfig(vectors_path=str(other)))
+    some = tmp_path / "some.txt"
+    some.write_text("happy 1 2 3\nmerci 4 5 6\n")
+    fold_word_vectors([], VOCAB, TextConfig(vectors_path=str(some)))
+    assert "word vectors some.txt: vectors for 1/" in capsys.readouterr().out

@@ -71,7 +71,8 @@ class LineProgress:
             return
         self._shown = self._tenths()
         percent = f" ({100 * self.n // self.total}%)" if self.total else ""
-        print(f"{self.desc + ': ' if self.desc else ''}{self.n}/{self.total} {self.unit}{percent}",
+        unit = "" if self.unit == "it" else f" {self.unit}"  # tqdm's default unit says nothing
+        print(f"{self.desc + ': ' if self.desc else ''}{self.n}/{self.total}{unit}{percent}",
               file=self.file or sys.stdout, flush=True)
 
     def write(self, message: str, file=None) -> None:

@@ -77,8 +77,11 @@ def test_progress_bar_into_a_file_prints_plain_lines(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "\r" not in out
     lines = out.splitlines()
-    assert lines[0] == "runs: 4/20 it (20%)" and lines[-2:] == ["runs: 20/20 it (100%)", "a message"]
+    assert lines[0] == "runs: 4/20 (20%)" and lines[-2:] == ["runs: 20/20 (100%)", "a message"]
     assert len(lines) == 10  # 20% ... 100%, then the message
+    with bar_class(total=4, unit="utt") as utterances:
+        utterances.update(4)
+    assert capsys.readouterr().out == "4/4 utt (100%)\n"
     with bar_class(total=5, disable=True) as quiet:
         quiet.update(5)
     assert capsys.readouterr().out == ""

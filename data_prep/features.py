@@ -176,10 +176,10 @@ def _is_up_to_date(out: Path, chunks: dict[str, list[_Item]]) -> bool:
 
 
 def _run(todo: dict[str, list[_Item]], out: Path, config: FeatureConfig, workers, progress):
-    from tqdm import tqdm
+    from emokit.optional import progress_bar
 
     workers = min(workers or os.cpu_count() or 1, len(todo))
-    bar = tqdm(total=sum(map(len, todo.values())), unit="utt", disable=not progress,
+    bar = progress_bar()(total=sum(map(len, todo.values())), unit="utt", disable=not progress,
                file=sys.stdout)
     failures: list[str] = []  # every bad file, so that one run names them all
     with bar:

@@ -131,7 +131,7 @@ def train_and_evaluate(config: ExperimentConfig, system: System, fold_data, seed
     it), and TensorBoard logs (when ``train.tensorboard_dir`` is set) go to a folder of their own
     per run; with ``keep_codes``, the result holds the latent codes of the test set."""
     from emokit.model import build_model
-    from emokit.training import encode_dataset, fit, predict_dataset
+    from emokit.training import encode_dataset, fit, predict_dataset, release_run_state
 
     cfg = system_config(config, system)
     model = build_model(cfg.model, fold_data.feature_dim, len(fold_data.vocab),
@@ -161,35 +161,39 @@ def train_and_evaluate(config: ExperimentConfig, system: System, fold_data, seed
         measures["word_vector_token_coverage"] = fold_data.coverage.token_rate
     # Every run keeps its trained weights (small): warm starts start from the baseline's, and
     # emokit.robustness rebuilds any run's model from them.
+    final = [v.numpy() for v in shared_weights(model)]
+    del model
+    release_run_state()
     return RunResult(history, list(fold_data.test_ids), np.asarray(y_true), np.asarray(probs),
                      audio if keep_codes else None, text if keep_codes else None, initial,
-                     fingerprint, measures, aligned if keep_codes else None,
-                     [v.numpy() for v in shared_weights(model)])
+                     fingerprint, measures, aligned if keep_codes else None, final)
 
 
 # --- the experiment --------------------------------------------------------------------------------
 
-def load_corpus(config: ExperimentConfig, workers: int | None = None):
+def load_corpus(config: ExperimentConfig, workers: int | None = None, verbose: bool = True):
     """The corpus's labelled utterances and their raw features ``{id: (frames, dims)}``: builds
     the corpus (or parses the release) and the feature cache first if they are not there.
 
     ``workers``: processes that extract features (default: every core; 1 extracts in this
     process). Worker processes import the calling script again, so a script that calls
-    ``load_corpus`` must do so under ``if __name__ == "__main__":`` (notebooks need nothing)."""
+    ``load_corpus`` must do so under ``if __name__ == "__main__":`` (notebooks need nothing).
+    ``verbose``: say what was loaded (and show the feature-extraction progress)."""
     from data_prep.features import build_cache
     from data_prep.synthetic import ensure_corpus, release_root
     from emokit.features import load_features
     from emokit.manifest import read_manifest
 
+    say = _log if verbose else _quiet
     start = time.perf_counter()
     manifest = ensure_corpus(config.corpus)
     root = Path(config.corpus.root) if config.corpus.root else release_root(manifest)
-    _log(f"corpus: {manifest} ({time.perf_counter() - start:.1f} s)")
+    say(f"corpus: {manifest} ({time.perf_counter() - start:.1f} s)")
     start = time.perf_counter()
-    cache = build_cache(manifest, root, config.features, workers=workers)
+    cache = build_cache(manifest, root, config.features, workers=workers, progress=verbose)
     utterances = read_manifest(manifest, labelled_only=True)
     features = load_features(cache, [u.id for u in utterances])
-    _log(f"features: {len(features)} utterances from {cache} ({time.perf_counter() - start:.1f} s)")
+    say(f"features: {len(features)} utterances from {cache} ({time.perf_counter() - start:.1f} s)")
     return utterances, features
 
 
@@ -247,7 +251,7 @@ def _run_experiment_locked(config: ExperimentConfig, verbose: bool) -> list[Syst
     out = experiment_dir(config)
     systems = expand_systems(config)
     settings = run_settings(config)
-    utterances, features = load_corpus(config)
+    utterances, features = load_corpus(config, verbose=verbose)
     utterances = improvised_only(utterances, config.corpus)
     folds = select_folds(make_folds(utterances, config.protocol,
                                     config.pipeline.validation_speakers), config.folds)
@@ -330,8 +334,18 @@ def finish_report(config: ExperimentConfig, fold_numbers: list[int], systems: li
     markdown = append_mode_section(out, runs, names, markdown)
     save_experiment_plots(out, runs, rows)
     if show:
-        print("\n" + markdown)
+        _show_table(markdown)
     return rows
+
+
+def _show_table(markdown: str) -> None:
+    """The table once: rendered in a notebook, as Markdown text elsewhere."""
+    if "ipykernel.zmqshell" in sys.modules:
+        from IPython.display import Markdown, display
+
+        display(Markdown(markdown))
+    else:
+        print("\n" + markdown)
 
 
 def with_setting(config: ExperimentConfig, setting: str, value) -> ExperimentConfig:

@@ -50,12 +50,53 @@ def require(module: str, needed_for: str) -> None:
 _told_about_widgets = False
 
 
+class LineProgress:
+    """A progress bar for output that is not a terminal (a log file, CI): a plain line each time
+    another tenth is done, instead of ``\r`` frames. The part of tqdm's interface emokit uses:
+    ``LineProgress(total=, initial=, desc=, unit=, disable=, file=)``, ``update(n)``,
+    ``write(message, file=)``, ``close()``, and ``with``."""
+
+    def __init__(self, total=None, initial=0, desc="", unit="it", disable=False, file=None,
+                 **_ignored):
+        self.total, self.n, self.desc, self.unit = total, initial, desc, unit
+        self.disable, self.file = disable, file
+        self._shown = self._tenths()
+
+    def _tenths(self) -> int:
+        return 10 * self.n // self.total if self.total else 0
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        if self.disable or self._tenths() == self._shown:
+            return
+        self._shown = self._tenths()
+        percent = f" ({100 * self.n // self.total}%)" if self.total else ""
+        unit = "" if self.unit == "it" else f" {self.unit}"  # tqdm's default unit says nothing
+        print(f"{self.desc + ': ' if self.desc else ''}{self.n}/{self.total}{unit}{percent}",
+              file=self.file or sys.stdout, flush=True)
+
+    def write(self, message: str, file=None) -> None:
+        print(message, file=file or self.file or sys.stdout, flush=True)
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def progress_bar():
-    """The ``tqdm`` class to use: widget bars in a notebook with ipywidgets, text bars elsewhere.
+    """The progress-bar class to use: widget bars in a notebook with ipywidgets, tqdm's text bar
+    in a terminal, plain lines (:class:`LineProgress`) when stdout is neither (a log file, CI).
     In a notebook without ipywidgets it says once how to get widget bars, in place of tqdm's
     ``TqdmWarning: IProgress not found``."""
     global _told_about_widgets
     if "ipykernel.zmqshell" not in sys.modules:  # not a notebook kernel
+        if not sys.stdout.isatty():
+            return LineProgress
         from tqdm.std import tqdm
         return tqdm
     if is_available("ipywidgets"):

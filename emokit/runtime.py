@@ -85,3 +85,38 @@ def skip_graph_rewrites_on_cpu() -> None:
 
     if not gpus():
         tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+
+
+_onednn_notice_absorbed = False
+
+
+def absorb_onednn_bool_notice() -> None:
+    """Let TensorFlow print its one-time oneDNN notice about boolean tensors into /dev/null.
+
+    Keras' recurrent layers transpose their boolean mask to time-major; the first graph in a
+    process with a boolean ``Transpose`` makes TensorFlow's oneDNN build log, once, the error line
+    ``E ... oneDNN supports DT_BOOL only on platforms with AVX-512. Falling back to the default
+    Eigen-based implementation`` (also on AVX-512 machines, and whatever
+    ``TF_CPP_MIN_LOG_LEVEL=2`` says: it hides I and W lines, not E). Nothing is wrong: a mask
+    transpose runs on Eigen, as it should. This runs one tiny boolean transpose, once per
+    process, with the C++ error stream pointed at /dev/null, so that the notice is spent there
+    and any later TensorFlow error still shows.
+    """
+    global _onednn_notice_absorbed
+    if _onednn_notice_absorbed:
+        return
+    _onednn_notice_absorbed = True
+    import os
+    import sys
+
+    import tensorflow as tf
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            tf.function(tf.transpose)(tf.constant([[True, False]]))
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

@@ -117,7 +117,8 @@ class Stub:
         self.utterances = _corpus()
         self.labels = {u.id: CLASSES.index(u.label) for u in self.utterances}
         self.prepared, self.trained, self.init_weights = [], [], []
-        monkeypatch.setattr(experiment, "load_corpus", lambda cfg: (self.utterances, {}))
+        monkeypatch.setattr(experiment, "load_corpus",
+                            lambda cfg, verbose=True: (self.utterances, {}))
         monkeypatch.setattr(experiment, "prepare_fold", self.prepare_fold)
         monkeypatch.setattr(experiment, "train_and_evaluate", self.train_and_evaluate)
 

@@ -25,8 +25,11 @@ ALL = STUDENT + SOURCES
 REPOSITORY = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
 
 # TensorFlow's C++ log ("2026-11-27 01:14:16.648190: E tensorflow/..." or absl's "E0000 00:00:...")
+# and its Python log ("WARNING:tensorflow:5 out of the last 13 calls to <function ...> triggered
+# tf.function retracing")
 TF_LOG = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] |[IWEF]\d{4} \d\d:\d\d:|"
-                    r"WARNING: All log messages before absl)", re.MULTILINE)
+                    r"WARNING: All log messages before absl|(DEBUG|INFO|WARNING|ERROR):tensorflow:)",
+                    re.MULTILINE)
 PY_WARNING = re.compile(r"\b\w*Warning\b: ")
 EXERCISE_LINE = re.compile(r"^[✓✗…] exercise (\S+): (right|not right yet|not answered yet)", re.MULTILINE)
 
@@ -186,6 +189,19 @@ def _assert_quiet(name, text):
     assert not TF_LOG.search(text), f"{name}: TensorFlow log lines in a cell: {TF_LOG.findall(text)}"
     warnings = [line for line in text.splitlines() if PY_WARNING.search(line)]
     assert not warnings, f"{name}: warnings in cell outputs: {warnings}"
+
+
+RETRACING = ("WARNING:tensorflow:5 out of the last 13 calls to <function _encode_function.<locals>."
+             "<lambda> at 0x7f> triggered tf.function retracing.")
+ONEDNN = ("2026-11-30 12:56:27.972725: E tensorflow/core/util/util.cc:131] oneDNN supports DT_BOOL "
+          "only on platforms with AVX-512. Falling back to the default Eigen-based implementation.")
+
+
+@pytest.mark.parametrize("line", [RETRACING, ONEDNN, "E0000 00:00:1732 123 util.cc:131] oneDNN"])
+def test_the_quiet_check_sees_tensorflow_lines(line):
+    with pytest.raises(AssertionError, match="TensorFlow log lines"):
+        _assert_quiet("a notebook", f"fold 1 prepared\n{line}\nrun 1 done")
+    _assert_quiet("a notebook", "fold 1 prepared\nrun 1 done")
 
 
 def _env(base):

@@ -57,11 +57,34 @@ def in_notebook(monkeypatch):
     monkeypatch.setattr(optional, "_told_about_widgets", False)
 
 
-def test_progress_bar_outside_a_notebook_is_the_text_bar(monkeypatch):
+def test_progress_bar_in_a_terminal_is_the_text_bar(monkeypatch):
     from tqdm.std import tqdm
 
     monkeypatch.delitem(sys.modules, "ipykernel.zmqshell", raising=False)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
     assert progress_bar() is tqdm
+
+
+def test_progress_bar_into_a_file_prints_plain_lines(monkeypatch, capsys):
+    """stdout is not a terminal (a log file, CI): one plain line per tenth done, no \\r frames."""
+    monkeypatch.delitem(sys.modules, "ipykernel.zmqshell", raising=False)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: False, raising=False)
+    bar_class = progress_bar()
+    with bar_class(total=20, initial=2, desc="runs", file=sys.stdout) as bar:
+        for _ in range(18):
+            bar.update()
+        bar.write("a message")
+    out = capsys.readouterr().out
+    assert "\r" not in out
+    lines = out.splitlines()
+    assert lines[0] == "runs: 4/20 (20%)" and lines[-2:] == ["runs: 20/20 (100%)", "a message"]
+    assert len(lines) == 10  # 20% ... 100%, then the message
+    with bar_class(total=4, unit="utt") as utterances:
+        utterances.update(4)
+    assert capsys.readouterr().out == "4/4 utt (100%)\n"
+    with bar_class(total=5, disable=True) as quiet:
+        quiet.update(5)
+    assert capsys.readouterr().out == ""
 
 
 def test_progress_bar_in_a_notebook_without_ipywidgets_says_so_once(in_notebook, monkeypatch,

@@ -1,0 +1,80 @@
+"""Resident memory of one process across many training runs (issue #20): it must stay flat.
+
+    python benchmarks/memory.py [--runs 20] [--epochs N] [--fold 1]
+
+Trains ``--runs`` runs of the quick preset's systems in turn (audio, text, baseline,
+contrastive, ...) on one fold of the built-in mini corpus, in one process, through
+``emokit.experiment.train_and_evaluate`` (what ``run_experiment`` and the notebooks call), and
+prints the resident memory (RSS) after each run and the growth per run from the second run on.
+``--epochs`` overrides the preset's 12 epochs (fewer epochs: the same objects per run, less
+time). Target: growth per run well under 10 MB (before the fix: about 100 MB per run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def rss_mb() -> float:
+    """This process's resident memory in MB (VmRSS from /proc, else psutil)."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=None, help="default: the preset's")
+    parser.add_argument("--fold", type=int, default=1)
+    parser.add_argument("--preset", default="quick")
+    args = parser.parse_args()
+
+    from emokit.experiment import load_corpus, train_and_evaluate
+    from emokit.folds import make_folds
+    from emokit.pipeline import prepare_fold
+    from emokit.presets import get_preset
+    from emokit.systems import expand_systems
+
+    config = get_preset(args.preset)
+    if args.epochs:
+        config = dataclasses.replace(config, train=dataclasses.replace(config.train,
+                                                                       epochs=args.epochs))
+    utterances, features = load_corpus(config)
+    fold = make_folds(utterances, config.protocol,
+                      config.pipeline.validation_speakers)[args.fold - 1]
+    data = prepare_fold(config, utterances, features, fold)
+    systems = [s for s in expand_systems(config) if not s.warm_start]
+    print(f"data loaded: RSS {rss_mb():.0f} MB; systems {[s.name for s in systems]}, "
+          f"{config.train.epochs} epochs each", flush=True)
+    after = []
+    for run in range(1, args.runs + 1):
+        system = systems[(run - 1) % len(systems)]
+        start = time.perf_counter()
+        result = train_and_evaluate(config, system, data, config.seeds[0])
+        del result
+        after.append(rss_mb())
+        print(f"run {run:2d} {system.name:<28} {time.perf_counter() - start:5.1f} s  "
+              f"RSS {after[-1]:6.0f} MB", flush=True)
+    if len(after) > 1:
+        print(f"growth per run from run 1 to run {len(after)}: "
+              f"{(after[-1] - after[0]) / (len(after) - 1):.1f} MB")
+    marks = [n for n in (1, 5, 10, 20) if n <= len(after)]
+    print("RSS after " + ", ".join(f"{n} runs: {after[n - 1]:.0f} MB" for n in marks))
+
+
+if __name__ == "__main__":
+    main()

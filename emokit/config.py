@@ -143,8 +143,10 @@ class ModelConfig:
     pairing: str = "label"  # "label": same-emotion pairs; "instance": same-utterance pairs
     within_modality_pairs: bool = False  # grid kinds: add audio-audio and text-text grids
     objective: str = "sum"  # "sum": CE + w L (w = lambda); "convex": (1 - w) CE + w L (alpha)
-    # "grad_ratio": the pair loss is scaled by a stop-gradient running estimate of
-    # |grad CE| / |grad L| on the encoders, so w means "this fraction of CE's pull" for every kind
+    # "grad_ratio": the pair loss's gradient on the encoders is multiplied by a running ratio of
+    # averages |grad CE term| / |grad L| (rate-capped per step; emokit.training), so the pair term
+    # pulls the encoders about w times as hard as the CE term (CE under "sum", (1 - w) CE under
+    # "convex") for every kind; the discriminator's own gradient is not scaled
     pair_loss_scaling: str = "none"
     contrastive_weight: float = 0.0  # lambda; 0 is exactly the concatenation baseline
 
@@ -166,9 +168,12 @@ class TrainConfig:
     checkpoint_dir: str | None = None
     tensorboard_dir: str | None = None
     verbose: int = 1
-    # Per epoch, record what the regularizer does: the gradient-norm ratio |grad w L| / |grad CE|
-    # on the encoders (one fixed training batch) and a linear probe's validation UA on the audio
-    # code and on the text code alone (costs one extra forward pass over train + val per epoch).
+    # Per epoch, record what the regularizer does: the monitored gradient ratio ``grad_ratio`` =
+    # |grad (w * pair_scale * L)| / |grad CE term| on the encoders' weights (CE term: CE, or
+    # (1 - w) CE under objective "convex"; pair_scale 1 without grad_ratio scaling), on one fixed
+    # *validation* batch (the first), without dropout, after the epoch; and a linear probe's
+    # validation UA on the audio code and on the text code alone (costs one extra forward pass
+    # over train + val per epoch).
     monitor: bool = True
 
 

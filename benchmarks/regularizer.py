@@ -59,7 +59,7 @@ def applied_ratios(config, fold_data, kind: str, weight: float, epochs: int,
                         seed=seed)
     keras.utils.set_random_seed(seed)
     trainer = Trainer(model, train)
-    dataset = fold_data.train_dataset(config.pipeline.shuffle_seed + seed)
+    dataset = fold_data.train_dataset(config.pipeline.shuffle_seed + seed)  # data_order_seed
     ratios = []
     for epoch in range(epochs):
         trainer.set_learning_rate(learning_rate_at(train, epoch))

@@ -35,6 +35,7 @@ RENAMED_DISCRIMINATORS = {
 PAIRINGS = ("label", "instance")
 OBJECTIVES = ("sum", "convex")  # CE + lambda L, or the paper's (1 - alpha) CE + alpha L
 PAIR_LOSS_SCALINGS = ("none", "grad_ratio")
+WARM_START_CLASSIFIERS = ("copy", "reinit")  # ExperimentConfig.warm_start_classifier
 
 
 def quick_mode() -> bool:
@@ -109,7 +110,7 @@ class PipelineConfig:
     max_words: int = 50  # longer transcripts keep their first words
     bucket_by_length: bool = True  # train batches group utterances of similar length
     bucket_width: int = 100  # frames are padded up to a multiple of this: few distinct shapes
-    shuffle_seed: int = 0
+    shuffle_seed: int = 0  # a run with seed s shuffles with shuffle_seed + s (data_order_seed)
     validation_speakers: int = 1  # speakers of the training sessions held out for validation
 
 
@@ -200,6 +201,12 @@ class ExperimentConfig:
     # start from the trained baseline of the same fold and seed, and the control system
     # "baseline-continued" (same extra epochs, pair loss off) is added (see emokit.systems).
     init_from: str | None = None
+    # With init_from: what a warm start takes from the trained baseline. "copy": every weight
+    # outside the discriminator (encoders and classifier); "reinit": the encoders only, the
+    # classifier keeping the fresh initial weights of the run's seed, as the paper's published
+    # script does (it loads only the encoders). Warm-started systems and baseline-continued are
+    # treated alike, so their classifiers start from the same (seed's) weights.
+    warm_start_classifier: str = "copy"
     results_dir: str | None = None  # None = emokit.paths.results_dir() (env EMOKIT_RESULTS)
 
     def to_dict(self) -> dict[str, Any]:

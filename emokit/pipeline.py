@@ -102,6 +102,14 @@ class FoldData:
         return make_dataset(self.train_examples, self.pipeline, training=False)
 
 
+def data_order_seed(config: PipelineConfig, run_seed: int) -> int:
+    """The shuffle seed of the training data of a run with seed ``run_seed``: ``shuffle_seed +
+    run_seed``. Runs of one (fold, seed) see the same order of batches whatever their system
+    (paired runs stay fair); another seed sees another order, so seeds vary the data order as
+    well as initialization and dropout. Seed 0 keeps the order of ``shuffle_seed`` itself."""
+    return config.shuffle_seed + run_seed
+
+
 def prepare_fold(config: ExperimentConfig, utterances: list[Utterance],
                  features: dict[str, np.ndarray], fold: Fold) -> FoldData:
     """Vocabulary, word vectors, normalizer and datasets of ``fold``, fitted on its training ids.

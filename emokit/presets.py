@@ -21,8 +21,10 @@
   protocol: the paper code's InfoNCE discriminator (audio code -> MLP 320 -> 200, raw cosine
   against every text code of the batch, the matching utterance as target, one way), its objective
   ``(1 - alpha) CE + alpha L`` with alpha 0.1 ... 0.9, regularized runs warm-started from the
-  trained baseline of the same fold and seed, and the ``baseline-continued`` control (the same
-  extra epochs with the pair loss off). Batch 128, Adam 1e-3 without decay, patience 30, log-mel
+  trained baseline of the same fold and seed with a freshly initialized classifier
+  (``warm_start_classifier: reinit``: the script loads only the encoders), and the
+  ``baseline-continued`` control started the same way (the same extra epochs with the pair loss
+  off). Batch 128, Adam 1e-3 without decay, patience 30, log-mel
   input, 300-d word vectors, first 25 words, dropout 0.7. What is *not* the paper's: emokit's
   encoders (conv + GRU, not the paper's CNN on 128x128 spectrograms and LSTM on GloVe; set
   ``text.vectors_path: glove-wiki-gigaword-300`` for its vectors), model selection on validation
@@ -114,6 +116,7 @@ def paper() -> ExperimentConfig:
         systems=["baseline", "contrastive"],
         contrastive_weights=list(PAPER_ALPHAS),
         init_from="baseline",
+        warm_start_classifier="reinit",  # the script loads only the encoders
         seeds=[0],
     )
 

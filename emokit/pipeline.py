@@ -66,7 +66,8 @@ class FoldData:
     ``train`` is a *fresh* dataset each time it is read, starting at epoch 0 of
     ``PipelineConfig.shuffle_seed``: runs that share a ``FoldData`` (several seeds or systems) each
     see the same sequence of epochs, whatever ran before them. ``train_dataset(shuffle_seed)``
-    gives one with another seed.
+    gives one with another seed: the experiment runner trains a run of seed ``s`` on
+    ``train_dataset(data_order_seed(pipeline, s))``.
     """
 
     val: Any  # tf.data.Dataset in val_ids order

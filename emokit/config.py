@@ -35,6 +35,7 @@ RENAMED_DISCRIMINATORS = {
 PAIRINGS = ("label", "instance")
 OBJECTIVES = ("sum", "convex")  # CE + lambda L, or the paper's (1 - alpha) CE + alpha L
 PAIR_LOSS_SCALINGS = ("none", "grad_ratio")
+WARM_START_CLASSIFIERS = ("copy", "reinit")  # ExperimentConfig.warm_start_classifier
 
 
 def quick_mode() -> bool:
@@ -113,7 +114,7 @@ class PipelineConfig:
     max_words: int = 50  # longer transcripts keep their first words
     bucket_by_length: bool = True  # train batches group utterances of similar length
     bucket_width: int = 100  # frames are padded up to a multiple of this: few distinct shapes
-    shuffle_seed: int = 0
+    shuffle_seed: int = 0  # a run with seed s shuffles with shuffle_seed + s (data_order_seed)
     validation_speakers: int = 1  # speakers of the training sessions held out for validation
 
 
@@ -154,8 +155,10 @@ class ModelConfig:
     pairing: str = "label"  # "label": same-emotion pairs; "instance": same-utterance pairs
     within_modality_pairs: bool = False  # grid kinds: add audio-audio and text-text grids
     objective: str = "sum"  # "sum": CE + w L (w = lambda); "convex": (1 - w) CE + w L (alpha)
-    # "grad_ratio": the pair loss is scaled by a stop-gradient running estimate of
-    # |grad CE| / |grad L| on the encoders, so w means "this fraction of CE's pull" for every kind
+    # "grad_ratio": the pair loss's gradient on the encoders is multiplied by a running ratio of
+    # averages |grad CE term| / |grad L| (rate-capped per step; emokit.training), so the pair term
+    # pulls the encoders about w times as hard as the CE term (CE under "sum", (1 - w) CE under
+    # "convex") for every kind; the discriminator's own gradient is not scaled
     pair_loss_scaling: str = "none"
     contrastive_weight: float = 0.0  # lambda; 0 is exactly the concatenation baseline
 
@@ -177,9 +180,12 @@ class TrainConfig:
     checkpoint_dir: str | None = None
     tensorboard_dir: str | None = None
     verbose: int = 1
-    # Per epoch, record what the regularizer does: the gradient-norm ratio |grad w L| / |grad CE|
-    # on the encoders (one fixed training batch) and a linear probe's validation UA on the audio
-    # code and on the text code alone (costs one extra forward pass over train + val per epoch).
+    # Per epoch, record what the regularizer does: the monitored gradient ratio ``grad_ratio`` =
+    # |grad (w * pair_scale * L)| / |grad CE term| on the encoders' weights (CE term: CE, or
+    # (1 - w) CE under objective "convex"; pair_scale 1 without grad_ratio scaling), on one fixed
+    # *validation* batch (the first), without dropout, after the epoch; and a linear probe's
+    # validation UA on the audio code and on the text code alone (costs one extra forward pass
+    # over train + val per epoch).
     monitor: bool = True
 
 
@@ -206,6 +212,12 @@ class ExperimentConfig:
     # start from the trained baseline of the same fold and seed, and the control system
     # "baseline-continued" (same extra epochs, pair loss off) is added (see emokit.systems).
     init_from: str | None = None
+    # With init_from: what a warm start takes from the trained baseline. "copy": every weight
+    # outside the discriminator (encoders and classifier); "reinit": the encoders only, the
+    # classifier keeping the fresh initial weights of the run's seed, as the paper's published
+    # script does (it loads only the encoders). Warm-started systems and baseline-continued are
+    # treated alike, so their classifiers start from the same (seed's) weights.
+    warm_start_classifier: str = "copy"
     results_dir: str | None = None  # None = emokit.paths.results_dir() (env EMOKIT_RESULTS)
     # After the table, evaluate every run with a modality missing, noisy audio or word errors
     # (emokit.robustness: robustness.csv / .md, plots/robustness.png); no retraining.

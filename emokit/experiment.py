@@ -8,11 +8,14 @@ One run = one system (:mod:`emokit.systems`) trained on one fold with one seed; 
 folder of its own (:mod:`emokit.runstore`), ``metrics.json`` last, so a killed experiment started
 again redoes only the unfinished runs (a run cut short resumes from its per-epoch checkpoint).
 
-Runs of one fold and seed are paired: they see the same fold data and start from the same initial
+Runs of one fold and seed are paired: they see the same fold data in the same order (the seed
+sets the data order too, :func:`emokit.pipeline.data_order_seed`) and start from the same initial
 weights (``build_model`` with the same seed), so "contrastive minus baseline" is measured per
 (fold, seed) and :mod:`emokit.report` tests those paired differences. With ``init_from:
 baseline``, contrastive systems and the ``baseline-continued`` control start from the trained
-baseline of their fold and seed instead, and train for the same budget.
+baseline of their fold and seed instead (its encoders and, with ``warm_start_classifier:
+copy``, its classifier; ``reinit`` keeps the seed's fresh classifier, as the paper's script), and
+train for the same budget.
 """
 
 from __future__ import annotations
@@ -33,9 +36,9 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from emokit.atomic import storage_error, write_atomic
-from emokit.config import ExperimentConfig
+from emokit.config import WARM_START_CLASSIFIERS, ExperimentConfig
 from emokit.overlap import append_mode_section, improvised_only, protocol_note, read_folds
-from emokit.pipeline import prepare_fold
+from emokit.pipeline import data_order_seed, prepare_fold
 from emokit.protocol import describe_protocol, folds_record, select_folds
 from emokit.report import SystemSummary, summarize, write_report
 from emokit.runstore import (
@@ -83,15 +86,23 @@ def shared_fingerprint(model) -> str:
     return digest.hexdigest()[:16]
 
 
-def warm_start(model, weights: list[np.ndarray]) -> None:
-    """Set ``model``'s shared weights (all but the discriminator's) to a trained baseline's."""
+def warm_start(model, weights: list[np.ndarray], classifier: str = "copy") -> None:
+    """Set ``model``'s shared weights (all but the discriminator's) to a trained baseline's
+    ``weights`` (in :func:`shared_weights` order). ``classifier="reinit"``
+    (``ExperimentConfig.warm_start_classifier``): set only the encoders' weights; the rest keeps
+    the values ``model`` was built with (its seed's initial weights)."""
     targets = shared_weights(model)
     shapes = [tuple(v.shape) for v in targets]
     if [tuple(w.shape) for w in weights] != shapes:
         raise ValueError("the baseline's saved weights do not fit this model (different encoder "
                          "or classifier settings?): delete the baseline runs to retrain them")
+    if classifier not in WARM_START_CLASSIFIERS:
+        raise ValueError(f"classifier must be one of {WARM_START_CLASSIFIERS}, got {classifier!r}")
+    encoders = {id(v) for e in (model.audio_encoder, model.text_encoder) if e is not None
+                for v in e.weights}
     for variable, value in zip(targets, weights, strict=True):
-        variable.assign(value)
+        if classifier == "copy" or id(variable) in encoders:
+            variable.assign(value)
 
 
 def _kept_epoch_measures(history: dict) -> dict:
@@ -126,7 +137,9 @@ def train_and_evaluate(config: ExperimentConfig, system: System, fold_data, seed
                        run_dir: Path | None = None, keep_codes: bool = False,
                        init_weights: list | None = None) -> RunResult:
     """Build ``system``'s model with ``seed`` (its shared weights then set to ``init_weights``,
-    a trained baseline's, for a warm start), train it on the fold, and test it. With
+    a trained baseline's, for a warm start: see ``ExperimentConfig.warm_start_classifier``),
+    train it on the fold in the data order of ``seed`` (:func:`emokit.pipeline.data_order_seed`),
+    and test it. With
     ``run_dir``, training checkpoints every epoch to ``run_dir/checkpoint`` (and resumes from
     it), and TensorBoard logs (when ``train.tensorboard_dir`` is set) go to a folder of their own
     per run; with ``keep_codes``, the result holds the latent codes of the test set."""
@@ -138,7 +151,7 @@ def train_and_evaluate(config: ExperimentConfig, system: System, fold_data, seed
                         fold_data.num_classes, embedding_matrix=fold_data.embedding_matrix,
                         seed=seed)
     if init_weights is not None:
-        warm_start(model, init_weights)
+        warm_start(model, init_weights, config.warm_start_classifier)
     initial = weight_hashes(model)
     fingerprint = shared_fingerprint(model)
     train = dataclasses.replace(cfg.train, seed=seed, verbose=0)
@@ -147,7 +160,8 @@ def train_and_evaluate(config: ExperimentConfig, system: System, fold_data, seed
         if train.tensorboard_dir:
             train.tensorboard_dir = str(Path(train.tensorboard_dir) / run_dir.parent.name
                                         / run_dir.name)
-    history = fit(model, fold_data.train, fold_data.val, train,
+    train_ds = fold_data.train_dataset(data_order_seed(fold_data.pipeline, seed))
+    history = fit(model, train_ds, fold_data.val, train,
                   probe_train_ds=fold_data.train_in_order)
     y_true, probs = predict_dataset(model, fold_data.test)
     audio, text, labels = encode_dataset(model, fold_data.test)

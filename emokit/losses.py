@@ -12,10 +12,26 @@ The pair loss ``L`` depends on the discriminator's kind (``emokit.config.DISCRIM
   index as target. ``symmetric`` adds the text -> audio direction (softmax over columns).
 - **mine**: minus the Donsker-Varadhan bound ``mean T(a_i, t_i) - log mean exp T(a_i, t_i')``,
   where ``t_i'`` is a *shuffled* partner (the batch's text codes rolled by one place: no code meets
-  its own match, and the batch order is itself reshuffled every epoch).
+  its own match, and the batch order is itself reshuffled every epoch). On one minibatch this is a
+  biased estimate of the bound (the log of a minibatch mean is not the mean of the log; MINE's
+  moving-average correction is not used) and it is unbounded: nothing stops ``T`` from growing, so
+  the loss can fall without limit while the mutual information it estimates does not change.
 - **shuffled_bce**: binary cross-entropy of matched (1) vs shuffled (0) pairs.
 - **mlp**, **bilinear**, **cosine_grid**: a balanced binary cross-entropy over the whole
   ``n x n`` pair grid (see :mod:`emokit.pairs`).
+
+The critic ``T`` of MINE and shuffled BCE (and the grid kinds' scorers) is emokit's own
+(:class:`emokit.layers.PairDiscriminator`: an MLP on ``[a, t, a*t, |a-t|]``). The published
+script's MINE and BCE branches call a critic, ``Mimax``, that the published code never defines,
+so what the paper used there is unknown.
+
+Identical transcripts (given the batch's ``tokens``, :func:`emokit.pairs.pair_mask`): a pair of
+two different utterances with the same token sequence is never a negative. InfoNCE leaves it out
+of the softmax denominator and of the accuracy; MINE and shuffled BCE leave out a shuffled partner
+whose transcript equals the row's own (all of them kept if every partner is such a duplicate); the
+grid kinds give it weight 0. Pair accuracies break ties in favour of the positive: InfoNCE counts
+a hit when the best positive scores at least as high as the best negative, MINE when the matched
+score is at least the shuffled one.
 
 The published script ends every branch with ``loss2 = -ret``: right for MINE and BCE (bounds to
 maximize), but for its InfoNCE cross-entropy that sign would *maximize* the loss. emokit minimizes
@@ -32,7 +48,7 @@ from typing import NamedTuple
 from keras import ops
 
 from emokit.config import GRID_DISCRIMINATORS
-from emokit.pairs import contrastive_pairs, pair_targets
+from emokit.pairs import contrastive_pairs, pair_mask, pair_targets, same_transcript
 
 
 class PairLoss(NamedTuple):
@@ -72,10 +88,10 @@ def weighted_pair_accuracy(logits, targets, weights):
 
 
 def grid_bce_loss(discriminator, audio_codes, text_codes, labels, pairing="label",
-                  within_modality=False) -> PairLoss:
+                  within_modality=False, tokens=None) -> PairLoss:
     """Balanced BCE and balanced accuracy (chance 0.5) averaged over the pair grids of
     ``emokit.pairs.contrastive_pairs``."""
-    grids = contrastive_pairs(audio_codes, text_codes, labels, pairing, within_modality)
+    grids = contrastive_pairs(audio_codes, text_codes, labels, pairing, within_modality, tokens)
     losses, accuracies = [], []
     for left, right, targets, weights in grids:
         logits = discriminator(left, right)
@@ -87,31 +103,42 @@ def grid_bce_loss(discriminator, audio_codes, text_codes, labels, pairing="label
 
 # --- infonce: pick the positive among the batch ----------------------------------------------------
 
-def infonce_from_scores(scores, targets, symmetric=False) -> PairLoss:
+_LEFT_OUT = -1e9  # the score of a left-out pair: exp() of it is 0 in float32
+
+
+def infonce_from_scores(scores, targets, symmetric=False, include=None) -> PairLoss:
     """InfoNCE on a score grid ``(n, n)`` (row i: audio i against every text code) with 0/1
-    ``targets (n, n)`` marking the positives. Accuracy: how often a row's best-scoring column is
-    a positive (top-1 retrieval); chance: the mean share of positives per row."""
-    directions = [(scores, targets)]
+    ``targets (n, n)`` marking the positives; ``include (n, n)`` 0/1 leaves pairs out of the
+    softmax and the accuracy (None: none left out). Accuracy: how often a row's best positive
+    scores at least as high as its best negative (top-1 retrieval, ties counted as hits); chance:
+    the mean share of positives among a row's included columns."""
+    include = ops.ones_like(targets) if include is None else ops.cast(include, "float32")
+    directions = [(scores, targets, include)]
     if symmetric:
-        directions.append((ops.transpose(scores), ops.transpose(targets)))
+        directions.append((ops.transpose(scores), ops.transpose(targets),
+                           ops.transpose(include)))
     losses, accuracies, chances = [], [], []
-    for s, t in directions:
+    for s, t, keep in directions:
+        s = ops.where(keep > 0, s, _LEFT_OUT)
         log_probs = ops.log_softmax(s, axis=-1)
         positives = ops.sum(t, axis=-1)
         losses.append(ops.mean(-ops.sum(t * log_probs, axis=-1) / ops.maximum(positives, 1.0)))
-        best = ops.argmax(s, axis=-1)
-        accuracies.append(ops.mean(ops.take_along_axis(t, best[:, None], axis=-1)))
-        chances.append(ops.mean(positives) / ops.cast(ops.shape(t)[-1], "float32"))
+        best_positive = ops.max(ops.where(t > 0, s, _LEFT_OUT), axis=-1)
+        best_negative = ops.max(ops.where((1.0 - t) * keep > 0, s, _LEFT_OUT), axis=-1)
+        accuracies.append(ops.mean(ops.cast(best_positive >= best_negative, "float32")))
+        chances.append(ops.mean(positives / ops.maximum(ops.sum(keep, axis=-1), 1.0)))
     return PairLoss(ops.mean(ops.stack(losses)), ops.mean(ops.stack(accuracies)),
                     ops.mean(ops.stack(chances)))
 
 
 def infonce_loss(discriminator, audio_codes, text_codes, labels, pairing="instance",
-                 symmetric=False) -> PairLoss:
+                 symmetric=False, tokens=None) -> PairLoss:
     """The paper code's InfoNCE: scores ``(n, n)`` from the discriminator, positives by
-    ``pairing`` (see :func:`emokit.pairs.pair_targets`)."""
-    return infonce_from_scores(discriminator(audio_codes, text_codes),
-                               pair_targets(labels, pairing), symmetric)
+    ``pairing`` (see :func:`emokit.pairs.pair_targets`), identical transcripts left out of the
+    negatives when ``tokens (n, words)`` is given."""
+    targets = pair_targets(labels, pairing)
+    return infonce_from_scores(discriminator(audio_codes, text_codes), targets, symmetric,
+                               pair_mask(targets, tokens))
 
 
 # --- matched vs shuffled pairs: MINE and BCE -------------------------------------------------------
@@ -124,38 +151,63 @@ def matched_and_shuffled(scores):
     return matched, shuffled
 
 
-def mine_from_scores(scores) -> PairLoss:
-    """Minus the Donsker-Varadhan bound on matched vs shuffled scores; accuracy: how often a
-    matched pair outscores its shuffled one (chance 0.5)."""
+def shuffled_keep(n, tokens=None):
+    """``(n,)`` float32, 0 where the shuffled partner ``t_{i+1}`` has the same transcript as
+    utterance i (a duplicate, not a negative); all ones when ``tokens`` is None or when every
+    partner is a duplicate."""
+    if tokens is None:
+        return ops.ones((n,), "float32")
+    keep = 1.0 - ops.diagonal(ops.roll(same_transcript(tokens), -1, axis=1))
+    return ops.where(ops.sum(keep) > 0, keep, ops.ones_like(keep))
+
+
+def _masked_mean(values, keep):
+    return ops.sum(keep * values) / ops.maximum(ops.sum(keep), 1.0)
+
+
+def mine_from_scores(scores, keep=None) -> PairLoss:
+    """Minus the Donsker-Varadhan bound on matched vs shuffled scores: a biased, unbounded
+    minibatch estimate (see the module docstring). ``keep (n,)`` 0/1: which shuffled pairs count
+    (:func:`shuffled_keep`; None = all). Accuracy: how often a matched pair scores at least as
+    high as its shuffled one (chance 0.5)."""
     matched, shuffled = matched_and_shuffled(scores)
-    n = ops.cast(ops.shape(shuffled)[0], "float32")
-    bound = ops.mean(matched) - (ops.logsumexp(shuffled) - ops.log(n))
-    accuracy = ops.mean(ops.cast(matched > shuffled, "float32"))
+    keep = ops.ones_like(shuffled) if keep is None else ops.cast(keep, "float32")
+    log_mean_exp = (ops.logsumexp(ops.where(keep > 0, shuffled, _LEFT_OUT))
+                    - ops.log(ops.sum(keep)))
+    bound = ops.mean(matched) - log_mean_exp
+    accuracy = _masked_mean(ops.cast(matched >= shuffled, "float32"), keep)
     return PairLoss(-bound, accuracy, ops.convert_to_tensor(0.5))
 
 
-def shuffled_bce_from_scores(scores) -> PairLoss:
-    """``-(mean log D(matched) + mean log(1 - D(shuffled)))`` with ``D = sigmoid(score)``;
-    balanced accuracy of ``score > 0`` (chance 0.5)."""
+def shuffled_bce_from_scores(scores, keep=None) -> PairLoss:
+    """``-(mean log D(matched) + mean log(1 - D(shuffled)))`` with ``D = sigmoid(score)``, the
+    second mean over the kept shuffled pairs (``keep (n,)``, None = all); balanced accuracy of
+    ``score > 0`` (chance 0.5)."""
     matched, shuffled = matched_and_shuffled(scores)
+    keep = ops.ones_like(shuffled) if keep is None else ops.cast(keep, "float32")
     loss = (ops.mean(ops.binary_crossentropy(ops.ones_like(matched), matched, from_logits=True))
-            + ops.mean(ops.binary_crossentropy(ops.zeros_like(shuffled), shuffled,
-                                               from_logits=True)))
+            + _masked_mean(ops.binary_crossentropy(ops.zeros_like(shuffled), shuffled,
+                                                   from_logits=True), keep))
     accuracy = 0.5 * (ops.mean(ops.cast(matched > 0, "float32"))
-                      + ops.mean(ops.cast(shuffled <= 0, "float32")))
+                      + _masked_mean(ops.cast(shuffled <= 0, "float32"), keep))
     return PairLoss(loss, accuracy, ops.convert_to_tensor(0.5))
 
 
 # --- one entry point ---------------------------------------------------------------------------------
 
 def pair_loss(discriminator, audio_codes, text_codes, labels, pairing="label", symmetric=False,
-              within_modality=False) -> PairLoss:
-    """The pair loss of ``discriminator.kind`` on one batch of codes ``(n, d)`` each."""
+              within_modality=False, tokens=None) -> PairLoss:
+    """The pair loss of ``discriminator.kind`` on one batch of codes ``(n, d)`` each.
+    ``tokens (n, words)``: the batch's token ids, so that identical transcripts are never
+    negatives of each other (None: every non-matching pair is a negative)."""
     kind = discriminator.kind
     if kind in GRID_DISCRIMINATORS:
         return grid_bce_loss(discriminator, audio_codes, text_codes, labels, pairing,
-                             within_modality)
+                             within_modality, tokens)
     if kind == "infonce":
-        return infonce_loss(discriminator, audio_codes, text_codes, labels, pairing, symmetric)
+        return infonce_loss(discriminator, audio_codes, text_codes, labels, pairing, symmetric,
+                            tokens)
     scores = discriminator(audio_codes, text_codes)
-    return mine_from_scores(scores) if kind == "mine" else shuffled_bce_from_scores(scores)
+    keep = shuffled_keep(ops.shape(scores)[0], tokens)
+    return (mine_from_scores(scores, keep) if kind == "mine"
+            else shuffled_bce_from_scores(scores, keep))

@@ -184,7 +184,7 @@ class EmotionModel(keras.Model):
         if weight > 0:
             cfg = self.config
             pair = pair_loss(self.discriminator, audio_code, text_code, labels, cfg.pairing,
-                             cfg.symmetric, cfg.within_modality_pairs)
+                             cfg.symmetric, cfg.within_modality_pairs, inputs.get("tokens"))
             scaled = pair.loss * tf.stop_gradient(tf.cast(pair_scale, "float32"))
             out.update(loss=combine_losses(ce, scaled, weight, cfg.objective),
                        ce_term=combine_losses(ce, 0.0, weight, cfg.objective),

@@ -12,6 +12,18 @@ array([[1., 0., 1.],
        [0., 1., 0.],
        [1., 0., 1.]], dtype=float32)
 
+Identical transcripts: two utterances of a batch with the same token sequence ("Yeah.", "Okay.",
+a line of a scripted dialog) get the same text code, so audio i cannot be expected to prefer its
+own text over the duplicate. Given the batch's ``tokens``, :func:`pair_mask` leaves such a pair
+out when it would be a negative: it is neither a positive nor a negative (masked, not counted as a
+positive), so it drops out of InfoNCE's softmax denominator, of the grid kinds' balanced weights
+and of every pair accuracy.
+
+>>> same_transcript(np.array([[5, 6, 0], [7, 0, 0], [5, 6, 0]])).numpy()
+array([[1., 0., 1.],
+       [0., 1., 0.],
+       [1., 0., 1.]], dtype=float32)
+
 Positives are rare (``n`` of ``n^2`` for instance pairing), so ``balanced_weights`` weights the
 pairs so that positives and negatives each count for half of the loss. Optionally, within-modality
 pairs (audio i, audio j) and (text i, text j), i != j, are added with label pairing.
@@ -33,6 +45,22 @@ def pair_targets(labels, pairing="label"):
     raise ValueError(f"pairing must be one of {PAIRINGS}, got {pairing!r}")
 
 
+def same_transcript(tokens):
+    """``tokens (n, words)`` int (the pipeline's padded token ids) -> ``(n, n)`` float32: 1 where
+    utterances i and j have the same token sequence (the diagonal included)."""
+    tokens = ops.convert_to_tensor(tokens)
+    return ops.cast(ops.all(ops.equal(tokens[:, None, :], tokens[None, :, :]), axis=-1),
+                    "float32")
+
+
+def pair_mask(targets, tokens=None):
+    """``(n, n)`` float32, 0 for the pairs left out: a would-be negative (target 0) whose two
+    utterances have identical transcripts; 1 elsewhere (everywhere when ``tokens`` is None)."""
+    if tokens is None:
+        return ops.ones_like(targets)
+    return 1.0 - (1.0 - targets) * same_transcript(tokens)
+
+
 def balanced_weights(targets, include=None):
     """Pair weights ``(n, m)`` summing to 1, positives and negatives each half of the total.
 
@@ -52,18 +80,21 @@ def off_diagonal(n):
     return 1.0 - ops.eye(n, dtype="float32")
 
 
-def contrastive_pairs(audio_codes, text_codes, labels, pairing="label", within_modality=False):
+def contrastive_pairs(audio_codes, text_codes, labels, pairing="label", within_modality=False,
+                      tokens=None):
     """The pair grids of one batch: a list of ``(left (n, d), right (n, d), targets (n, n),
     weights (n, n))``. First the cross-modal grid (audio i, text j); with ``within_modality``,
-    also audio-audio and text-text grids without their diagonals (label pairing only)."""
+    also audio-audio and text-text grids without their diagonals (label pairing only).
+    ``tokens (n, words)``: negatives between identical transcripts get weight 0 in the
+    cross-modal and text-text grids (see :func:`pair_mask`)."""
     targets = pair_targets(labels, pairing)
-    grids = [(audio_codes, text_codes, targets, balanced_weights(targets))]
+    keep = pair_mask(targets, tokens)
+    grids = [(audio_codes, text_codes, targets, balanced_weights(targets, include=keep))]
     if within_modality:
         if pairing != "label":
             raise ValueError("within-modality pairs need pairing='label' (with instance pairing "
                              "their only positives would be a code paired with itself)")
-        keep = off_diagonal(ops.shape(labels)[0])
-        weights = balanced_weights(targets, include=keep)
-        grids += [(audio_codes, audio_codes, targets, weights),
-                  (text_codes, text_codes, targets, weights)]
+        off = off_diagonal(ops.shape(labels)[0])
+        grids += [(audio_codes, audio_codes, targets, balanced_weights(targets, include=off)),
+                  (text_codes, text_codes, targets, balanced_weights(targets, include=off * keep))]
     return grids

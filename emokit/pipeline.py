@@ -67,7 +67,8 @@ class FoldData:
     ``train`` is a *fresh* dataset each time it is read, starting at epoch 0 of
     ``PipelineConfig.shuffle_seed``: runs that share a ``FoldData`` (several seeds or systems) each
     see the same sequence of epochs, whatever ran before them. ``train_dataset(shuffle_seed)``
-    gives one with another seed.
+    gives one with another seed: the experiment runner trains a run of seed ``s`` on
+    ``train_dataset(data_order_seed(pipeline, s))``.
     """
 
     val: Any  # tf.data.Dataset in val_ids order
@@ -102,6 +103,14 @@ class FoldData:
     def train_in_order(self):
         """The training utterances in ``train_ids`` order, unshuffled (for linear probes)."""
         return make_dataset(self.train_examples, self.pipeline, training=False)
+
+
+def data_order_seed(config: PipelineConfig, run_seed: int) -> int:
+    """The shuffle seed of the training data of a run with seed ``run_seed``: ``shuffle_seed +
+    run_seed``. Runs of one (fold, seed) see the same order of batches whatever their system
+    (paired runs stay fair); another seed sees another order, so seeds vary the data order as
+    well as initialization and dropout. Seed 0 keeps the order of ``shuffle_seed`` itself."""
+    return config.shuffle_seed + run_seed
 
 
 def prepare_fold(config: ExperimentConfig, utterances: list[Utterance],

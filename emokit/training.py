@@ -10,16 +10,21 @@ and loop state are saved after every epoch and a rerun of the same call resumes 
 run stopped (even if it was killed), ending with the same result as an uninterrupted run.
 
 With ``TrainConfig.monitor`` the history also records, per epoch, what the regularizer does: the
-ratio of the pair term's gradient norm to CE's on the encoders' weights (``grad_ratio``, on one
-fixed validation batch), and a linear probe's validation UA on the audio code and on the text code
-alone (``probe_audio_ua``, ``probe_text_ua``; see :mod:`emokit.probes`). Monitoring does not
-change training: the same seed gives the same weights with it on or off.
+monitored gradient ratio ``grad_ratio`` (defined once, at ``TrainConfig.monitor``) and a linear
+probe's validation UA on the audio code and on the text code alone (``probe_audio_ua``,
+``probe_text_ua``; see :mod:`emokit.probes`). Monitoring does not change training: the same seed
+gives the same weights with it on or off.
 
-With ``ModelConfig.pair_loss_scaling="grad_ratio"`` each step computes CE's and the pair term's
-gradients separately and multiplies the pair term by a running (exponential average, momentum
-0.9), stop-gradient estimate of ``|grad CE| / |grad L|`` on the encoders: the pair term then
-pulls the encoders ``contrastive_weight`` times as hard as CE, whatever the discriminator's kind.
-It costs a second backward pass.
+With ``ModelConfig.pair_loss_scaling="grad_ratio"`` each step computes the CE term's and the pair
+loss's gradients separately and keeps an exponential average (momentum ``SCALE_MOMENTUM``) of each
+one's norm on the encoders' weights, ``|grad CE term|`` and ``|grad L|``. The scale is the ratio of
+the two averages (not an average of per-step ratios), moved towards it by at most a factor
+``SCALE_MAX_CHANGE`` per step, so that the pair term ``w * scale * L`` pulls the encoders about
+``w`` times as hard as the CE term (``CE``, or ``(1 - w) CE`` under ``objective="convex"``),
+whatever the discriminator's kind. Only the encoders' gradients are scaled: the discriminator's
+own parameters get the plain ``w * grad L``. The step logs the unscaled ``loss`` (CE term +
+``w L``), the ``pair_scale`` and ``step_grad_ratio``, the pull the step applied. It costs a second
+backward pass.
 
 GPU switches (``TrainConfig``): ``mixed_precision`` (float16 compute, float32 logits/loss and a
 loss-scale optimizer), ``xla`` (the forward/backward pass is XLA-compiled), ``distribute``
@@ -51,7 +56,15 @@ from emokit.runtime import absorb_onednn_bool_notice, skip_graph_rewrites_on_cpu
 
 STATE_FILE = "state.json"
 BEST_WEIGHTS_FILE = "best_weights.npz"
-SCALE_MOMENTUM = 0.9  # of the running |grad CE| / |grad L| estimate (pair_loss_scaling)
+# pair_loss_scaling="grad_ratio": momentum of the running averages of |grad CE term| and |grad L|
+# on the encoders, and the most the scale may change in one step. Measured (bilinear, quick
+# preset, fold 1): |grad L| grows about 20% per step for its first epochs, with 2x noise from batch
+# to batch. Momentum 0.7 (a memory of about 3 steps) follows that drift with little lag, and since
+# one step moves an average by at most a factor 1 / 0.7, a pair gradient that collapses 10^4-fold
+# raises the next step's scale by at most 1.43x; the cap of 1.25 per step (above the measured
+# drift) also bounds a spike in |grad CE|, which the averages alone would pass on.
+SCALE_MOMENTUM = 0.7
+SCALE_MAX_CHANGE = 1.25
 _STRATEGIES: dict[bool, tf.distribute.Strategy] = {}
 
 
@@ -117,8 +130,10 @@ class Trainer:
 
     ``step(inputs, labels) -> dict`` of scalar tensors (``loss``, ``ce`` and, with the
     discriminator, ``disc_loss``, ``disc_acc``, ``disc_chance``; with gradient-ratio scaling,
-    ``pair_scale`` and ``step_grad_ratio``, the pull ratio this step applied). ``trace_count`` counts how often the step was traced (bounded by the number
-    of distinct batch shapes, thanks to ``reduce_retracing``).
+    ``pair_scale`` and ``step_grad_ratio``, the pull ratio this step applied: ``|scale * w *
+    grad L| / |grad CE term|`` on the encoders, with dropout). ``loss`` is the unscaled
+    objective (CE term + ``w L``). ``trace_count`` counts how often the step was traced
+    (bounded by the number of distinct batch shapes, thanks to ``reduce_retracing``).
     """
 
     def __init__(self, model: EmotionModel, config: TrainConfig):
@@ -135,10 +150,15 @@ class Trainer:
         with self.strategy.scope():
             self.optimizer = make_optimizer(config)
             self.optimizer.build(self.variables)
-            # |grad CE| / |grad L| running estimate (0 = none yet); 1 without scaling
+            # the scale (0 = none yet; 1 without scaling) and the running averages of
+            # |grad CE term| and |grad L| on the encoders it is the ratio of
+            replica_only = tf.VariableAggregation.ONLY_FIRST_REPLICA
             self.pair_scale = tf.Variable(0.0 if self.scaling else 1.0, trainable=False,
-                                          aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
-                                          name="pair_scale")
+                                          aggregation=replica_only, name="pair_scale")
+            self.ce_norm_average = tf.Variable(0.0, trainable=False, aggregation=replica_only,
+                                               name="ce_norm_average")
+            self.pair_norm_average = tf.Variable(0.0, trainable=False, aggregation=replica_only,
+                                                 name="pair_norm_average")
         self.trace_count = 0
         gradients = self._scaled_gradients if self.scaling else self._loss_and_gradients
         self._gradients = own_function(gradients, jit_compile=config.xla)
@@ -170,10 +190,40 @@ class Trainer:
     def _encoder_norm(self, gradients) -> tf.Tensor:
         return _global_norm([g for g, enc in zip(gradients, self.on_encoders) if enc])
 
+    def _loss_scale(self) -> tf.Tensor:
+        """The mixed-precision loss scale the gradients carry (1 without mixed precision)."""
+        if self.config.mixed_precision:
+            return tf.cast(self.optimizer.dynamic_scale, "float32")
+        return tf.constant(1.0)
+
+    def _update_scale(self, ce_norm, pair_norm) -> tf.Tensor:
+        """Fold this step's ``|grad CE term|`` and ``|grad L|`` (encoders) into their running
+        averages -> the new scale: the ratio of the averages, at most ``SCALE_MAX_CHANGE`` times
+        (or 1 / that) the previous scale. The first step starts the averages at its own norms.
+        A step whose norms are not finite, or whose pair gradient is 0, changes nothing."""
+        previous = self.pair_scale.read_value()
+        started = previous > 0
+        m = SCALE_MOMENTUM
+        ce_average = tf.where(started, m * self.ce_norm_average + (1 - m) * ce_norm, ce_norm)
+        pair_average = tf.where(started, m * self.pair_norm_average + (1 - m) * pair_norm,
+                                pair_norm)
+        target = ce_average / tf.maximum(pair_average, 1e-30)
+        capped = tf.where(started, tf.clip_by_value(target, previous / SCALE_MAX_CHANGE,
+                                                    previous * SCALE_MAX_CHANGE), target)
+        ok = (tf.math.is_finite(ce_norm) & tf.math.is_finite(pair_norm) & (pair_norm > 0)
+              & tf.math.is_finite(capped) & (capped > 0))
+        self.ce_norm_average.assign(tf.where(ok, ce_average, self.ce_norm_average))
+        self.pair_norm_average.assign(tf.where(ok, pair_average, self.pair_norm_average))
+        scale = tf.where(ok, capped, previous)
+        self.pair_scale.assign(scale)
+        return tf.where(scale > 0, scale, 1.0)
+
     def _scaled_gradients(self, inputs, labels):
-        """CE's and the pair term's gradients apart; the pair term scaled so that it pulls the
-        encoders ``contrastive_weight`` times as hard as CE (running estimate)."""
+        """CE's and the pair term's gradients apart; the pair term's gradient on the encoders
+        scaled so that it pulls them ``contrastive_weight`` times as hard as the CE term (see
+        the module docstring); the discriminator's gradient unscaled."""
         replicas = self.strategy.num_replicas_in_sync
+        weight = self.model.contrastive_weight
         with tf.GradientTape(persistent=True) as tape:
             out = self.model.compute_losses(inputs, labels, training=True)
             ce_term = self._scale(out["ce_term"] / replicas)
@@ -181,20 +231,17 @@ class Trainer:
         ce_grads = tape.gradient(ce_term, self.variables)
         pair_grads = tape.gradient(pair_term, self.variables)
         del tape
-        ce_norm, pair_norm = self._encoder_norm(ce_grads), self._encoder_norm(pair_grads)
-        wanted = self.model.contrastive_weight * ce_norm / tf.maximum(pair_norm, 1e-12)
-        previous = self.pair_scale.read_value()
-        estimate = tf.where(previous > 0, SCALE_MOMENTUM * previous
-                            + (1 - SCALE_MOMENTUM) * wanted, wanted)
-        ok = tf.math.is_finite(estimate) & (pair_norm > 0)
-        scale = tf.where(ok, estimate, tf.where(previous > 0, previous, 1.0))
-        self.pair_scale.assign(scale)
-        gradients = [c if p is None else (p * tf.cast(scale, p.dtype) if c is None
-                                          else c + p * tf.cast(scale, p.dtype))
-                     for c, p in zip(ce_grads, pair_grads)]
-        out["loss"] = out["ce_term"] + scale * out["pair_term"]
-        out["pair_scale"] = scale
-        out["step_grad_ratio"] = scale * pair_norm / tf.maximum(ce_norm, 1e-12)
+        unscale = self._loss_scale() / replicas  # norms in the units of the losses themselves
+        ce_norm = self._encoder_norm(ce_grads) / unscale
+        pair_norm = self._encoder_norm(pair_grads) / unscale / weight  # |grad L|
+        scale = self._update_scale(ce_norm, pair_norm)
+        gradients = []
+        for c, p, on_encoder in zip(ce_grads, pair_grads, self.on_encoders):
+            if p is not None and on_encoder:
+                p = p * tf.cast(scale, p.dtype)
+            gradients.append(c if p is None else (p if c is None else c + p))
+        out["pair_scale"] = scale  # out["loss"] stays CE term + w L: unscaled
+        out["step_grad_ratio"] = scale * weight * pair_norm / tf.maximum(ce_norm, 1e-12)
         for key in ("logits", "ce_term", "pair_term"):
             del out[key]
         return out, gradients
@@ -218,9 +265,10 @@ class Trainer:
         return pair_norm / tf.maximum(ce_norm, 1e-12)
 
     def gradient_ratio(self, inputs, labels) -> float:
-        """``|grad pair term| / |grad CE term|`` on the encoders' weights for one batch (no
-        dropout), the pair term at its current scale: how hard the regularizer pulls the
-        encoders, relative to the classification loss. 0 for a model without pair loss."""
+        """The monitored gradient ratio of ``TrainConfig.monitor`` on the batch ``(inputs,
+        labels)``: ``|grad (w * scale * L)| / |grad CE term|`` on the encoders' weights, no
+        dropout, at the current ``pair_scale`` (1 without scaling). 0 for a model without pair
+        loss."""
         if not self.regularized:
             return 0.0
         return float(self._ratio(inputs, labels))
@@ -389,7 +437,9 @@ class Checkpoints:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.checkpoint = tf.train.Checkpoint(model=trainer.model, optimizer=trainer.optimizer,
                                               rng=_rng_states(trainer.model),
-                                              pair_scale=trainer.pair_scale)
+                                              pair_scale=trainer.pair_scale,
+                                              ce_norm_average=trainer.ce_norm_average,
+                                              pair_norm_average=trainer.pair_norm_average)
 
     def restore(self) -> tuple[LoopState, list | None]:
         """The saved state and best weights (restoring model and optimizer), or a fresh start."""

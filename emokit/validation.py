@@ -149,6 +149,7 @@ RULES: dict[str, Rule] = {
     "systems": Rule(nonempty=True, unique=True),
     "contrastive_weights": Rule(low=0, high=1000, low_open=True, unique=True),
     "init_from": Rule(choices=("baseline",)),
+    "warm_start_classifier": Rule(choices=_choices_of("emokit.config", "WARM_START_CLASSIFIERS")),
 }
 
 #: Settings that ``systems`` decides for every run: a value set in a config would be overwritten.

@@ -1,6 +1,7 @@
 """The experiment runner: system names, folds, pairing, results files, resume, and one real run."""
 
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -337,6 +338,74 @@ def test_paired_runs_start_from_the_same_shared_weights():
     assert base != fingerprint(0.0, seed=4)[0]
 
 
+def _tiny(weight=0.0, seed=0, discriminator="infonce"):
+    from emokit.config import ModelConfig
+    from emokit.model import build_model
+
+    cfg = ModelConfig(latent_dim=8, audio_conv_filters=4, audio_rnn_units=4, text_rnn_units=4,
+                      discriminator_units=4, contrastive_weight=weight,
+                      discriminator=discriminator)
+    return build_model(cfg, feature_dim=6, vocab_size=20, num_classes=4, seed=seed)
+
+
+def test_warm_start_reinit_loads_the_encoders_and_keeps_the_seeds_classifier():
+    trained = [v.numpy() for v in experiment.shared_weights(_tiny(seed=5))]  # "the baseline"
+    regularized, control = _tiny(0.5, seed=3), _tiny(0.0, seed=3)
+    fresh = [v.numpy() for v in regularized.classifier.weights]
+    for model in (regularized, control):
+        experiment.warm_start(model, trained, "reinit")
+    assert (experiment.shared_fingerprint(regularized)
+            == experiment.shared_fingerprint(control))  # the control stays fair
+    by_id = {id(v): w for v, w in zip(experiment.shared_weights(regularized), trained)}
+    for v in regularized.audio_encoder.weights + regularized.text_encoder.weights:
+        np.testing.assert_array_equal(v.numpy(), by_id[id(v)])
+    for v, before in zip(regularized.classifier.weights, fresh, strict=True):
+        np.testing.assert_array_equal(v.numpy(), before)  # the seed's initial classifier
+    copied = _tiny(0.5, seed=3)
+    experiment.warm_start(copied, trained, "copy")  # every shared weight, the classifier too
+    classifier = {id(v) for v in copied.classifier.weights if v.trainable}
+    pairs = [(v, w) for v, w in zip(experiment.shared_weights(copied), trained)
+             if id(v) in classifier]
+    assert pairs and all(np.array_equal(v.numpy(), w) for v, w in pairs)
+    assert not np.array_equal(pairs[0][1], fresh[0])
+
+
+class _Trained(Exception):
+    pass
+
+
+def test_the_run_seed_sets_the_data_order_and_paired_runs_share_it(monkeypatch):
+    import emokit.training
+    from emokit.config import PipelineConfig
+    from emokit.pipeline import Examples, make_dataset
+
+    rng = np.random.default_rng(0)
+    examples = Examples(audio=[rng.normal(size=(20 + k, 6)).astype("float32") for k in range(40)],
+                        tokens=[np.array([k % 19 + 1], "int32") for k in range(40)],
+                        labels=(np.arange(40) % 4).astype("int32"))
+    pipeline = PipelineConfig(batch_size=8)
+    fold = SimpleNamespace(feature_dim=6, vocab=list(range(20)), num_classes=4, val=None,
+                           train_in_order=None,
+                           embedding_matrix=None, pipeline=pipeline,
+                           train_dataset=lambda seed: make_dataset(
+                               examples, dataclasses.replace(pipeline, shuffle_seed=seed), True))
+
+    def first_epoch(model, train_ds, *args, **kwargs):
+        raise _Trained(np.concatenate([x["tokens"][:, 0] for x, _ in train_ds]))
+
+    monkeypatch.setattr(emokit.training, "fit", first_epoch)
+    config = ExperimentConfig()
+    config.model.discriminator = "mlp"
+
+    def order(system, seed):
+        with pytest.raises(_Trained) as seen:
+            experiment.train_and_evaluate(config, parse_system(system), fold, seed)
+        return seen.value.args[0]
+
+    np.testing.assert_array_equal(order("baseline", 1), order("contrastive-mlp-0.5", 1))
+    assert not np.array_equal(order("baseline", 0), order("baseline", 1))
+
+
 def _quick_env(tmp_path):
     return dict(os.environ, EMOKIT_QUICK="1", EMOKIT_DATA=str(tmp_path / "data"),
                 EMOKIT_RESULTS=str(tmp_path / "results"), MPLBACKEND="Agg",
@@ -404,8 +473,8 @@ def test_paper_preset_in_quick_mode_warm_starts_against_its_control(tmp_path, mo
     for key in ("EMOKIT_QUICK", "EMOKIT_DATA", "EMOKIT_RESULTS"):
         monkeypatch.setenv(key, env[key])
     config = load_config("paper")
-    assert (config.model.discriminator, config.model.objective, config.init_from) == (
-        "infonce", "convex", "baseline")
+    assert (config.model.discriminator, config.model.objective, config.init_from,
+            config.warm_start_classifier) == ("infonce", "convex", "baseline", "reinit")
     config.folds, config.contrastive_weights = [1], [0.1, 0.5]
     rows = run_experiment(config, verbose=False)
     names = ["baseline", "contrastive-infonce-alpha0.1", "contrastive-infonce-alpha0.5",

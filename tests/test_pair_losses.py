@@ -16,10 +16,11 @@ from emokit.losses import (
     mine_from_scores,
     pair_loss,
     shuffled_bce_from_scores,
+    shuffled_keep,
 )
 from emokit.model import build_model
-from emokit.pairs import pair_targets
-from emokit.training import Trainer, fit
+from emokit.pairs import contrastive_pairs, pair_mask, pair_targets
+from emokit.training import SCALE_MAX_CHANGE, Trainer, fit
 
 SCORES = np.array([[0.9, 0.1, 0.4],
                    [0.2, 0.5, -0.3],
@@ -111,6 +112,75 @@ def test_shuffled_bce_scores_matched_as_one_and_shuffled_as_zero():
                                                           + np.mean(shuffled <= 0)))
 
 
+# --- repeated transcripts: a duplicate is never a negative ----------------------------------------
+
+REPEATED = np.array([[5, 6, 0], [7, 0, 0], [5, 6, 0]], "int32")  # utterances 0 and 2: same words
+
+
+def test_infonce_leaves_an_identical_transcript_out_of_the_softmax_and_the_accuracy():
+    targets = pair_targets(LABELS, "instance")
+    result = infonce_from_scores(tf.constant(SCORES), targets, include=pair_mask(targets, REPEATED))
+    s = SCORES.astype("float64")
+    expected = np.mean([-np.log(np.exp(s[0, 0]) / (np.exp(s[0, 0]) + np.exp(s[0, 1]))),
+                        -np.log(np.exp(s[1, 1]) / np.exp(s[1]).sum()),
+                        -np.log(np.exp(s[2, 2]) / (np.exp(s[2, 1]) + np.exp(s[2, 2])))])
+    assert float(result.loss) == pytest.approx(expected, rel=1e-5)
+    # row 2's best column was text 0, its duplicate: no longer a miss
+    assert float(result.accuracy) == pytest.approx(1.0)
+    assert float(result.chance) == pytest.approx((1 / 2 + 1 / 3 + 1 / 2) / 3)
+    plain = infonce_from_scores(tf.constant(SCORES), targets)
+    assert float(plain.loss) > float(result.loss) and float(plain.accuracy) == pytest.approx(2 / 3)
+
+
+def test_infonce_accuracy_counts_a_tie_between_positive_and_negative_as_a_hit():
+    tied = np.array([[0.4, 0.4], [0.3, 0.3]], "float32")  # argmax of row 1 would pick column 0
+    result = infonce_from_scores(tf.constant(tied), tf.eye(2))
+    assert float(result.accuracy) == pytest.approx(1.0)
+
+
+def test_mine_and_bce_drop_a_shuffled_partner_with_the_same_transcript():
+    tokens = np.array([[5, 6], [5, 6], [7, 0]], "int32")  # partner of 0 is 1: a duplicate
+    keep = shuffled_keep(3, tokens)
+    np.testing.assert_array_equal(keep, [0.0, 1.0, 1.0])
+    matched = np.diag(SCORES).astype("float64")
+    shuffled = np.array([SCORES[1, 2], SCORES[2, 0]], "float64")  # the kept partners
+    mine = mine_from_scores(tf.constant(SCORES), keep)
+    bound = matched.mean() - np.log(np.mean(np.exp(shuffled)))
+    assert float(mine.loss) == pytest.approx(-bound, rel=1e-5)
+    assert float(mine.accuracy) == pytest.approx(0.5)  # 0.5 >= -0.3 yes, 0.6 >= 0.7 no
+    bce = shuffled_bce_from_scores(tf.constant(SCORES), keep)
+    sigmoid = 1 / (1 + np.exp(-np.r_[matched, shuffled]))
+    expected = -np.mean(np.log(sigmoid[:3])) - np.mean(np.log(1 - sigmoid[3:]))
+    assert float(bce.loss) == pytest.approx(expected, rel=1e-5)
+    all_same = shuffled_keep(3, np.ones((3, 2), "int32"))  # nothing left: keep every partner
+    np.testing.assert_array_equal(all_same, [1.0, 1.0, 1.0])
+
+
+def test_grid_kinds_give_identical_transcript_negatives_no_weight():
+    rng = np.random.default_rng(0)
+    codes = tf.constant(rng.normal(size=(3, 4)).astype("float32"))
+    grids = contrastive_pairs(codes, codes, LABELS, "instance", tokens=REPEATED)
+    weights = grids[0][3].numpy()
+    assert weights[0, 2] == 0 and weights[2, 0] == 0 and weights[0, 1] > 0
+    assert weights.sum() == pytest.approx(1.0)
+    # positives still half the weight, the 4 remaining negatives the other half
+    assert np.trace(weights) == pytest.approx(0.5) and weights[1, 0] == pytest.approx(0.125)
+
+
+def test_the_model_passes_the_batch_tokens_to_the_pair_loss():
+    model = _model(discriminator="infonce", pairing="instance")
+    inputs, labels = fake_examples(6, seed=3)
+    inputs["tokens"][3] = inputs["tokens"][0]  # a repeated transcript
+    inputs["text_mask"][3] = inputs["text_mask"][0]
+    out = model.compute_losses(inputs, labels, training=False)
+    audio, text = model.encode(inputs, training=False)
+    with_tokens = pair_loss(model.discriminator, audio, text, labels, "instance",
+                            tokens=inputs["tokens"])
+    without = pair_loss(model.discriminator, audio, text, labels, "instance")
+    assert float(out["disc_loss"]) == pytest.approx(float(with_tokens.loss), rel=1e-5)
+    assert float(with_tokens.loss) != pytest.approx(float(without.loss), rel=1e-5)
+
+
 @pytest.mark.parametrize("kind", ["infonce", "mine", "shuffled_bce"])
 def test_paper_kinds_send_gradients_to_both_codes(kind):
     rng = np.random.default_rng(0)
@@ -159,8 +229,10 @@ def test_gradient_ratio_scaling_holds_the_pull_near_the_weight(kind):
     plain, _ = _ratios(_model(discriminator=kind))
     scaled, steps = _ratios(_model(discriminator=kind, pair_loss_scaling="grad_ratio"))
     assert not 0.15 < plain[-1] < 0.6  # as configured, lambda 0.3 is not 0.3 of CE's pull
-    applied = np.mean([s["step_grad_ratio"] for s in steps[-6:]])
-    assert applied == pytest.approx(0.3, rel=0.25)  # the pull the steps applied
+    # the pull the steps applied: near the weight (the running averages lag a trend by a few
+    # steps, so single steps stray further: benchmarks/regularizer.py measures the spread)
+    applied = np.median([s["step_grad_ratio"] for s in steps])
+    assert applied == pytest.approx(0.3, rel=0.3)
     assert 0.15 < scaled[-1] < 0.6  # and on a batch it never trained on, without dropout
     assert all(s["pair_scale"] > 0 for s in steps)
 
@@ -177,3 +249,64 @@ def test_monitoring_records_the_regularizer_and_does_not_change_training():
     assert "probe_audio_ua" not in plain and "grad_ratio" not in plain
     assert all(0 <= ua <= 1 for ua in watched["probe_text_ua"])
     assert watched["disc_chance"][0] == pytest.approx(1 / 8)  # one positive in a batch of 8
+
+
+def _with_pair_factor(model, factor):
+    """``model`` whose pair term is multiplied by the variable ``factor`` (read at every step:
+    setting it to 1e-4 makes one step's pair gradient collapse 10^4-fold)."""
+    compute_losses = model.compute_losses
+
+    def scaled(*args, **kwargs):
+        out = compute_losses(*args, **kwargs)
+        if "pair_term" in out:
+            out["pair_term"] = out["pair_term"] * factor
+        return out
+
+    model.compute_losses = scaled
+    return model
+
+
+def test_a_collapsed_pair_gradient_does_not_blow_up_the_next_steps_pull():
+    factor = tf.Variable(1.0)
+    model = _with_pair_factor(_model(pair_loss_scaling="grad_ratio"), factor)
+    trainer = Trainer(model, QUIET)
+    inputs, labels = fake_examples(16, seed=5)
+    outputs = []
+    for k in range(12):
+        factor.assign(1e-4 if k == 8 else 1.0)
+        outputs.append({key: float(v) for key, v in trainer.step(inputs, labels).items()})
+    before, collapsed, after = outputs[7], outputs[8], outputs[9]
+    assert collapsed["step_grad_ratio"] < 1e-2  # the collapsed step itself pulls next to nothing
+    # the scale moves by at most SCALE_MAX_CHANGE per step (the old running average of ratios
+    # multiplied it by about 1000 here), so the next step pulls about as hard as before
+    assert after["pair_scale"] <= before["pair_scale"] * SCALE_MAX_CHANGE**2 * (1 + 1e-5)
+    assert after["step_grad_ratio"] < SCALE_MAX_CHANGE**2 * before["step_grad_ratio"]
+    for out in outputs:  # the logged loss is the unscaled objective CE + w L
+        assert out["loss"] == pytest.approx(out["ce"] + 0.3 * out["disc_loss"], rel=1e-5)
+
+
+def test_gradient_ratio_scaling_scales_the_encoders_gradients_only():
+    model = _model(pair_loss_scaling="grad_ratio", dropout=0.0)
+    trainer = Trainer(model, QUIET)
+    inputs, labels = fake_examples(16, seed=5)
+    trainer.step(inputs, labels)  # start the running averages
+    out, gradients = trainer._gradients(inputs, labels)
+    scale = float(trainer.pair_scale)
+    assert scale > 0 and float(out["pair_scale"]) == pytest.approx(scale)
+    with tf.GradientTape(persistent=True) as tape:
+        losses = model.compute_losses(inputs, labels, training=True)
+    ce = tape.gradient(losses["ce_term"], trainer.variables)
+    pair = tape.gradient(losses["pair_term"], trainer.variables)  # w * grad L, unscaled
+    disc = {id(v) for v in model.discriminator.trainable_variables}
+    checked = {"encoder": 0, "discriminator": 0}
+    dense = tf.convert_to_tensor  # embedding gradients come as IndexedSlices
+    for variable, got, c, p, on_encoder in zip(trainer.variables, gradients, ce, pair,
+                                               trainer.on_encoders):
+        if id(variable) in disc:
+            np.testing.assert_allclose(dense(got), dense(p), rtol=1e-4, atol=1e-7)
+            checked["discriminator"] += 1
+        elif on_encoder and p is not None:
+            np.testing.assert_allclose(dense(got), dense(c) + scale * dense(p), rtol=1e-4,
+                                       atol=1e-7)
+            checked["encoder"] += 1
+    assert checked["encoder"] > 0 and checked["discriminator"] > 0

@@ -9,8 +9,8 @@ stopping kept it for; ties go to the first candidate) and reports that run's tes
 
 Its record is written where the run store keeps runs,
 ``runs/contrastive-<kind>-selected/fold<k>_seed<s>/``: ``metrics.json`` (the chosen run's, with
-``selected_system``, ``selected_weight`` and every candidate's validation UA) and a copy of the
-chosen run's ``history.json``. It is derived again from the candidates each time the report is
+``selected_system``, ``selected_weight`` and every candidate's validation UA) and copies of the
+chosen run's ``history.json`` and ``predictions.csv``. It is derived again from the candidates each time the report is
 made (and rewritten only when the choice or its numbers changed).
 """
 
@@ -55,8 +55,10 @@ def select_on_validation(experiment_dir: str | Path, name: str, candidates: list
         candidates_val_ua=val_ua,
         objective=(f"{chosen.discriminator} at the weight of best validation UA among "
                    f"{weights}" + (", from the trained baseline" if chosen.warm_start else "")))
-    _write_if_changed(target / "history.json", (source / "history.json").read_text())
-    _write_if_changed(target / "metrics.json", json.dumps(record, indent=2))
+    for name_ in ("history.json", "predictions.csv"):  # the chosen run's, as they are
+        if (source / name_).exists():
+            _write_if_changed(target / name_, (source / name_).read_text())
+    _write_if_changed(target / "metrics.json", json.dumps(record, indent=2))  # last: finished
     return record
 
 

@@ -244,7 +244,7 @@ def test_load_corpus_hands_workers_to_the_feature_extraction(monkeypatch, tmp_pa
 
     seen = {}
 
-    def build_cache(manifest, root, features, workers=None):
+    def build_cache(manifest, root, features, workers=None, progress=True):
         seen["workers"] = workers
         raise Stop
 

@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 from _fake_batches import FEATURE_DIM, NUM_CLASSES, VOCAB_SIZE, fake_dataset
 
+from emokit.config import PipelineConfig
+
 # Measured (pinned stack, loaded 2-core machine, this module's rounds of 2 tiny runs): 50 more live
 # TensorFlow functions after every round (25 per run); benchmarks/memory.py, quick model: about
 # 94 MB per run. A run that leaves nothing behind adds no function; the RSS bound is a guess at
@@ -42,7 +44,8 @@ def _fold():
     return SimpleNamespace(train=train, train_in_order=train, val=fake_dataset(16, 8, seed=1),
                            test=fake_dataset(16, 8, seed=2), feature_dim=FEATURE_DIM,
                            vocab=range(VOCAB_SIZE), num_classes=NUM_CLASSES,
-                           embedding_matrix=None, test_ids=[f"u{i}" for i in range(16)])
+                           embedding_matrix=None, test_ids=[f"u{i}" for i in range(16)],
+                           pipeline=PipelineConfig(), train_dataset=lambda seed: train)
 
 
 class _Records(logging.Handler):

@@ -103,6 +103,23 @@ def _import_tfio():
     return tensorflow_io
 
 
+def _wav_chunks(f, size: int):
+    """The chunks of an open RIFF/WAVE file ``f`` of ``size`` bytes, read from their headers only:
+    ``(chunk id, declared size, offset of its header, byte order)`` in file order; nothing for a
+    file that is not a wav."""
+    head = f.read(12)
+    if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
+        return
+    order = "little" if head[:4] == b"RIFF" else "big"
+    position = 12
+    while position + 8 <= size:
+        f.seek(position)
+        chunk = f.read(8)
+        declared = int.from_bytes(chunk[4:8], order)
+        yield chunk[:4], declared, position, order
+        position += 8 + declared + (declared & 1)
+
+
 def wav_truncation(path: str | Path) -> str | None:
     """Why the RIFF/WAVE file ``path`` is cut short (its ``data`` chunk declares more bytes than
     the file holds), or ``None`` (not cut short, or not a wav). Only the chunk headers are read.
@@ -112,22 +129,13 @@ def wav_truncation(path: str | Path) -> str | None:
     path = Path(path)
     size = path.stat().st_size
     with open(path, "rb") as f:
-        head = f.read(12)
-        if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
-            return None
-        order = "little" if head[:4] == b"RIFF" else "big"
-        position = 12
-        while position + 8 <= size:
-            f.seek(position)
-            chunk = f.read(8)
-            declared = int.from_bytes(chunk[4:8], order)
-            if chunk[:4] == b"data":
+        for name, declared, position, _ in _wav_chunks(f, size):
+            if name == b"data":
                 available = size - position - 8
                 if declared in (0, 0xFFFFFFFF) or declared <= available:  # 0/-1: left by streams
                     return None
                 return (f"is truncated: its header says the audio data holds {declared} bytes, "
                         f"the file holds {available} ({available / declared:.0%})")
-            position += 8 + declared + (declared & 1)
     return None
 
 
@@ -138,18 +146,9 @@ def wav_header_problem(path: str | Path) -> str | None:
     Decoders believe such a header: 8 Hz turns a 1 s file into 2000 s, 7 bits read as 8.
     """
     path = Path(path)
-    size = path.stat().st_size
     with open(path, "rb") as f:
-        head = f.read(12)
-        if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
-            return None
-        order = "little" if head[:4] == b"RIFF" else "big"
-        position = 12
-        while position + 8 <= size:
-            f.seek(position)
-            chunk = f.read(8)
-            declared = int.from_bytes(chunk[4:8], order)
-            if chunk[:4] == b"fmt ":
+        for name, declared, _, order in _wav_chunks(f, path.stat().st_size):
+            if name == b"fmt ":
                 fmt = f.read(min(declared, 16))
                 if len(fmt) < 16:
                     return "has a wav header cut short (its fmt chunk)"
@@ -163,7 +162,6 @@ def wav_header_problem(path: str | Path) -> str | None:
                     return (f"has a header claiming {bits} bits per sample, which no "
                             f"encoder writes (one of {list(_PCM_BITS[tag])}): a damaged header")
                 return None
-            position += 8 + declared + (declared & 1)
     return None
 
 

@@ -302,8 +302,8 @@ def release_run_state() -> None:
     default graph, TensorFlow's kernel cache), then collect the run's garbage. A model still in
     use keeps working; the global dtype policy is kept.
 
-    Not enough for issue #20 (about 100 MB per run kept): measured, each run's traced training
-    step (its graph and about 25 functions) stays alive after this too."""
+    Not enough yet: measured, each run's traced training step (its graph and about 25 functions,
+    about 100 MB) stays alive after this too (``benchmarks/memory.py``)."""
     policy = keras.config.dtype_policy()
     keras.backend.clear_session(free_memory=True)
     keras.config.set_dtype_policy(policy)

@@ -31,6 +31,7 @@ Prints a Markdown table last; writes JSON to ``$OUT/gpu_keras_jax.json`` when ``
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import json
 import os
@@ -54,20 +55,30 @@ from emokit.layers import (
 )
 from emokit.losses import classification_loss, combine_losses, pair_loss
 
-# The paper-sized model (emokit.config.ModelConfig defaults + the pipeline's shapes).
-FEATURE_DIM = 42
-LATENT_DIM = 128
-CONV_FILTERS = 64
-CONV_KERNEL = 5
-CONV_LAYERS = 2
-RNN_UNITS = 64
-VOCAB_SIZE = 3000
-EMBEDDING_DIM = 100
-NUM_CLASSES = 4
-DROPOUT = 0.3
-DISCRIMINATOR_UNITS = 128
-TEMPERATURE = 0.1
-PAIRING = "label"
+@dataclasses.dataclass(frozen=True)
+class Dims:
+    """The benchmarked model's sizes and pair loss (emokit.config.ModelConfig's meaning)."""
+
+    feature_dim: int = 42
+    latent_dim: int = 128
+    conv_filters: int = 64
+    conv_kernel: int = 5
+    conv_layers: int = 2
+    audio_rnn_units: int = 64
+    text_rnn_units: int = 64
+    vocab_size: int = 3000
+    embedding_dim: int = 100
+    num_classes: int = 4
+    dropout: float = 0.3
+    discriminator_units: int = 128
+    temperature: float | None = 0.1
+    pairing: str = "label"
+    objective: str = "sum"
+
+
+# The model this benchmark measured first (ModelConfig defaults, MFCC features); ``--model paper``
+# reads the ``paper`` preset instead (benchmarks/gpu_paper_table.py).
+DEFAULT = Dims()
 PAIR_WEIGHT = 0.5
 LEARNING_RATE = 1e-3
 CLIPNORM = 1.0
@@ -90,20 +101,23 @@ class BenchModel(keras.Model):
     whose discriminator is never trained).
     """
 
-    def __init__(self, pair_weight, **kwargs):
+    def __init__(self, pair_weight, dims: Dims = DEFAULT, **kwargs):
         super().__init__(**kwargs)
-        self.pair_weight = pair_weight
+        self.pair_weight, self.dims = pair_weight, dims
         dtype = self.dtype_policy
-        self.audio_encoder = AudioEncoder(LATENT_DIM, CONV_FILTERS, CONV_KERNEL, CONV_LAYERS,
-                                          RNN_UNITS, dtype=dtype, name="audio_encoder")
-        self.text_encoder = TextEncoder(VOCAB_SIZE, EMBEDDING_DIM, LATENT_DIM, RNN_UNITS,
-                                        dtype=dtype, name="text_encoder")
+        self.audio_encoder = AudioEncoder(dims.latent_dim, dims.conv_filters, dims.conv_kernel,
+                                          dims.conv_layers, dims.audio_rnn_units, dtype=dtype,
+                                          name="audio_encoder")
+        self.text_encoder = TextEncoder(dims.vocab_size, dims.embedding_dim, dims.latent_dim,
+                                        dims.text_rnn_units, dtype=dtype, name="text_encoder")
         self.fusion = ConcatFusion(dtype=dtype, name="fusion")
-        self.classifier = EmotionClassifier(NUM_CLASSES, DROPOUT, dtype=dtype, name="classifier")
+        self.classifier = EmotionClassifier(dims.num_classes, dims.dropout, dtype=dtype,
+                                            name="classifier")
         self.discriminator = None
         if pair_weight > 0:
-            self.discriminator = PairDiscriminator("infonce", DISCRIMINATOR_UNITS, TEMPERATURE,
-                                                   dtype=dtype, name="discriminator")
+            self.discriminator = PairDiscriminator("infonce", dims.discriminator_units,
+                                                   dims.temperature, dtype=dtype,
+                                                   name="discriminator")
 
     def call(self, inputs, training=None):
         audio_code = self.audio_encoder(inputs["audio"], mask=inputs["audio_mask"],
@@ -114,11 +128,12 @@ class BenchModel(keras.Model):
         ce = classification_loss(inputs["labels"], logits)
         if self.discriminator is None:
             return ce, ce
-        pair = pair_loss(self.discriminator, audio_code, text_code, inputs["labels"], PAIRING)
-        return combine_losses(ce, pair.loss, self.pair_weight), ce
+        pair = pair_loss(self.discriminator, audio_code, text_code, inputs["labels"],
+                         self.dims.pairing)
+        return combine_losses(ce, pair.loss, self.pair_weight, self.dims.objective), ce
 
 
-def random_batch(batch, shape, seed=0):
+def random_batch(batch, shape, seed=0, dims: Dims = DEFAULT):
     """Random inputs shaped like emokit's pipeline (right-padded masks), as numpy arrays."""
     rng = np.random.default_rng(seed)
     frames, words = shape["frames"], shape["words"]
@@ -126,19 +141,19 @@ def random_batch(batch, shape, seed=0):
     text_len = rng.integers(shape["min_words"], words + 1, size=batch)
     audio_mask = np.arange(frames)[None, :] < audio_len[:, None]
     text_mask = np.arange(words)[None, :] < text_len[:, None]
-    audio = rng.standard_normal((batch, frames, FEATURE_DIM)).astype("float32")
-    tokens = rng.integers(1, VOCAB_SIZE, size=(batch, words)).astype("int32")
+    audio = rng.standard_normal((batch, frames, dims.feature_dim)).astype("float32")
+    tokens = rng.integers(1, dims.vocab_size, size=(batch, words)).astype("int32")
     return {"audio": audio * audio_mask[..., None], "audio_mask": audio_mask,
             "tokens": np.where(text_mask, tokens, 0).astype("int32"), "text_mask": text_mask,
-            "labels": rng.integers(0, NUM_CLASSES, size=batch).astype("int32")}
+            "labels": rng.integers(0, dims.num_classes, size=batch).astype("int32")}
 
 
-def build(dtype_policy, pair_weight, shape):
+def build(dtype_policy, pair_weight, shape, dims: Dims = DEFAULT):
     """A built model and optimizer under ``dtype_policy`` (set globally before building)."""
     keras.config.set_dtype_policy(dtype_policy)
     keras.utils.set_random_seed(0)
-    model = BenchModel(pair_weight)
-    model(random_batch(2, shape, seed=1))  # creates every variable, discriminator included
+    model = BenchModel(pair_weight, dims)
+    model(random_batch(2, shape, seed=1, dims=dims))  # creates every variable, discriminator included
     optimizer = keras.optimizers.Adam(LEARNING_RATE, global_clipnorm=CLIPNORM)
     if dtype_policy == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)

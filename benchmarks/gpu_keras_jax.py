@@ -55,6 +55,7 @@ from emokit.layers import (
 )
 from emokit.losses import classification_loss, combine_losses, pair_loss
 
+
 @dataclasses.dataclass(frozen=True)
 class Dims:
     """The benchmarked model's sizes and pair loss (emokit.config.ModelConfig's meaning)."""

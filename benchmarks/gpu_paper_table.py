@@ -45,7 +45,6 @@ os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 import jax
 import keras
-import numpy as np
 from gpu_keras_jax import Dims, build, environment, make_train_step, random_batch
 
 from emokit import presets
@@ -232,8 +231,9 @@ def projection(step_ms: float, eval_ms: float, scaling: dict[int, float], batch:
 
 
 def markdown(result: dict) -> str:
-    lines = ["| processes at once | utterances/s (all) | step ms (each) | speed-up | "
-             "paper table, min at 31 epochs | at 100 epochs |", "|---:|---:|---:|---:|---:|---:|"]
+    header = ("| processes at once | utterances/s (all) | step ms (each) | speed-up | "
+              "paper table, min at 31 epochs | at 100 epochs |")
+    lines = [header, "|---:|---:|---:|---:|---:|---:|"]
     base = result["concurrency"][0]["utterances_per_s"]
     for row, proj in zip(result["concurrency"], result["projection"]["rows"]):
         lines.append(f"| {row['processes']} | {row['utterances_per_s']:,.0f} | "

@@ -155,8 +155,8 @@ class CustomGradients:
 
     @contextlib.contextmanager
     def recording(self):
-        """Note the names of the custom gradients registered in this ``with`` block (tracing
-        runs Python on one thread at a time, so these are the ones the traced code made)."""
+        """Note the names of the custom gradients registered while this ``with`` block runs:
+        the ones the code traced in it made (and any another thread traced at the same time)."""
         registry = _gradient_registry()
         before = set(registry)
         try:

@@ -52,7 +52,7 @@ from emokit.metrics import classification_metrics
 from emokit.model import EmotionModel
 from emokit.optional import require
 from emokit.probes import linear_probe_ua
-from emokit.runtime import absorb_onednn_bool_notice, skip_graph_rewrites_on_cpu
+from emokit.runtime import CustomGradients, absorb_onednn_bool_notice, skip_graph_rewrites_on_cpu
 
 STATE_FILE = "state.json"
 BEST_WEIGHTS_FILE = "best_weights.npz"
@@ -134,6 +134,8 @@ class Trainer:
     grad L| / |grad CE term|`` on the encoders, with dropout). ``loss`` is the unscaled
     objective (CE term + ``w L``). ``trace_count`` counts how often the step was traced
     (bounded by the number of distinct batch shapes, thanks to ``reduce_retracing``).
+    ``release()`` gives back what tracing the step registered in TensorFlow for good (it happens
+    anyway when the Trainer is garbage-collected); the traced steps then go with the Trainer.
     """
 
     def __init__(self, model: EmotionModel, config: TrainConfig):
@@ -160,6 +162,10 @@ class Trainer:
             self.pair_norm_average = tf.Variable(0.0, trainable=False, aggregation=replica_only,
                                                  name="pair_norm_average")
         self.trace_count = 0
+        # what tracing the step registers in TensorFlow for good: given back by release(), or
+        # when this Trainer is garbage-collected (see emokit.runtime.CustomGradients)
+        self._custom_gradients = CustomGradients()
+        self.release = weakref.finalize(self, self._custom_gradients.forget)
         gradients = self._scaled_gradients if self.scaling else self._loss_and_gradients
         self._gradients = own_function(gradients, jit_compile=config.xla)
         self.step = own_function(self._step, reduce_retracing=True)
@@ -253,7 +259,8 @@ class Trainer:
 
     def _step(self, inputs, labels):
         self.trace_count += 1  # Python side effect: runs once per trace, not per call
-        per_replica = self.strategy.run(self._replica_step, args=(inputs, labels))
+        with self._custom_gradients.recording():
+            per_replica = self.strategy.run(self._replica_step, args=(inputs, labels))
         return {k: self.strategy.reduce("MEAN", v, axis=None) for k, v in per_replica.items()}
 
     def _gradient_ratio(self, inputs, labels):
@@ -299,11 +306,10 @@ class Trainer:
 
 def release_run_state() -> None:
     """Give back what a finished run left in Keras' global state (layer-name counters, the
-    default graph, TensorFlow's kernel cache), then collect the run's garbage. A model still in
-    use keeps working; the global dtype policy is kept.
-
-    Not enough yet: measured, each run's traced training step (its graph and about 25 functions,
-    about 100 MB) stays alive after this too (``benchmarks/memory.py``)."""
+    default graph, TensorFlow's kernel cache), then collect the run's garbage: its model,
+    ``Trainer`` and traced functions (a ``Trainer`` gives back the custom gradients its step
+    registered in TensorFlow when it is collected; see :class:`emokit.runtime.CustomGradients`).
+    A model still in use keeps working; the global dtype policy is kept."""
     policy = keras.config.dtype_policy()
     keras.backend.clear_session(free_memory=True)
     keras.config.set_dtype_policy(policy)
@@ -564,6 +570,7 @@ def fit(model: EmotionModel, train_ds, val_ds, config: TrainConfig, probe_train_
             state.wait += 1
         if checkpoints:
             checkpoints.save(state, best_weights)
+    trainer.release()  # the traced steps can go with the trainer (issue #20)
     stopped_early = stopped_early or state.wait >= config.patience
     if best_weights is not None:
         trainer.model.set_weights(best_weights)

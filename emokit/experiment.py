@@ -356,7 +356,8 @@ def _run_in_workers(config: ExperimentConfig, pending: list, first: tuple[int, i
              for k, fold, seed, system, run_dir in pending]
     workers = min(config.jobs, len(tasks))
     threads = threads_per_worker(config.jobs)
-    say(f"{len(tasks)} runs in {workers} worker processes, each with {threads} intra-op "
+    say(f"{len(tasks)} run{'s' if len(tasks) > 1 else ''} in {workers} worker "
+        f"process{'es' if workers > 1 else ''}, each with {threads} intra-op "
         f"thread{'s' if threads > 1 else ''} (each process's share of {usable_cores()} cores; "
         "TF_NUM_INTRAOP_THREADS sets it) and GPU memory growth on", bar)
 

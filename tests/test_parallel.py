@@ -11,8 +11,14 @@ from types import SimpleNamespace
 import pytest
 
 from emokit.errors import ConfigError
-from emokit.parallel import Task, TasksFailedError, _next_task, no_setup, run_tasks, \
-    threads_per_worker
+from emokit.parallel import (
+    Task,
+    TasksFailedError,
+    _next_task,
+    no_setup,
+    run_tasks,
+    threads_per_worker,
+)
 
 # Task functions run in the workers: module level, so that they pickle by reference.
 

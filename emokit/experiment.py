@@ -3,10 +3,19 @@
     python -m emokit.experiment --preset quick            # the built-in mini corpus, minutes on CPU
     python -m emokit.experiment --preset full --results /content/drive/MyDrive/emokit
     python -m emokit.experiment --preset paper --config my_overrides.yaml
+    python -m emokit.experiment --preset paper --jobs 4     # 4 runs at once (emokit.parallel)
 
 One run = one system (:mod:`emokit.systems`) trained on one fold with one seed; each leaves a
 folder of its own (:mod:`emokit.runstore`), ``metrics.json`` last, so a killed experiment started
 again redoes only the unfinished runs (a run cut short resumes from its per-epoch checkpoint).
+
+``ExperimentConfig.jobs`` >= 2 (``--jobs N``) trains N runs at once, each in a worker process of
+its own (:mod:`emokit.parallel`: GPU memory growth on, each process's share of the CPU threads);
+a warm-started run waits for its baseline, this process holds the results lock, prints the lines
+and advances the progress bar as runs finish, and builds the ``-selected`` systems and the report
+at the end. A run gives exactly the numbers it gives in ``jobs: 1`` made with the same intra-op
+thread count. A script that sets ``jobs`` must call :func:`run_experiment` under
+``if __name__ == "__main__":`` (workers are spawned; notebooks need nothing).
 
 Runs of one fold and seed are paired: they see the same fold data in the same order (the seed
 sets the data order too, :func:`emokit.pipeline.data_order_seed`) and start from the same initial
@@ -293,6 +302,7 @@ def _run_experiment_locked(config: ExperimentConfig, verbose: bool) -> list[Syst
                file=sys.stdout)
     first = (folds[0][0], config.seeds[0])  # the run that keeps its codes for the t-SNE plot
     if config.jobs > 1 and pending:
+        features = None  # each worker reads its own copy: none is held here meanwhile
         _run_in_workers(config, pending, first, bar, say)
     else:
         for k, fold in folds:

@@ -26,6 +26,10 @@
   no new task starts after a failure, the tasks in progress finish (``on_done`` is called for
   each), then :class:`TasksFailedError` names every failed task and how many were not started.
   A worker whose parent dies exits too (so a restarted parent never trains beside an orphan).
+
+Not measured on a GPU: no GPU with TensorFlow was available to the session that built this. On
+one, the calling process must not hold the GPU itself: a notebook kernel that has already run
+TensorFlow there without memory growth keeps nearly all its memory (restart the kernel first).
 """
 
 from __future__ import annotations

@@ -222,6 +222,12 @@ class ExperimentConfig:
     # After the table, evaluate every run with a modality missing, noisy audio or word errors
     # (emokit.robustness: robustness.csv / .md, plots/robustness.png); no retraining.
     robustness: bool = False
+    # Runs trained at once, each in a worker process of its own (emokit.parallel): >= 2 shares
+    # one machine (its GPU with memory growth on; intra-op threads: each process's share, cores
+    # // jobs). A warm-started run waits for its baseline. The numbers equal a --jobs 1 run's
+    # made with the same intra-op thread count (TF_NUM_INTRAOP_THREADS). 1: every run in this
+    # process, one after another.
+    jobs: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

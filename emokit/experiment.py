@@ -3,10 +3,19 @@
     python -m emokit.experiment --preset quick            # the built-in mini corpus, minutes on CPU
     python -m emokit.experiment --preset full --results /content/drive/MyDrive/emokit
     python -m emokit.experiment --preset paper --config my_overrides.yaml
+    python -m emokit.experiment --preset paper --jobs 4     # 4 runs at once (emokit.parallel)
 
 One run = one system (:mod:`emokit.systems`) trained on one fold with one seed; each leaves a
 folder of its own (:mod:`emokit.runstore`), ``metrics.json`` last, so a killed experiment started
 again redoes only the unfinished runs (a run cut short resumes from its per-epoch checkpoint).
+
+``ExperimentConfig.jobs`` >= 2 (``--jobs N``) trains N runs at once, each in a worker process of
+its own (:mod:`emokit.parallel`: GPU memory growth on, each process's share of the CPU threads);
+a warm-started run waits for its baseline, this process holds the results lock, prints the lines
+and advances the progress bar as runs finish, and builds the ``-selected`` systems and the report
+at the end. A run gives exactly the numbers it gives in ``jobs: 1`` made with the same intra-op
+thread count. A script that sets ``jobs`` must call :func:`run_experiment` under
+``if __name__ == "__main__":`` (workers are spawned; notebooks need nothing).
 
 Runs of one fold and seed are paired: they see the same fold data in the same order (the seed
 sets the data order too, :func:`emokit.pipeline.data_order_seed`) and start from the same initial
@@ -291,30 +300,23 @@ def _run_experiment_locked(config: ExperimentConfig, verbose: bool) -> list[Syst
     tqdm = progress_bar()  # widget bars in a notebook with ipywidgets, text bars elsewhere
     bar = tqdm(total=total, initial=total - len(pending), desc="runs", disable=not verbose,
                file=sys.stdout)
-    for k, fold in folds:
-        mine = [p for p in pending if p[0] == k]
-        if not mine:
-            continue
-        start = time.perf_counter()
-        data = prepare_fold(config, utterances, features, fold)
-        say(f"fold {k} ({fold.name}): prepared in {time.perf_counter() - start:.1f} s", bar)
-        for _, _, seed, system, run_dir in mine:  # the baseline comes before warm starts
+    first = (folds[0][0], config.seeds[0])  # the run that keeps its codes for the t-SNE plot
+    if config.jobs > 1 and pending:
+        features = None  # each worker reads its own copy: none is held here meanwhile
+        _run_in_workers(config, pending, first, bar, say)
+    else:
+        for k, fold in folds:
+            mine = [p for p in pending if p[0] == k]
+            if not mine:
+                continue
             start = time.perf_counter()
-            record = _run_record(config, system, k, fold, seed)
-            start_run(run_dir, config, record)
-            keep_codes = (k, seed) == (folds[0][0], config.seeds[0])  # for the t-SNE plot
-            init = (load_final_weights(run_path(out, BASELINE, k, seed)) if system.warm_start
-                    else None)
-            result = train_and_evaluate(config, system, data, seed, run_dir, keep_codes, init)
-            record["seconds"] = round(time.perf_counter() - start, 2)
-            record["absent_classes"] = absent_classes(utterances, fold, data.class_names)
-            for key in ("test_speakers", "val_speakers", "model"):
-                record.pop(key)
-            record = save_run(run_dir, record, result, data.class_names)
-            say(f"{system.name:<28} fold {k} seed {seed}: WA {record['wa']:.3f} "
-                f"UA {record['ua']:.3f} ({record['epochs']} epochs, {record['seconds']:.1f} s)",
-                bar)
-            bar.update()
+            data = prepare_fold(config, utterances, features, fold)
+            say(f"fold {k} ({fold.name}): prepared in {time.perf_counter() - start:.1f} s", bar)
+            for _, _, seed, system, run_dir in mine:  # the baseline comes before warm starts
+                record = train_one_run(config, utterances, data, k, fold, seed, system, run_dir,
+                                       (k, seed) == first)
+                say(_finished_line(record), bar)
+                bar.update()
     bar.close()
     rows = finish_report(config, [k for k, _ in folds], systems, verbose)
     if config.robustness:
@@ -322,6 +324,85 @@ def _run_experiment_locked(config: ExperimentConfig, verbose: bool) -> list[Syst
 
         evaluate_robustness(out, verbose)
     return rows
+
+
+def train_one_run(config: ExperimentConfig, utterances, data, fold_number: int, fold, seed: int,
+                  system: System, run_dir: Path, keep_codes: bool) -> dict:
+    """Train and test one (system, fold, seed) run on the prepared fold ``data`` and write its
+    folder (:func:`emokit.runstore.save_run`): a warm-started system starts from the trained
+    baseline of its fold and seed, which must be finished. Returns its ``metrics.json`` record."""
+    start = time.perf_counter()
+    record = _run_record(config, system, fold_number, fold, seed)
+    start_run(run_dir, config, record)
+    init = (load_final_weights(run_path(experiment_dir(config), BASELINE, fold_number, seed))
+            if system.warm_start else None)
+    result = train_and_evaluate(config, system, data, seed, run_dir, keep_codes, init)
+    record["seconds"] = round(time.perf_counter() - start, 2)
+    record["absent_classes"] = absent_classes(utterances, fold, data.class_names)
+    for key in ("test_speakers", "val_speakers", "model"):
+        record.pop(key)
+    return save_run(run_dir, record, result, data.class_names)
+
+
+def _finished_line(record: dict) -> str:
+    return (f"{record['system']:<28} fold {record['fold']} seed {record['seed']}: "
+            f"WA {record['wa']:.3f} UA {record['ua']:.3f} ({record['epochs']} epochs, "
+            f"{record['seconds']:.1f} s)")
+
+
+# --- several runs at once (ExperimentConfig.jobs >= 2) ---------------------------------------------
+
+def _run_in_workers(config: ExperimentConfig, pending: list, first: tuple[int, int], bar,
+                    say) -> None:
+    """Every pending run in ``config.jobs`` worker processes (:mod:`emokit.parallel`); a
+    warm-started run waits for its baseline. Lines and the progress bar advance here, in the
+    parent, as runs finish."""
+    from emokit.parallel import Task, run_tasks, threads_per_worker, usable_cores
+
+    tasks = [Task(key=(system.name, k, seed), label=f"{system.name} fold {k} seed {seed}",
+                  function=_worker_run,
+                  args=(config, k, fold, seed, system, run_dir, (k, seed) == first),
+                  after=((BASELINE, k, seed),) if system.warm_start else (), group=k)
+             for k, fold, seed, system, run_dir in pending]
+    workers = min(config.jobs, len(tasks))
+    threads = threads_per_worker(config.jobs)
+    say(f"{len(tasks)} run{'s' if len(tasks) > 1 else ''} in {workers} worker "
+        f"process{'es' if workers > 1 else ''}, each with {threads} intra-op "
+        f"thread{'s' if threads > 1 else ''} (each process's share of {usable_cores()} cores; "
+        "TF_NUM_INTRAOP_THREADS sets it) and GPU memory growth on", bar)
+
+    def done(task, reply) -> None:
+        record, prepared = reply
+        if prepared is not None:
+            say(f"fold {record['fold']} ({record['fold_name']}): prepared in {prepared:.1f} s "
+                "(in a worker)", bar)
+        say(_finished_line(record), bar)
+        bar.update()
+
+    run_tasks(tasks, config.jobs, done, what="run(s)")
+
+
+_WORKER_STATE: dict = {}  # in a worker process: the corpus, and the last fold it prepared
+
+
+def _worker_run(config: ExperimentConfig, fold_number: int, fold, seed: int, system: System,
+                run_dir: Path, keep_codes: bool) -> tuple[dict, float | None]:
+    """One run in a worker process (:func:`_run_in_workers`): the corpus is read once per
+    process, a fold prepared once per process while its runs keep coming. Returns the
+    ``metrics.json`` record and the seconds spent preparing the fold (``None``: it was ready)."""
+    state = _WORKER_STATE
+    if "utterances" not in state:
+        utterances, state["features"] = load_corpus(config, workers=1, verbose=False)
+        state["utterances"] = improvised_only(utterances, config.corpus)
+    prepared = None
+    if state.get("fold") != fold_number:
+        state.pop("data", None)  # one fold in memory at a time
+        start = time.perf_counter()
+        state["data"] = prepare_fold(config, state["utterances"], state["features"], fold)
+        state["fold"], prepared = fold_number, time.perf_counter() - start
+    record = train_one_run(config, state["utterances"], state["data"], fold_number, fold, seed,
+                           system, run_dir, keep_codes)
+    return record, prepared
 
 
 def finish_report(config: ExperimentConfig, fold_numbers: list[int], systems: list[System],
@@ -453,8 +534,13 @@ def _main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="a YAML file whose settings override the preset's")
     parser.add_argument("--results", help="results folder (default: emokit.paths.results_dir())")
     parser.add_argument("--name", help="experiment name: results go to <results>/<name>/")
+    parser.add_argument("--jobs", type=int, metavar="N",
+                        help="runs at once, each in its own process (ExperimentConfig.jobs; "
+                        "default: the config's, 1)")
     args = parser.parse_args(argv)
     config = load_config(args.preset, args.config, args.results, args.name)
+    if args.jobs is not None:
+        config.jobs = args.jobs
     start = time.perf_counter()
     run_experiment(config)
     print(f"results: {experiment_dir(config)} ({time.perf_counter() - start:.0f} s)")

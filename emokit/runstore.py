@@ -28,9 +28,10 @@ from emokit.errors import UsageError
 CHECKPOINT = "checkpoint"  # a run's training checkpoint folder, removed when the run finishes
 FINAL_WEIGHTS = "final_weights.npz"
 # Settings that choose *which* runs an experiment has, not what one run computes.
-# (``robustness`` evaluates finished runs afterwards: it changes no run.)
+# (``robustness`` evaluates finished runs afterwards: it changes no run; ``jobs`` says how many
+# run at once.)
 _SELECTION_KEYS = ("name", "results_dir", "folds", "seeds", "systems", "contrastive_weights",
-                   "robustness")
+                   "robustness", "jobs")
 
 
 def experiment_dir(config: ExperimentConfig) -> Path:

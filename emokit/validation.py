@@ -150,6 +150,7 @@ RULES: dict[str, Rule] = {
     "contrastive_weights": Rule(low=0, high=1000, low_open=True, unique=True),
     "init_from": Rule(choices=("baseline",)),
     "warm_start_classifier": Rule(choices=_choices_of("emokit.config", "WARM_START_CLASSIFIERS")),
+    "jobs": AT_LEAST_1,  # worker processes (never more are started than there are runs)
 }
 
 #: Settings that ``systems`` decides for every run: a value set in a config would be overwritten.

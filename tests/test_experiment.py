@@ -465,22 +465,32 @@ def test_quick_experiment_killed_and_resumed_end_to_end(tmp_path, monkeypatch):
     assert (out / "report.md").exists() and (out / "plots" / "tsne.png").exists()
 
 
-def test_paper_preset_in_quick_mode_warm_starts_against_its_control(tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def paper_quickmode(tmp_path_factory):
+    """The paper preset shrunk by EMOKIT_QUICK=1, one fold, two alphas, run in this process
+    (``jobs: 1``): ``(its folder, its config, its table rows)``."""
+    root = tmp_path_factory.mktemp("paper")
+    env = _quick_env(root)
+    with pytest.MonkeyPatch.context() as patch:
+        for key in ("EMOKIT_QUICK", "EMOKIT_DATA", "EMOKIT_RESULTS"):
+            patch.setenv(key, env[key])
+        config = load_config("paper")
+        config.folds, config.contrastive_weights = [1], [0.1, 0.5]
+        rows = run_experiment(config, verbose=False)
+    return root / "results" / "paper-quickmode", config, rows
+
+
+@pytest.mark.xdist_group("paper_quickmode")
+def test_paper_preset_in_quick_mode_warm_starts_against_its_control(paper_quickmode):
     """The paper's setup end to end (shrunk by EMOKIT_QUICK=1, one fold, two alphas): InfoNCE,
     the convex objective, regularized runs and the continued baseline both warm-started from
     the trained baseline, and a report that names the fair comparison."""
-    env = _quick_env(tmp_path)
-    for key in ("EMOKIT_QUICK", "EMOKIT_DATA", "EMOKIT_RESULTS"):
-        monkeypatch.setenv(key, env[key])
-    config = load_config("paper")
+    out, config, rows = paper_quickmode
     assert (config.model.discriminator, config.model.objective, config.init_from,
             config.warm_start_classifier) == ("infonce", "convex", "baseline", "reinit")
-    config.folds, config.contrastive_weights = [1], [0.1, 0.5]
-    rows = run_experiment(config, verbose=False)
     names = ["baseline", "contrastive-infonce-alpha0.1", "contrastive-infonce-alpha0.5",
              "baseline-continued"]
     assert [r.system for r in rows] == names[:3] + ["contrastive-infonce-selected", names[3]]
-    out = tmp_path / "results" / "paper-quickmode"
     records = {r["system"]: r for r in load_runs(out)}
     warm = {records[n]["shared_fingerprint"] for n in names[1:]}
     assert len(warm) == 1  # all three start from the same trained baseline ...
@@ -501,6 +511,39 @@ def test_paper_preset_in_quick_mode_warm_starts_against_its_control(tmp_path, mo
     assert "| contrastive-infonce-selected |" in report.split("fair comparison")[1]
     assert "Warm-started systems against `baseline-continued`: the fair comparison" in report
     assert (out / "plots" / "regularizer.png").exists()
+
+
+@pytest.mark.xdist_group("paper_quickmode")
+def test_two_jobs_give_the_numbers_of_one(paper_quickmode, tmp_path, monkeypatch, capsys):
+    """``jobs: 2`` trains the runs in two worker processes, the warm-started ones after their
+    baseline, with the progress lines in this process, and every run's predictions and metrics
+    equal the in-process (``jobs: 1``) run's. Both use the same intra-op thread count: float
+    results change in their last digits with it (TF_NUM_INTRAOP_THREADS sets the workers')."""
+    import tensorflow as tf
+
+    from emokit.parallel import usable_cores
+
+    reference, config, _ = paper_quickmode
+    for key in ("EMOKIT_QUICK", "EMOKIT_DATA"):
+        monkeypatch.setenv(key, str(_quick_env(reference.parent.parent)[key]))
+    threads = tf.config.threading.get_intra_op_parallelism_threads() or usable_cores()
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", str(threads))  # this process's count
+    parallel = dataclasses.replace(config, jobs=2, contrastive_weights=[0.1],
+                                   results_dir=str(tmp_path))
+    run_experiment(parallel, verbose=True)
+    printed = capsys.readouterr().out
+    assert f"3 runs in 2 worker processes, each with {threads} intra-op thread" in printed
+    names = ["baseline", "contrastive-infonce-alpha0.1", "baseline-continued"]
+    finished = [line.split()[0] for line in printed.splitlines()
+                if re.match(r"\S+ +fold 1 seed 0: WA", line)]
+    assert finished[0] == "baseline" and sorted(finished) == sorted(names)
+    for name in names:
+        ours, theirs = (run_path(root, name, 1, 0) for root in (tmp_path / config.name,
+                                                                 reference))
+        assert (ours / "predictions.csv").read_text() == (theirs / "predictions.csv").read_text()
+        ours, theirs = (json.loads((d / "metrics.json").read_text()) for d in (ours, theirs))
+        assert ours.pop("seconds") > 0 and theirs.pop("seconds") > 0
+        assert ours == theirs, name
 
 
 # --- issue 15: IEMOCAP's scripted overlap ----------------------------------------------------------

@@ -1,0 +1,327 @@
+"""One epoch at IEMOCAP size, split by where its time goes, and the presets' projected wall time.
+
+    python benchmarks/scale.py --preset paper [--epochs 3] [--fold 1] [--system NAME]
+    python benchmarks/scale.py --preset quick --converge     # + every system of fold 1 to the end
+    python benchmarks/scale.py --project quick=Q.json full=F.json paper=P.json  # the table only
+
+On the built-in corpus at IEMOCAP size (5,531 utterances; built with its feature cache on the
+first call) it trains one run of ``--system`` (default: the preset's first regularized system) on
+fold ``--fold`` through ``emokit.training.fit``, with monitoring on and a checkpoint every epoch,
+and times each part of each epoch inside ``fit``:
+
+- **training steps**: the pass over the training set minus the time it waited for a batch;
+- **input wait**: the time the training loop waited for the next batch (host-side input work on
+  the critical path); ``input alone`` is one epoch of batches produced with no training;
+- **validation**: WA/UA on the validation set;
+- **monitoring**: the linear probes (``probe_codes``) and the gradient ratio;
+- **checkpoint**: model, optimizer, best weights and loop state written after the epoch;
+- **other**: the rest of the epoch's wall time.
+
+The first epoch includes tracing; the split is the mean of the later ones. "Steps share" is
+steps / epoch with monitoring on, and steps / (epoch - monitoring) with it off. Peak memory is the
+process's peak resident set (``ru_maxrss``). ``--json FILE`` keeps the numbers;
+``--converge`` also trains every system of the fold as the experiment does (warm starts from the
+baseline), to early stopping, and records each run's epochs and seconds: the basis of the
+projection. ``--project`` combines saved files into the Markdown table of projected wall times
+(runs x epochs x seconds per epoch, per system, plus preparing the folds and the per-run tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+PARTS = ("steps", "input wait", "validation", "probes", "gradient ratio", "checkpoint", "other")
+MONITORING = ("probes", "gradient ratio")
+
+
+def peak_rss_mb() -> float:
+    """The peak resident memory of this process so far, in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class TimedDataset:
+    """A dataset whose iteration records the seconds spent waiting for each batch.
+
+    Passes ``element_spec`` and ``cardinality`` through, so ``emokit.training.fit`` takes it as
+    it takes the ``tf.data.Dataset`` it wraps."""
+
+    def __init__(self, dataset, clock: EpochClock):
+        self.dataset, self.clock = dataset, clock
+
+    @property
+    def element_spec(self):
+        return self.dataset.element_spec
+
+    def cardinality(self):
+        return self.dataset.cardinality()
+
+    def __iter__(self):
+        iterator = iter(self.dataset)
+        while True:
+            start = time.perf_counter()
+            try:
+                batch = next(iterator)
+            except StopIteration:
+                return
+            finally:
+                self.clock.add("input wait", time.perf_counter() - start)
+            yield batch
+
+
+class EpochClock:
+    """Seconds per part of each epoch of ``fit``, gathered by wrapping the functions it calls."""
+
+    def __init__(self):
+        self.epochs: list[dict[str, float]] = []
+        self.epoch_starts: list[float] = []
+
+    def add(self, part: str, seconds: float) -> None:
+        if self.epochs:
+            self.epochs[-1][part] = self.epochs[-1].get(part, 0.0) + seconds
+
+    def timed(self, part: str, function, starts_epoch: bool = False):
+        def wrapper(*args, **kwargs):
+            if starts_epoch:
+                self.epochs.append({})
+                self.epoch_starts.append(time.perf_counter())
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.add(part, time.perf_counter() - start)
+        return wrapper
+
+    def split(self, fit_end: float) -> list[dict[str, float]]:
+        """Per epoch: the seconds of every part of ``PARTS`` and ``epoch`` (its wall time)."""
+        ends = self.epoch_starts[1:] + [fit_end]
+        out = []
+        for parts, start, end in zip(self.epochs, self.epoch_starts, ends):
+            row = {p: parts.get(p, 0.0) for p in PARTS}
+            row["steps"] = parts.get("train pass", 0.0) - row["input wait"]
+            row["epoch"] = end - start
+            row["other"] = row["epoch"] - sum(row[p] for p in PARTS if p != "other")
+            out.append(row)
+        return out
+
+
+def instrumented_fit(model, train_ds, val_ds, train_config, probe_train_ds):
+    """``emokit.training.fit`` with every part of each epoch timed -> (history, per-epoch split)."""
+    from emokit import training
+
+    clock = EpochClock()
+    saved = {(training, "evaluate"): training.evaluate,
+             (training, "probe_codes"): training.probe_codes,
+             (training.Trainer, "run_epoch"): training.Trainer.run_epoch,
+             (training.Trainer, "gradient_ratio"): training.Trainer.gradient_ratio,
+             (training.Checkpoints, "save"): training.Checkpoints.save}
+    parts = {"evaluate": "validation", "probe_codes": "probes", "run_epoch": "train pass",
+             "gradient_ratio": "gradient ratio", "save": "checkpoint"}
+    try:
+        for (owner, name), function in saved.items():
+            setattr(owner, name, clock.timed(parts[name], function, name == "run_epoch"))
+        history = training.fit(model, TimedDataset(train_ds, clock), val_ds, train_config,
+                               probe_train_ds=probe_train_ds)
+        fit_end = time.perf_counter()
+    finally:
+        for (owner, name), function in saved.items():
+            setattr(owner, name, function)
+    return history, clock.split(fit_end)
+
+
+def input_alone(dataset) -> float:
+    """Seconds to produce one epoch of ``dataset``'s batches with nothing else running."""
+    start = time.perf_counter()
+    for _ in dataset:
+        pass
+    return time.perf_counter() - start
+
+
+def mean_split(epochs: list[dict[str, float]]) -> dict[str, float]:
+    """The mean of each part over the epochs after the first (tracing), or the first alone."""
+    later = epochs[1:] or epochs
+    return {k: sum(e[k] for e in later) / len(later) for k in later[0]}
+
+
+def shares(split: dict[str, float]) -> dict[str, float]:
+    monitoring = sum(split[p] for p in MONITORING)
+    return {"steps share, monitoring on": split["steps"] / split["epoch"],
+            "steps share, monitoring off": split["steps"] / (split["epoch"] - monitoring)}
+
+
+def scale_config(preset: str):
+    """The preset at IEMOCAP size, monitoring on (to time it), quiet."""
+    from emokit.presets import PRESETS
+
+    config = PRESETS[preset]()
+    return dataclasses.replace(
+        config, corpus=dataclasses.replace(config.corpus, synthetic_size="iemocap"),
+        train=dataclasses.replace(config.train, monitor=True, verbose=0))
+
+
+def after_training_seconds(model, data) -> float:
+    """What a finished run does besides training: test predictions, test and training codes."""
+    from emokit.training import encode_dataset, predict_dataset
+
+    start = time.perf_counter()
+    predict_dataset(model, data.test)
+    encode_dataset(model, data.test)
+    encode_dataset(model, data.train_in_order)
+    return time.perf_counter() - start
+
+
+def time_epochs(config, system, data, epochs: int, seed: int = 0) -> dict:
+    """Train ``system`` for ``epochs`` epochs (no early stopping) -> its per-epoch split."""
+    from emokit.model import build_model
+    from emokit.pipeline import data_order_seed
+    from emokit.systems import system_config
+    from emokit.training import release_run_state
+
+    cfg = system_config(config, system)
+    model = build_model(cfg.model, data.feature_dim, len(data.vocab), data.num_classes,
+                        embedding_matrix=data.embedding_matrix, seed=seed)
+    with tempfile.TemporaryDirectory() as folder:
+        train = dataclasses.replace(cfg.train, seed=seed, epochs=epochs, patience=epochs,
+                                    checkpoint_dir=folder)
+        train_ds = data.train_dataset(data_order_seed(data.pipeline, seed))
+        _, split = instrumented_fit(model, train_ds, data.val, train, data.train_in_order)
+    after = after_training_seconds(model, data)
+    del model
+    release_run_state()
+    return {"system": system.name, "epochs": split, "mean": mean_split(split),
+            "after training s": after,
+            "input alone s": input_alone(data.train_dataset(data_order_seed(data.pipeline, 1)))}
+
+
+def converge(config, data, fold_number: int) -> list[dict]:
+    """Every system of the preset on this fold, as the experiment trains them, to early stopping
+    -> ``[{system, epochs, best_epoch, seconds}]``."""
+    from emokit.experiment import train_and_evaluate
+    from emokit.systems import BASELINE, expand_systems
+
+    config = dataclasses.replace(config, train=dataclasses.replace(
+        config.train, monitor=PRESET_MONITOR[config.name]))
+    runs, baseline_weights = [], None
+    for system in expand_systems(config):
+        start = time.perf_counter()
+        result = train_and_evaluate(config, system, data, config.seeds[0],
+                                    init_weights=baseline_weights if system.warm_start else None)
+        seconds = time.perf_counter() - start
+        if system.name == BASELINE:
+            baseline_weights = result.final_weights
+        runs.append({"system": system.name, "epochs": result.history["epochs_run"],
+                     "best_epoch": result.history["best_epoch"], "seconds": seconds})
+        print(f"  {system.name:<30} {runs[-1]['epochs']:3d} epochs (best {runs[-1]['best_epoch']})"
+              f" {seconds:7.1f} s", flush=True)
+    return runs
+
+
+PRESET_MONITOR: dict[str, bool] = {}
+
+
+def measure(args) -> dict:
+    from emokit.experiment import load_corpus
+    from emokit.folds import make_folds
+    from emokit.pipeline import prepare_fold
+    from emokit.presets import PRESETS
+    from emokit.systems import expand_systems
+
+    PRESET_MONITOR[args.preset] = PRESETS[args.preset]().train.monitor
+    config = scale_config(args.preset)
+    start = time.perf_counter()
+    utterances, features = load_corpus(config, workers=1)
+    load_s = time.perf_counter() - start
+    folds = make_folds(utterances, config.protocol, config.pipeline.validation_speakers)
+    start = time.perf_counter()
+    data = prepare_fold(config, utterances, features, folds[args.fold - 1])
+    prepare_s = time.perf_counter() - start
+    systems = expand_systems(config)
+    system = next(s for s in systems if s.name == args.system) if args.system else next(
+        s for s in systems if s.contrastive_weight > 0)
+    print(f"{args.preset}: {len(utterances)} utterances, fold {args.fold}: "
+          f"{len(data.train_ids)} train / {len(data.val_ids)} val / {len(data.test_ids)} test; "
+          f"corpus + features loaded in {load_s:.1f} s, fold prepared in {prepare_s:.1f} s; "
+          f"timing {system.name} for {args.epochs} epochs", flush=True)
+    timed = time_epochs(config, system, data, args.epochs)
+    record = {"preset": args.preset, "fold": args.fold, "prepare fold s": prepare_s,
+              "load s": load_s, "train": len(data.train_ids), "val": len(data.val_ids),
+              "test": len(data.test_ids), **timed, "shares": shares(timed["mean"]),
+              "runs per fold": len(systems) * len(config.seeds), "folds": len(folds),
+              "max epochs": config.train.epochs, "patience": config.train.patience,
+              "monitor in preset": PRESET_MONITOR[args.preset],
+              "systems": [s.name for s in systems],
+              "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}"}
+    print(split_table({args.preset: record}), flush=True)
+    if args.converge:
+        print(f"fold {args.fold}, every system to early stopping:", flush=True)
+        record["converge"] = converge(config, data, args.fold)
+    record["peak rss MB"] = peak_rss_mb()
+    print(f"peak memory (RSS): {record['peak rss MB']:.0f} MB")
+    return record
+
+
+def split_table(records: dict[str, dict]) -> str:
+    """Markdown: one row per preset's model, the mean epoch after the first, in seconds."""
+    head = ("| model (system) | epoch s | " + " | ".join(PARTS) + " | input alone | steps share "
+            "(monitoring off / on) |")
+    lines = [head, "|" + "---|" * (len(PARTS) + 5)]
+    for name, r in records.items():
+        m, s = r["mean"], r["shares"]
+        lines.append(f"| {name} ({r['system']}) | {m['epoch']:.1f} | "
+                     + " | ".join(f"{m[p]:.2f}" for p in PARTS)
+                     + f" | {r['input alone s']:.2f} | {s['steps share, monitoring off']:.0%} / "
+                       f"{s['steps share, monitoring on']:.0%} |")
+    return "\n".join(lines)
+
+
+def hours(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
+
+
+def projection(record: dict, epochs: tuple[float, float]) -> tuple[float, float]:
+    """Projected wall seconds of the whole preset for ``epochs`` = (fewest, most) per run:
+    runs x (epochs x epoch seconds + the per-run tests) + preparing every fold. The epoch is
+    the timed system's, with monitoring as the preset has it."""
+    m = record["mean"]
+    epoch = m["epoch"] - (0 if record["monitor in preset"] else sum(m[p] for p in MONITORING))
+    runs = record["runs per fold"] * record["folds"]
+    return tuple(runs * (e * epoch + record["after training s"])
+                 + record["folds"] * record["prepare fold s"] for e in epochs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", default="paper", choices=("quick", "full", "paper"))
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--fold", type=int, default=1)
+    parser.add_argument("--system", default=None, help="default: the first regularized system")
+    parser.add_argument("--converge", action="store_true")
+    parser.add_argument("--json", default=None, help="write the numbers to this file")
+    parser.add_argument("--project", nargs="+", metavar="PRESET=FILE",
+                        help="print the tables of saved runs instead of measuring")
+    args = parser.parse_args()
+    if args.project:
+        records = {}
+        for item in args.project:
+            name, path = item.split("=", 1)
+            records[name] = json.loads(Path(path).read_text())
+        print(split_table(records))
+        return
+    record = measure(args)
+    if args.json:
+        Path(args.json).write_text(json.dumps(record, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -94,6 +94,9 @@ class EpochClock:
     def timed(self, part: str, function, starts_epoch: bool = False):
         def wrapper(*args, **kwargs):
             if starts_epoch:
+                if self.epoch_starts:
+                    print(f"  epoch {len(self.epochs)}: {time.perf_counter() - self.epoch_starts[-1]:.1f} s "
+                          f"{ {k: round(v, 1) for k, v in self.epochs[-1].items()} }", flush=True)
                 self.epochs.append({})
                 self.epoch_starts.append(time.perf_counter())
             start = time.perf_counter()
@@ -121,12 +124,14 @@ def instrumented_fit(model, train_ds, val_ds, train_config, probe_train_ds):
     from emokit import training
 
     clock = EpochClock()
-    saved = {(training, "evaluate"): training.evaluate,
-             (training, "probe_codes"): training.probe_codes,
-             (training.Trainer, "run_epoch"): training.Trainer.run_epoch,
-             (training.Trainer, "gradient_ratio"): training.Trainer.gradient_ratio,
-             (training.Checkpoints, "save"): training.Checkpoints.save}
-    parts = {"evaluate": "validation", "probe_codes": "probes", "run_epoch": "train pass",
+    saved = {(owner, name): getattr(owner, name)
+             for owner, name in ((training, "evaluate"), (training, "evaluate_and_encode"),
+                                 (training, "probe_codes"), (training.Trainer, "run_epoch"),
+                                 (training.Trainer, "gradient_ratio"),
+                                 (training.Checkpoints, "save"))
+             if hasattr(owner, name)}  # (evaluate_and_encode: not in trees before issue 19)
+    parts = {"evaluate": "validation", "evaluate_and_encode": "validation",
+             "probe_codes": "probes", "run_epoch": "train pass",
              "gradient_ratio": "gradient ratio", "save": "checkpoint"}
     try:
         for (owner, name), function in saved.items():
@@ -195,7 +200,8 @@ def time_epochs(config, system, data, epochs: int, seed: int = 0) -> dict:
         train = dataclasses.replace(cfg.train, seed=seed, epochs=epochs, patience=epochs,
                                     checkpoint_dir=folder)
         train_ds = data.train_dataset(data_order_seed(data.pipeline, seed))
-        _, split = instrumented_fit(model, train_ds, data.val, train, data.train_in_order)
+        probe_train = getattr(data, "train_by_length", None) or data.train_in_order  # (old trees)
+        _, split = instrumented_fit(model, train_ds, data.val, train, probe_train)
     after = after_training_seconds(model, data)
     del model
     release_run_state()

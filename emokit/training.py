@@ -389,12 +389,14 @@ def encode_dataset(model, ds) -> tuple[np.ndarray | None, np.ndarray | None, np.
             np.concatenate(labels).astype("int64"))
 
 
-def probe_codes(model, train_ds, val_ds) -> dict[str, float]:
+def probe_codes(model, train_ds, val_ds=None, val_codes=None) -> dict[str, float]:
     """Linear-probe validation UA of each code the model has: ``{"probe_audio_ua",
     "probe_text_ua"}`` (see :func:`emokit.probes.linear_probe_ua`). ``train_ds``: the training
-    utterances, unshuffled."""
+    utterances, one pass each; the validation codes from ``val_ds``, or ``val_codes`` already
+    computed (``(audio, text, labels)`` as :func:`encode_dataset` returns them)."""
     train_audio, train_text, train_y = encode_dataset(model, train_ds)
-    val_audio, val_text, val_y = encode_dataset(model, val_ds)
+    val_audio, val_text, val_y = val_codes if val_codes is not None else encode_dataset(model,
+                                                                                        val_ds)
     out = {}
     for name, train_codes, val_codes in (("audio", train_audio, val_audio),
                                          ("text", train_text, val_text)):
@@ -408,6 +410,49 @@ def evaluate(model, ds, num_classes) -> dict:
     """``emokit.metrics.classification_metrics`` of ``model`` on ``ds`` (WA, UA, recall, ...)."""
     y_true, probs = predict_dataset(model, ds)
     return classification_metrics(y_true, probs.argmax(-1), num_classes)
+
+
+_PREDICT_ENCODE_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _predict_encode_function(model, input_spec):
+    """A compiled ``inputs -> (probabilities, audio_code, text_code)`` of ``model`` from one
+    forward pass (``call`` is ``classify(*encode(inputs))``), traced once per input signature."""
+    absorb_onednn_bool_notice()
+    signature = general_signature((input_spec,))
+    functions = _PREDICT_ENCODE_FUNCTIONS.setdefault(model, {})
+    key = repr(signature)
+    if key not in functions:
+        model_ref = weakref.ref(model)
+
+        def probabilities_and_codes(inputs):
+            audio, text = model_ref().encode(inputs, training=False)
+            logits = model_ref().classify(audio, text, training=False)
+            return tf.nn.softmax(logits), audio, text
+
+        functions[key] = own_function(probabilities_and_codes, input_signature=signature)
+    return functions[key]
+
+
+def evaluate_and_encode(model, ds, num_classes) -> tuple[dict, tuple]:
+    """:func:`evaluate` and :func:`encode_dataset` of ``model`` on ``ds`` from one forward pass
+    -> ``(metrics, (audio (n, d) or None, text (n, d) or None, labels (n,)))``."""
+    function = _predict_encode_function(model, ds.element_spec[0])
+    probs, audio, text, labels = [], [], [], []
+    for inputs, y in ds:
+        p, a, t = function(inputs)
+        probs.append(p.numpy())
+        if a is not None:
+            audio.append(np.asarray(a, dtype="float32"))
+        if t is not None:
+            text.append(np.asarray(t, dtype="float32"))
+        labels.append(np.asarray(y))
+    if not labels:
+        raise ValueError("the dataset yielded no batches: is the split empty?")
+    y_true = np.concatenate(labels).astype("int64")
+    metrics = classification_metrics(y_true, np.concatenate(probs).argmax(-1), num_classes)
+    return metrics, (np.concatenate(audio) if audio else None,
+                     np.concatenate(text) if text else None, y_true)
 
 
 @dataclasses.dataclass
@@ -503,8 +548,9 @@ def fit(model: EmotionModel, train_ds, val_ds, config: TrainConfig, probe_train_
     """Train ``model`` in place with early stopping on validation UA -> history dict.
 
     ``train_ds``/``val_ds`` yield ``(inputs, labels)`` batches (see ``emokit.pipeline``).
-    ``probe_train_ds``: the training utterances *unshuffled* (``FoldData.train_in_order``), for
-    the linear probes of ``config.monitor`` (no probes without it).
+    ``probe_train_ds``: the training utterances, one pass each, unshuffled
+    (``FoldData.train_by_length``, the cheapest to encode, or ``train_in_order``), for the linear
+    probes of ``config.monitor`` (no probes without it).
     History: per-epoch lists ``loss, ce, [disc_loss, disc_acc, disc_chance, pair_scale], lr,
     val_wa, val_ua`` and with ``monitor`` ``[grad_ratio], probe_audio_ua, probe_text_ua``, plus
     ``best_epoch`` (1-based), ``best_val_ua``, ``epochs_run``, ``stopped_early``.
@@ -545,12 +591,16 @@ def fit(model: EmotionModel, train_ds, val_ds, config: TrainConfig, probe_train_
                                    "TrainConfig.learning_rate or clipnorm, a smaller "
                                    "ModelConfig.contrastive_weight, mixed_precision=False, and "
                                    "check the features for NaN/inf.") from None
-        val = evaluate(trainer.model, val_ds, num_classes)
+        probes = config.monitor and probe_train_ds is not None
+        if probes:  # the validation codes come from the validation pass itself
+            val, val_codes = evaluate_and_encode(trainer.model, val_ds, num_classes)
+        else:
+            val = evaluate(trainer.model, val_ds, num_classes)
         logs.update(lr=lr, val_wa=val["wa"], val_ua=val["ua"])
         if monitor_batch is not None:
             logs["grad_ratio"] = trainer.gradient_ratio(*monitor_batch)
-        if config.monitor and probe_train_ds is not None:
-            logs.update(probe_codes(trainer.model, probe_train_ds, val_ds))
+        if probes:
+            logs.update(probe_codes(trainer.model, probe_train_ds, val_codes=val_codes))
         _append(state.history, logs)
         if config.verbose:
             print(f"  val WA {val['wa']:.4f}  UA {val['ua']:.4f}")

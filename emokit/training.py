@@ -395,13 +395,14 @@ def probe_codes(model, train_ds, val_ds=None, val_codes=None) -> dict[str, float
     utterances, one pass each; the validation codes from ``val_ds``, or ``val_codes`` already
     computed (``(audio, text, labels)`` as :func:`encode_dataset` returns them)."""
     train_audio, train_text, train_y = encode_dataset(model, train_ds)
-    val_audio, val_text, val_y = val_codes if val_codes is not None else encode_dataset(model,
-                                                                                        val_ds)
+    if val_codes is None:
+        val_codes = encode_dataset(model, val_ds)
+    val_audio, val_text, val_y = val_codes
     out = {}
-    for name, train_codes, val_codes in (("audio", train_audio, val_audio),
-                                         ("text", train_text, val_text)):
-        if train_codes is not None:
-            out[f"probe_{name}_ua"] = linear_probe_ua(train_codes, train_y, val_codes, val_y,
+    for name, train_part, val_part in (("audio", train_audio, val_audio),
+                                       ("text", train_text, val_text)):
+        if train_part is not None:
+            out[f"probe_{name}_ua"] = linear_probe_ua(train_part, train_y, val_part, val_y,
                                                       model.num_classes)
     return out
 

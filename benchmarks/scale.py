@@ -86,10 +86,13 @@ class EpochClock:
     def __init__(self):
         self.epochs: list[dict[str, float]] = []
         self.epoch_starts: list[float] = []
+        self.cpu: list[dict[str, float]] = []  # the same parts in CPU seconds of this process
+        self.cpu_starts: list[float] = []
 
-    def add(self, part: str, seconds: float) -> None:
+    def add(self, part: str, seconds: float, cpu_seconds: float = 0.0) -> None:
         if self.epochs:
             self.epochs[-1][part] = self.epochs[-1].get(part, 0.0) + seconds
+            self.cpu[-1][part] = self.cpu[-1].get(part, 0.0) + cpu_seconds
 
     def timed(self, part: str, function, starts_epoch: bool = False):
         def wrapper(*args, **kwargs):
@@ -99,18 +102,22 @@ class EpochClock:
                           f"{ {k: round(v, 1) for k, v in self.epochs[-1].items()} }", flush=True)
                 self.epochs.append({})
                 self.epoch_starts.append(time.perf_counter())
-            start = time.perf_counter()
+                self.cpu.append({})
+                self.cpu_starts.append(time.process_time())
+            start, cpu_start = time.perf_counter(), time.process_time()
             try:
                 return function(*args, **kwargs)
             finally:
-                self.add(part, time.perf_counter() - start)
+                self.add(part, time.perf_counter() - start, time.process_time() - cpu_start)
         return wrapper
 
-    def split(self, fit_end: float) -> list[dict[str, float]]:
-        """Per epoch: the seconds of every part of ``PARTS`` and ``epoch`` (its wall time)."""
-        ends = self.epoch_starts[1:] + [fit_end]
+    def split(self, fit_end: float, cpu: bool = False) -> list[dict[str, float]]:
+        """Per epoch: the seconds of every part of ``PARTS`` and ``epoch`` (its wall time), or
+        with ``cpu`` the CPU seconds this process spent in each."""
+        epochs, starts = (self.cpu, self.cpu_starts) if cpu else (self.epochs, self.epoch_starts)
+        ends = starts[1:] + [fit_end]
         out = []
-        for parts, start, end in zip(self.epochs, self.epoch_starts, ends):
+        for parts, start, end in zip(epochs, starts, ends):
             row = {p: parts.get(p, 0.0) for p in PARTS}
             row["steps"] = parts.get("train pass", 0.0) - row["input wait"]
             row["epoch"] = end - start
@@ -120,7 +127,8 @@ class EpochClock:
 
 
 def instrumented_fit(model, train_ds, val_ds, train_config, probe_train_ds):
-    """``emokit.training.fit`` with every part of each epoch timed -> (history, per-epoch split)."""
+    """``emokit.training.fit`` with every part of each epoch timed -> (history, per-epoch split
+    in wall seconds, the same in CPU seconds)."""
     from emokit import training
 
     clock = EpochClock()
@@ -138,11 +146,11 @@ def instrumented_fit(model, train_ds, val_ds, train_config, probe_train_ds):
             setattr(owner, name, clock.timed(parts[name], function, name == "run_epoch"))
         history = training.fit(model, TimedDataset(train_ds, clock), val_ds, train_config,
                                probe_train_ds=probe_train_ds)
-        fit_end = time.perf_counter()
+        fit_end, cpu_end = time.perf_counter(), time.process_time()
     finally:
         for (owner, name), function in saved.items():
             setattr(owner, name, function)
-    return history, clock.split(fit_end)
+    return history, clock.split(fit_end), clock.split(cpu_end, cpu=True)
 
 
 def input_alone(dataset) -> float:
@@ -159,20 +167,27 @@ def mean_split(epochs: list[dict[str, float]]) -> dict[str, float]:
     return {k: sum(e[k] for e in later) / len(later) for k in later[0]}
 
 
-def shares(split: dict[str, float]) -> dict[str, float]:
+def shares(split: dict[str, float], probe_every: int = 1) -> dict[str, float]:
+    """Steps / epoch: monitoring off, on with probes every epoch, and on with probes every
+    ``probe_every``-th epoch (their cost spread over the epochs; the kept epoch's extra probe
+    after training is left out: one per run)."""
     monitoring = sum(split[p] for p in MONITORING)
-    return {"steps share, monitoring on": split["steps"] / split["epoch"],
-            "steps share, monitoring off": split["steps"] / (split["epoch"] - monitoring)}
+    off = split["epoch"] - monitoring
+    return {"steps share, monitoring off": split["steps"] / off,
+            "steps share, monitoring on": split["steps"] / split["epoch"],
+            "steps share, monitoring on, probes every k": split["steps"] / (
+                off + split["gradient ratio"] + split["probes"] / probe_every),
+            "probe_every": probe_every}
 
 
 def scale_config(preset: str):
-    """The preset at IEMOCAP size, monitoring on (to time it), quiet."""
+    """The preset at IEMOCAP size, monitoring on with probes every epoch (to time them), quiet."""
     from emokit.presets import PRESETS
 
     config = PRESETS[preset]()
     return dataclasses.replace(
         config, corpus=dataclasses.replace(config.corpus, synthetic_size="iemocap"),
-        train=dataclasses.replace(config.train, monitor=True, verbose=0))
+        train=dataclasses.replace(config.train, monitor=True, verbose=0, probe_every=1))
 
 
 def after_training_seconds(model, data) -> float:
@@ -201,11 +216,12 @@ def time_epochs(config, system, data, epochs: int, seed: int = 0) -> dict:
                                     checkpoint_dir=folder)
         train_ds = data.train_dataset(data_order_seed(data.pipeline, seed))
         probe_train = getattr(data, "train_by_length", None) or data.train_in_order  # (old trees)
-        _, split = instrumented_fit(model, train_ds, data.val, train, probe_train)
+        _, split, cpu_split = instrumented_fit(model, train_ds, data.val, train, probe_train)
     after = after_training_seconds(model, data)
     del model
     release_run_state()
     return {"system": system.name, "epochs": split, "mean": mean_split(split),
+            "cpu epochs": cpu_split, "cpu mean": mean_split(cpu_split),
             "after training s": after,
             "input alone s": input_alone(data.train_dataset(data_order_seed(data.pipeline, 1)))}
 
@@ -262,7 +278,9 @@ def measure(args) -> dict:
     timed = time_epochs(config, system, data, args.epochs)
     record = {"preset": args.preset, "fold": args.fold, "prepare fold s": prepare_s,
               "load s": load_s, "train": len(data.train_ids), "val": len(data.val_ids),
-              "test": len(data.test_ids), **timed, "shares": shares(timed["mean"]),
+              "test": len(data.test_ids), **timed,
+              "shares": shares(timed["mean"], PRESETS[args.preset]().train.probe_every),
+              "cpu shares": shares(timed["cpu mean"], PRESETS[args.preset]().train.probe_every),
               "runs per fold": len(systems) * len(config.seeds), "folds": len(folds),
               "max epochs": config.train.epochs, "patience": config.train.patience,
               "monitor in preset": PRESET_MONITOR[args.preset],
@@ -279,15 +297,21 @@ def measure(args) -> dict:
 
 def split_table(records: dict[str, dict]) -> str:
     """Markdown: one row per preset's model, the mean epoch after the first, in seconds."""
-    head = ("| model (system) | epoch s | " + " | ".join(PARTS) + " | input alone | steps share "
-            "(monitoring off / on) |")
-    lines = [head, "|" + "---|" * (len(PARTS) + 5)]
+    head = ("| model (system) | epoch s | " + " | ".join(PARTS) + " | input alone | steps share: "
+            "monitoring off / on / on, probes every k (k) |")
+    lines = [head, "|" + "---|" * (len(PARTS) + 4)]
     for name, r in records.items():
-        m, s = r["mean"], r["shares"]
-        lines.append(f"| {name} ({r['system']}) | {m['epoch']:.1f} | "
-                     + " | ".join(f"{m[p]:.2f}" for p in PARTS)
-                     + f" | {r['input alone s']:.2f} | {s['steps share, monitoring off']:.0%} / "
-                       f"{s['steps share, monitoring on']:.0%} |")
+        for unit, m, s in (("wall", r["mean"], r["shares"]),
+                           ("CPU", r.get("cpu mean"), r.get("cpu shares"))):
+            if m is None:
+                continue
+            lines.append(f"| {name} ({r['system']}), {unit} s | {m['epoch']:.1f} | "
+                         + " | ".join(f"{m[p]:.2f}" for p in PARTS)
+                         + f" | {r['input alone s']:.2f} | "
+                           f"{s['steps share, monitoring off']:.0%} / "
+                           f"{s['steps share, monitoring on']:.0%} / "
+                           f"{s.get('steps share, monitoring on, probes every k', 0):.0%} "
+                           f"({s.get('probe_every', 1)}) |")
     return "\n".join(lines)
 
 

@@ -407,6 +407,24 @@ def probe_codes(model, train_ds, val_ds=None, val_codes=None) -> dict[str, float
     return out
 
 
+def probe_keys(model) -> list[str]:
+    """The history keys :func:`probe_codes` fills for ``model``: one per code it has."""
+    return [f"probe_{name}_ua" for name in ("audio", "text")
+            if getattr(model, f"{name}_encoder", None) is not None]
+
+
+def _probe_kept_epoch(model, state: LoopState, probe_train_ds, val_ds, probes: bool) -> None:
+    """With ``TrainConfig.probe_every`` > 1: the probes of the kept epoch, if it had none, from
+    ``model`` holding that epoch's (restored) weights, written into its history entries."""
+    keys = probe_keys(model)
+    kept = state.best_epoch - 1
+    entries = state.history.get(keys[0], []) if keys else []
+    if not probes or not 0 <= kept < len(entries) or entries[kept] is not None:
+        return
+    for key, value in probe_codes(model, probe_train_ds, val_ds).items():
+        state.history[key][kept] = value
+
+
 def evaluate(model, ds, num_classes) -> dict:
     """``emokit.metrics.classification_metrics`` of ``model`` on ``ds`` (WA, UA, recall, ...)."""
     y_true, probs = predict_dataset(model, ds)
@@ -532,7 +550,8 @@ def _append(history: dict, values: dict) -> None:
 def _write_summaries(writer, values: dict, epoch: int) -> None:
     with writer.as_default():
         for key, value in values.items():
-            tf.summary.scalar(key, value, step=epoch)
+            if value is not None:  # probes skipped this epoch (TrainConfig.probe_every)
+                tf.summary.scalar(key, value, step=epoch)
     writer.flush()
 
 
@@ -553,7 +572,8 @@ def fit(model: EmotionModel, train_ds, val_ds, config: TrainConfig, probe_train_
     (``FoldData.train_by_length``, the cheapest to encode, or ``train_in_order``), for the linear
     probes of ``config.monitor`` (no probes without it).
     History: per-epoch lists ``loss, ce, [disc_loss, disc_acc, disc_chance, pair_scale], lr,
-    val_wa, val_ua`` and with ``monitor`` ``[grad_ratio], probe_audio_ua, probe_text_ua``, plus
+    val_wa, val_ua`` and with ``monitor`` ``[grad_ratio], probe_audio_ua, probe_text_ua``
+    (None on epochs without probes, ``TrainConfig.probe_every``; never on the kept epoch), plus
     ``best_epoch`` (1-based), ``best_val_ua``, ``epochs_run``, ``stopped_early``.
     """
     if config.tensorboard_dir:  # before any work: TensorFlow >= 2.21 does not bring tensorboard
@@ -573,6 +593,7 @@ def fit(model: EmotionModel, train_ds, val_ds, config: TrainConfig, probe_train_
               if config.tensorboard_dir else None)
     num_classes = trainer.model.num_classes
     monitor_batch = next(iter(val_ds)) if config.monitor and trainer.regularized else None
+    probes = config.monitor and probe_train_ds is not None
     stopped_early = False
     for epoch in range(state.epoch, config.epochs):
         if state.wait >= config.patience:  # a resumed run that had already stopped
@@ -592,16 +613,18 @@ def fit(model: EmotionModel, train_ds, val_ds, config: TrainConfig, probe_train_
                                    "TrainConfig.learning_rate or clipnorm, a smaller "
                                    "ModelConfig.contrastive_weight, mixed_precision=False, and "
                                    "check the features for NaN/inf.") from None
-        probes = config.monitor and probe_train_ds is not None
-        if probes:  # the validation codes come from the validation pass itself
+        probe_now = probes and (epoch + 1) % config.probe_every == 0
+        if probe_now:  # the validation codes come from the validation pass itself
             val, val_codes = evaluate_and_encode(trainer.model, val_ds, num_classes)
         else:
             val = evaluate(trainer.model, val_ds, num_classes)
         logs.update(lr=lr, val_wa=val["wa"], val_ua=val["ua"])
         if monitor_batch is not None:
             logs["grad_ratio"] = trainer.gradient_ratio(*monitor_batch)
-        if probes:
+        if probe_now:
             logs.update(probe_codes(trainer.model, probe_train_ds, val_codes=val_codes))
+        elif probes:  # filled in for the kept epoch after training
+            logs.update(dict.fromkeys(probe_keys(trainer.model)))
         _append(state.history, logs)
         if config.verbose:
             print(f"  val WA {val['wa']:.4f}  UA {val['ua']:.4f}")
@@ -618,6 +641,7 @@ def fit(model: EmotionModel, train_ds, val_ds, config: TrainConfig, probe_train_
     stopped_early = stopped_early or state.wait >= config.patience
     if best_weights is not None:
         trainer.model.set_weights(best_weights)
+        _probe_kept_epoch(trainer.model, state, probe_train_ds, val_ds, probes)
     if trainer.model is not model:
         model.set_weights(trainer.model.get_weights())
     return {**state.history, "best_epoch": state.best_epoch, "best_val_ua": state.best_val_ua,

@@ -230,10 +230,12 @@ def converge(config, data, fold_number: int) -> list[dict]:
     """Every system of the preset on this fold, as the experiment trains them, to early stopping
     -> ``[{system, epochs, best_epoch, seconds}]``."""
     from emokit.experiment import train_and_evaluate
+    from emokit.presets import PRESETS
     from emokit.systems import BASELINE, expand_systems
 
+    preset = PRESETS[config.name]().train  # monitoring as the preset has it
     config = dataclasses.replace(config, train=dataclasses.replace(
-        config.train, monitor=PRESET_MONITOR[config.name]))
+        config.train, monitor=preset.monitor, probe_every=preset.probe_every))
     runs, baseline_weights = [], None
     for system in expand_systems(config):
         start = time.perf_counter()
@@ -249,9 +251,6 @@ def converge(config, data, fold_number: int) -> list[dict]:
     return runs
 
 
-PRESET_MONITOR: dict[str, bool] = {}
-
-
 def measure(args) -> dict:
     from emokit.experiment import load_corpus
     from emokit.folds import make_folds
@@ -259,7 +258,6 @@ def measure(args) -> dict:
     from emokit.presets import PRESETS
     from emokit.systems import expand_systems
 
-    PRESET_MONITOR[args.preset] = PRESETS[args.preset]().train.monitor
     config = scale_config(args.preset)
     start = time.perf_counter()
     utterances, features = load_corpus(config, workers=1)
@@ -283,7 +281,7 @@ def measure(args) -> dict:
               "cpu shares": shares(timed["cpu mean"], PRESETS[args.preset]().train.probe_every),
               "runs per fold": len(systems) * len(config.seeds), "folds": len(folds),
               "max epochs": config.train.epochs, "patience": config.train.patience,
-              "monitor in preset": PRESET_MONITOR[args.preset],
+              "monitor in preset": PRESETS[args.preset]().train.monitor,
               "systems": [s.name for s in systems],
               "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}"}
     print(split_table({args.preset: record}), flush=True)
@@ -319,15 +317,47 @@ def hours(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
 
 
-def projection(record: dict, epochs: tuple[float, float]) -> tuple[float, float]:
-    """Projected wall seconds of the whole preset for ``epochs`` = (fewest, most) per run:
-    runs x (epochs x epoch seconds + the per-run tests) + preparing every fold. The epoch is
-    the timed system's, with monitoring as the preset has it."""
+def preset_epoch(record: dict) -> float:
+    """Wall seconds of one epoch as the preset runs it: monitoring as the preset has it, probes
+    every ``probe_every``-th epoch."""
     m = record["mean"]
-    epoch = m["epoch"] - (0 if record["monitor in preset"] else sum(m[p] for p in MONITORING))
+    epoch = m["epoch"] - sum(m[p] for p in MONITORING)
+    if record["monitor in preset"]:
+        epoch += m["gradient ratio"] + m["probes"] / record["shares"].get("probe_every", 1)
+    return epoch
+
+
+def projection(record: dict) -> dict:
+    """Projected wall time of the whole preset on this machine: runs x (epochs x epoch + the
+    per-run tests) + preparing every fold. Epochs per run: measured (``--converge``: the mean
+    over the fold's runs), else the bounds the stopping rule allows (patience + 1, max epochs)."""
     runs = record["runs per fold"] * record["folds"]
-    return tuple(runs * (e * epoch + record["after training s"])
-                 + record["folds"] * record["prepare fold s"] for e in epochs)
+    epoch, prepare = preset_epoch(record), record["folds"] * record["prepare fold s"]
+    if record.get("converge"):
+        fold_seconds = sum(r["seconds"] for r in record["converge"])
+        epochs = [r["epochs"] for r in record["converge"]]
+        return {"runs": runs, "epoch s": epoch, "epochs": f"{min(epochs)}-{max(epochs)} measured "
+                f"(fold {record['fold']}, mean {sum(epochs) / len(epochs):.1f})",
+                "seconds": (record["folds"] * fold_seconds + prepare,),
+                "basis": f"fold {record['fold']}'s {len(epochs)} runs trained to early stopping "
+                         f"({fold_seconds:.0f} s) x {record['folds']} folds"}
+    low, high = record["patience"] + 1, record["max epochs"]
+    return {"runs": runs, "epoch s": epoch, "epochs": f"{low}-{high} (bounds, not measured)",
+            "seconds": tuple(runs * (e * epoch + record["after training s"]) + prepare
+                             for e in (low, high)),
+            "basis": f"{runs} runs x {low}-{high} epochs x {epoch:.0f} s"}
+
+
+def projection_table(records: dict[str, dict]) -> str:
+    head = ("| preset | runs | epoch (as the preset runs it) | epochs per run | projected wall "
+            "time, this machine | basis |")
+    lines = [head, "|---|---:|---:|---|---|---|"]
+    for name, r in records.items():
+        p = projection(r)
+        wall = " - ".join(hours(x) for x in p["seconds"])
+        lines.append(f"| `{name}` | {p['runs']} | {p['epoch s']:.0f} s | {p['epochs']} | {wall} "
+                     f"| {p['basis']} |")
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -347,6 +377,8 @@ def main() -> None:
             name, path = item.split("=", 1)
             records[name] = json.loads(Path(path).read_text())
         print(split_table(records))
+        print()
+        print(projection_table(records))
         return
     record = measure(args)
     if args.json:

@@ -317,10 +317,10 @@ def hours(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
 
 
-def preset_epoch(record: dict) -> float:
-    """Wall seconds of one epoch as the preset runs it: monitoring as the preset has it, probes
-    every ``probe_every``-th epoch."""
-    m = record["mean"]
+def preset_epoch(record: dict, mean: str = "mean") -> float:
+    """Seconds of one epoch as the preset runs it (``mean``: wall, or ``"cpu mean"``: CPU
+    seconds): monitoring as the preset has it, probes every ``probe_every``-th epoch."""
+    m = record[mean]
     epoch = m["epoch"] - sum(m[p] for p in MONITORING)
     if record["monitor in preset"]:
         epoch += m["gradient ratio"] + m["probes"] / record["shares"].get("probe_every", 1)
@@ -328,35 +328,42 @@ def preset_epoch(record: dict) -> float:
 
 
 def projection(record: dict) -> dict:
-    """Projected wall time of the whole preset on this machine: runs x (epochs x epoch + the
-    per-run tests) + preparing every fold. Epochs per run: measured (``--converge``: the mean
-    over the fold's runs), else the bounds the stopping rule allows (patience + 1, max epochs)."""
+    """Projected time of the whole preset on this machine: runs x (epochs x epoch + the per-run
+    tests) + preparing every fold, in wall seconds as measured (``seconds``) and scaled by the
+    epoch's CPU / wall seconds (``idle``: on an idle machine a run takes at most the CPU time it
+    used). Epochs per run: measured (``--converge``: the fold's runs), else the bounds the
+    stopping rule allows (patience + 1, max epochs)."""
     runs = record["runs per fold"] * record["folds"]
     epoch, prepare = preset_epoch(record), record["folds"] * record["prepare fold s"]
+    cpu_ratio = preset_epoch(record, "cpu mean") / epoch
     if record.get("converge"):
         fold_seconds = sum(r["seconds"] for r in record["converge"])
         epochs = [r["epochs"] for r in record["converge"]]
-        return {"runs": runs, "epoch s": epoch, "epochs": f"{min(epochs)}-{max(epochs)} measured "
-                f"(fold {record['fold']}, mean {sum(epochs) / len(epochs):.1f})",
-                "seconds": (record["folds"] * fold_seconds + prepare,),
+        seconds = (record["folds"] * fold_seconds + prepare,)
+        return {"runs": runs, "epoch s": epoch, "seconds": seconds,
+                "idle": tuple(x * cpu_ratio for x in seconds),
+                "epochs": f"{min(epochs)}-{max(epochs)}, measured",
                 "basis": f"fold {record['fold']}'s {len(epochs)} runs trained to early stopping "
                          f"({fold_seconds:.0f} s) x {record['folds']} folds"}
     low, high = record["patience"] + 1, record["max epochs"]
-    return {"runs": runs, "epoch s": epoch, "epochs": f"{low}-{high} (bounds, not measured)",
-            "seconds": tuple(runs * (e * epoch + record["after training s"]) + prepare
-                             for e in (low, high)),
-            "basis": f"{runs} runs x {low}-{high} epochs x {epoch:.0f} s"}
+    seconds = tuple(runs * (e * epoch + record["after training s"]) + prepare for e in (low, high))
+    return {"runs": runs, "epoch s": epoch, "seconds": seconds,
+            "idle": tuple(x * cpu_ratio for x in seconds),
+            "epochs": f"{low}-{high}: the stopping rule's bounds, not measured",
+            "basis": f"{runs} runs x {low}-{high} epochs x {epoch:.0f} s + tests"}
 
 
 def projection_table(records: dict[str, dict]) -> str:
-    head = ("| preset | runs | epoch (as the preset runs it) | epochs per run | projected wall "
-            "time, this machine | basis |")
-    lines = [head, "|---|---:|---:|---|---|---|"]
+    head = ("| preset | runs | epoch as the preset runs it (wall / CPU) | epochs per run | "
+            "projected wall time, loaded machine | idle machine, at most | basis |")
+    lines = [head, "|---|---:|---:|---|---|---|---|"]
     for name, r in records.items():
         p = projection(r)
         wall = " - ".join(hours(x) for x in p["seconds"])
-        lines.append(f"| `{name}` | {p['runs']} | {p['epoch s']:.0f} s | {p['epochs']} | {wall} "
-                     f"| {p['basis']} |")
+        idle = " - ".join(hours(x) for x in p["idle"])
+        lines.append(f"| `{name}` | {p['runs']} | {p['epoch s']:.0f} s / "
+                     f"{preset_epoch(r, 'cpu mean'):.0f} s | {p['epochs']} | {wall} | {idle} | "
+                     f"{p['basis']} |")
     return "\n".join(lines)
 
 

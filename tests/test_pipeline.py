@@ -292,3 +292,11 @@ def test_the_training_order_of_a_seed_stays_that_of_earlier_versions():
     plans = [[b.tolist() for b in train_batch_plan(lengths, config, epoch)] for epoch in (0, 1)]
     assert plans == [[[6, 10], [1, 3], [8, 7], [4, 0], [9, 2], [5]],
                      [[1, 3], [9, 10], [4, 2], [5, 8], [7], [6, 0]]]
+
+
+def test_train_by_length_yields_every_training_utterance_once_shortest_first():
+    rows, features = corpus()
+    data = prepare_fold(small_config(), rows, features, make_folds(rows, "session")[0])
+    lengths = np.concatenate([x["audio_mask"].sum(1) for x, _ in batches(data.train_by_length)])
+    assert np.all(np.diff(lengths) >= 0)
+    assert sorted(lengths) == sorted(len(a) for a in data.train_examples.audio)

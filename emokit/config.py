@@ -187,6 +187,11 @@ class TrainConfig:
     # validation UA on the audio code and on the text code alone (costs one extra forward pass
     # over train + val per epoch).
     monitor: bool = True
+    # With monitor: the linear probes (one forward pass over the training set, most of
+    # monitoring's cost) run on every probe_every-th epoch; the other epochs record null, except
+    # the kept (best) epoch, whose probes are run on the restored best weights after training.
+    # 1 = every epoch. The gradient ratio is recorded every epoch either way.
+    probe_every: int = 1
 
 
 @dataclass

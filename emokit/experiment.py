@@ -171,7 +171,7 @@ def train_and_evaluate(config: ExperimentConfig, system: System, fold_data, seed
                                         / run_dir.name)
     train_ds = fold_data.train_dataset(data_order_seed(fold_data.pipeline, seed))
     history = fit(model, train_ds, fold_data.val, train,
-                  probe_train_ds=fold_data.train_in_order)
+                  probe_train_ds=fold_data.train_by_length)
     y_true, probs = predict_dataset(model, fold_data.test)
     audio, text, labels = encode_dataset(model, fold_data.test)
     train_audio = train_text = None

@@ -28,7 +28,12 @@ Policies:
   same sequence of epochs (peeking at a batch with ``next(iter(ds))`` uses up epoch 0).
 - Validation and test: no shuffling, no bucketing, in ``val_ids`` / ``test_ids`` order.
 
-All arrays stay in memory; batches are padded in NumPy by a generator and prefetched.
+Padding happens once per set of examples, not per batch: :func:`pad_once` zero-pads every
+utterance to its own padded length (``padded_frames``) into one block per length, and a batch is
+gathered from the blocks (one copy per block it draws from), bit for bit the batch
+:func:`pad_batch` would build. :func:`prepare_fold` keeps the fold's examples as views into their
+blocks, so the padded copy costs only the padding. All arrays stay in memory; a generator gathers
+the batches and ``tf.data`` prefetches them.
 """
 
 from __future__ import annotations
@@ -52,12 +57,36 @@ from emokit.word_vectors import Coverage, load_pretrained_vectors, train_word_ve
 
 
 @dataclass
+class PaddedBlocks:
+    """Utterances zero-padded once, grouped by padded length, ready to be gathered into batches.
+
+    ``audio[k]``: ``(utterances, frames_k, feature_dim)`` float32, the utterances whose padded
+    length (:func:`padded_frames`) is ``frames[k]``; utterance ``i`` is row ``row[i]`` of block
+    ``block[i]`` and keeps its first ``lengths[i]`` frames. ``tokens``: ``(n, max_words)`` int32,
+    ``words (n,)`` the real words of each row. ``key``: the ``(max_frames, bucket_width,
+    max_words)`` they were padded for."""
+
+    audio: list[np.ndarray]
+    frames: np.ndarray  # (blocks,) int
+    block: np.ndarray  # (n,) int
+    row: np.ndarray  # (n,) int
+    lengths: np.ndarray  # (n,) int
+    tokens: np.ndarray  # (n, max_words) int32
+    words: np.ndarray  # (n,) int
+    key: tuple[int, int, int]
+
+
+@dataclass
 class Examples:
-    """Encoded utterances: audio ``(frames, feature_dim)`` and tokens ``(words,)`` per utterance."""
+    """Encoded utterances: audio ``(frames, feature_dim)`` and tokens ``(words,)`` per utterance.
+
+    ``blocks``: the same utterances padded once (:func:`pack_examples`), or None (then each
+    dataset made from them pads them once itself)."""
 
     audio: list[np.ndarray]
     tokens: list[np.ndarray]
     labels: np.ndarray  # (n,) int32
+    blocks: PaddedBlocks | None = None
 
 
 @dataclass
@@ -104,6 +133,15 @@ class FoldData:
         """The training utterances in ``train_ids`` order, unshuffled (for linear probes)."""
         return make_dataset(self.train_examples, self.pipeline, training=False)
 
+    @property
+    def train_by_length(self):
+        """The training utterances shortest first, unshuffled: each batch is padded only to its
+        own longest utterance's bucket, so encoding the whole set (the linear probes of every
+        epoch) costs about what the bucketed training batches cost, not the padding of
+        ``train_ids`` order (every batch near ``max_frames``). Its codes and labels come in this
+        order: for measures that do not depend on it."""
+        return make_dataset(self.train_examples, self.pipeline, training=False, by_length=True)
+
 
 def data_order_seed(config: PipelineConfig, run_seed: int) -> int:
     """The shuffle seed of the training data of a run with seed ``run_seed``: ``shuffle_seed +
@@ -136,11 +174,11 @@ def prepare_fold(config: ExperimentConfig, utterances: list[Utterance],
         {i: by_id[i].speaker for i in fold_ids}, config.features.normalization)
 
     def examples(ids):
-        return Examples(
-            audio=[truncate_frames(normalizer.transform(i, features[i]), config.pipeline)
-                   for i in ids],
-            tokens=[encode_tokens(tokens[i], vocab, config.pipeline) for i in ids],
-            labels=np.array([names.index(by_id[i].label) for i in ids], dtype=np.int32))
+        return pack_examples(
+            [truncate_frames(normalizer.transform(i, features[i]), config.pipeline) for i in ids],
+            [encode_tokens(tokens[i], vocab, config.pipeline) for i in ids],
+            np.array([names.index(by_id[i].label) for i in ids], dtype=np.int32),
+            config.pipeline)
 
     test_examples = examples(fold.test_ids)
     return FoldData(
@@ -235,6 +273,67 @@ def pad_batch(audio: list[np.ndarray], tokens: list[np.ndarray], labels: np.ndar
     return batch, np.asarray(labels, np.int32)
 
 
+def pad_once(audio: list[np.ndarray], tokens: list[np.ndarray],
+             config: PipelineConfig) -> PaddedBlocks:
+    """Every utterance zero-padded to its own padded length, one block per length (see
+    :class:`PaddedBlocks`); the first ``max_frames`` frames and ``max_words`` words are kept."""
+    lengths = np.array([min(len(a), config.max_frames) for a in audio], dtype=int)
+    padded = np.array([padded_frames(n, config) for n in lengths], dtype=int)
+    frames, block = np.unique(padded, return_inverse=True)
+    row = np.zeros(len(audio), dtype=int)
+    dim = audio[0].shape[1]
+    blocks = []
+    for k, length in enumerate(frames):
+        members = np.flatnonzero(block == k)
+        row[members] = np.arange(len(members))
+        padded_audio = np.zeros((len(members), length, dim), np.float32)
+        for r, i in enumerate(members):
+            padded_audio[r, : lengths[i]] = audio[i][: lengths[i]]
+        blocks.append(padded_audio)
+    words = np.array([min(len(t), config.max_words) for t in tokens], dtype=int)
+    token_rows = np.zeros((len(tokens), config.max_words), np.int32)
+    for i, (t, n) in enumerate(zip(tokens, words)):
+        token_rows[i, :n] = t[:n]
+    return PaddedBlocks(blocks, frames, block.ravel(), row, lengths, token_rows, words,
+                        _pad_key(config))
+
+
+def _pad_key(config: PipelineConfig) -> tuple[int, int, int]:
+    return (config.max_frames, config.bucket_width, config.max_words)
+
+
+def pack_examples(audio: list[np.ndarray], tokens: list[np.ndarray], labels: np.ndarray,
+                  config: PipelineConfig) -> Examples:
+    """:class:`Examples` padded once for ``config``, their ``audio`` views into the blocks
+    (the unpadded arrays are not kept)."""
+    blocks = pad_once(audio, tokens, config)
+    views = [blocks.audio[b][r, :n] for b, r, n in zip(blocks.block, blocks.row, blocks.lengths)]
+    return Examples(views, tokens, np.asarray(labels, np.int32), blocks)
+
+
+def gather_batch(blocks: PaddedBlocks, indices: np.ndarray,
+                 labels: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The batch of utterances ``indices`` cut from ``blocks``: the same arrays as
+    :func:`pad_batch` (frames padded to the longest, rounded up to ``bucket_width``)."""
+    indices = np.asarray(indices, dtype=int)
+    block_ids = blocks.block[indices]
+    frames = int(blocks.frames[block_ids].max())
+    first = block_ids[0]
+    if (block_ids == first).all():  # a bucketed batch: one gather
+        audio = blocks.audio[first][blocks.row[indices]]
+    else:
+        audio = np.zeros((len(indices), frames, blocks.audio[0].shape[2]), np.float32)
+        for k in np.unique(block_ids):
+            rows = block_ids == k
+            audio[rows, : blocks.frames[k]] = blocks.audio[k][blocks.row[indices[rows]]]
+    max_words = blocks.tokens.shape[1]
+    return ({"audio": audio,
+             "audio_mask": np.arange(frames) < blocks.lengths[indices, None],
+             "tokens": blocks.tokens[indices],
+             "text_mask": np.arange(max_words) < blocks.words[indices, None]},
+            np.asarray(labels, np.int32))
+
+
 def train_batch_plan(lengths: np.ndarray, config: PipelineConfig, epoch: int) -> list[np.ndarray]:
     """Index arrays of one training epoch's batches (see "Training order" above)."""
     rng = np.random.default_rng([config.shuffle_seed, epoch])
@@ -256,13 +355,15 @@ def _chunks(indices: np.ndarray, size: int) -> list[np.ndarray]:
     return [indices[start: start + size] for start in range(0, len(indices), size)]
 
 
-def make_dataset(examples: Examples, config: PipelineConfig, training: bool):
+def make_dataset(examples: Examples, config: PipelineConfig, training: bool,
+                 by_length: bool = False):
     """A ``tf.data.Dataset`` of padded batches of ``examples``.
 
     ``training``: bucketed (if ``config.bucket_by_length``) and reshuffled each epoch; otherwise
-    the examples' order, unshuffled. A training epoch's order is drawn when its pass yields its
-    first batch (an iterator that never yields does not count): to resume after ``k`` epochs,
-    take one batch from each of ``k`` passes, ``for _ in range(k): next(iter(dataset))``.
+    the examples' order, unshuffled, or with ``by_length`` shortest first (ties in order). A
+    training epoch's order is drawn when its pass yields its first batch (an iterator that never
+    yields does not count): to resume after ``k`` epochs, take one batch from each of ``k``
+    passes, ``for _ in range(k): next(iter(dataset))``.
     """
     import tensorflow as tf
 
@@ -270,11 +371,13 @@ def make_dataset(examples: Examples, config: PipelineConfig, training: bool):
         raise ValueError("no examples to batch (an empty split?)")
     lengths = np.array([len(a) for a in examples.audio])
     epochs = itertools.count()
+    blocks = examples.blocks
+    if blocks is None or blocks.key != _pad_key(config):
+        blocks = pad_once(examples.audio, examples.tokens, config)  # once per dataset
 
     def batches():
-        for idx in epoch_batches(lengths, config, training, epoch=next(epochs)):
-            yield pad_batch([examples.audio[i] for i in idx], [examples.tokens[i] for i in idx],
-                            examples.labels[idx], config)
+        for idx in epoch_batches(lengths, config, training, next(epochs), by_length):
+            yield gather_batch(blocks, idx, examples.labels[idx])
 
     dim = examples.audio[0].shape[1]
     signature = ({"audio": tf.TensorSpec((None, None, dim), tf.float32),
@@ -282,14 +385,16 @@ def make_dataset(examples: Examples, config: PipelineConfig, training: bool):
                   "tokens": tf.TensorSpec((None, config.max_words), tf.int32),
                   "text_mask": tf.TensorSpec((None, config.max_words), tf.bool)},
                  tf.TensorSpec((None,), tf.int32))
-    count = len(epoch_batches(lengths, config, training))  # the same every epoch
+    count = len(epoch_batches(lengths, config, training, 0, by_length))  # the same every epoch
     dataset = tf.data.Dataset.from_generator(batches, output_signature=signature)
     return dataset.apply(tf.data.experimental.assert_cardinality(count)).prefetch(tf.data.AUTOTUNE)
 
 
 def epoch_batches(lengths: np.ndarray, config: PipelineConfig, training: bool,
-                  epoch: int = 0) -> list[np.ndarray]:
-    """Index arrays of one epoch's batches: shuffled and bucketed for training, else in order."""
+                  epoch: int = 0, by_length: bool = False) -> list[np.ndarray]:
+    """Index arrays of one epoch's batches: shuffled and bucketed for training, else in order
+    (``by_length``: in order of length, shortest first)."""
     if training:
         return train_batch_plan(lengths, config, epoch)
-    return _chunks(np.arange(len(lengths)), config.batch_size)
+    order = np.argsort(lengths, kind="stable") if by_length else np.arange(len(lengths))
+    return _chunks(order, config.batch_size)

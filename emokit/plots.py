@@ -88,8 +88,10 @@ def plot_regularizer(histories: dict[str, dict]):
         if "grad_ratio" in history:
             ax_ratio.plot(epochs, history["grad_ratio"], color=colour, label=label)
         for key, style in (("probe_audio_ua", "-"), ("probe_text_ua", "--")):
-            if key in history:
-                line, = ax_probe.plot(epochs, history[key], style, color=colour,
+            # null: no probe that epoch (TrainConfig.probe_every)
+            probed = [(e, v) for e, v in zip(epochs, history.get(key, [])) if v is not None]
+            if probed:
+                line, = ax_probe.plot(*zip(*probed), style + ".", color=colour,
                                       label=f"{label} {key.split('_')[1]}")
                 colour = line.get_color()
     ax_acc.set(xlabel="epoch", ylabel="pair accuracy", title="discriminator (dotted: chance)")

@@ -15,9 +15,9 @@
   baseline and contrastive with the infonce, mine, mlp and bilinear pair losses at 3 weights each
   under ``pair_loss_scaling: grad_ratio`` (one grid for every kind: a weight is that fraction of
   CE's pull on the encoders; the scaling costs a second backward pass), 3 seeds: 225 runs.
-  Meant for a GPU. Measured on 2 shared CPU cores: generating the corpus 260 s, its features 70 s,
-  then about 25-30 s per epoch per run (up to 30 epochs, early stopping), i.e. about a day on CPU.
-  GPU: not measured yet. On a GPU, ``emokit.runtime.use_accelerator(config)`` turns on mixed
+  Meant for a GPU. On 2 shared CPU cores: generating the corpus 215-260 s, its features 70-95 s,
+  then days of training (measured epochs and the projected time: the README's preset table,
+  ``benchmarks/scale.py``). GPU: not measured yet. On a GPU, ``emokit.runtime.use_accelerator(config)`` turns on mixed
   precision and a larger batch (``benchmarks/gpu.py`` measures the GPU path).
 - ``paper``: Qian & Han's setup as far as it maps onto emokit, under the speaker-independent
   protocol: the paper code's InfoNCE discriminator (audio code -> MLP 320 -> 200, raw cosine
@@ -27,7 +27,9 @@
   (``warm_start_classifier: reinit``: the script loads only the encoders), and the
   ``baseline-continued`` control started the same way (the same extra epochs with the pair loss
   off). Batch 128, Adam 1e-3 without decay, patience 30, log-mel
-  input, 300-d word vectors, first 25 words, dropout 0.7. What is *not* the paper's: emokit's
+  input, 300-d word vectors, first 25 words, dropout 0.7. Monitoring on, its linear probes every
+  5th epoch and on the kept one (``train.probe_every``; every epoch they would cost about 45% of
+  the training steps' time, ``benchmarks/scale.py``). What is *not* the paper's: emokit's
   encoders (conv + GRU, not the paper's CNN on 128x128 spectrograms and LSTM on GloVe; set
   ``text.vectors_path: glove-wiki-gigaword-300`` for its vectors), model selection on validation
   UA (the code: validation CE), and the speaker-independent folds (the code: every 5th utterance
@@ -119,7 +121,10 @@ def paper() -> ExperimentConfig:
         model=ModelConfig(latent_dim=200, text_rnn_units=200, dropout=0.7,
                           discriminator="infonce", discriminator_units=320, temperature=None,
                           symmetric=False, pairing="instance", objective="convex"),
-        train=TrainConfig(epochs=100, learning_rate=1e-3, lr_decay=1.0, patience=30),
+        # linear probes every 5th epoch (and the kept one): every epoch they cost about 45% of
+        # the training steps on CPU (benchmarks/scale.py); training is the same either way
+        train=TrainConfig(epochs=100, learning_rate=1e-3, lr_decay=1.0, patience=30,
+                          probe_every=5),
         systems=["baseline", "contrastive"],
         contrastive_weights=list(PAPER_ALPHAS),
         init_from="baseline",

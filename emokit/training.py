@@ -395,25 +395,89 @@ def encode_dataset(model, ds) -> tuple[np.ndarray | None, np.ndarray | None, np.
             np.concatenate(labels).astype("int64"))
 
 
-def probe_codes(model, train_ds, val_ds) -> dict[str, float]:
+def probe_codes(model, train_ds, val_ds=None, val_codes=None) -> dict[str, float]:
     """Linear-probe validation UA of each code the model has: ``{"probe_audio_ua",
     "probe_text_ua"}`` (see :func:`emokit.probes.linear_probe_ua`). ``train_ds``: the training
-    utterances, unshuffled."""
+    utterances, one pass each; the validation codes from ``val_ds``, or ``val_codes`` already
+    computed (``(audio, text, labels)`` as :func:`encode_dataset` returns them)."""
     train_audio, train_text, train_y = encode_dataset(model, train_ds)
-    val_audio, val_text, val_y = encode_dataset(model, val_ds)
+    if val_codes is None:
+        val_codes = encode_dataset(model, val_ds)
+    val_audio, val_text, val_y = val_codes
     out = {}
-    for name, train_codes, val_codes in (("audio", train_audio, val_audio),
-                                         ("text", train_text, val_text)):
-        if train_codes is not None:
-            out[f"probe_{name}_ua"] = linear_probe_ua(train_codes, train_y, val_codes, val_y,
+    for name, train_part, val_part in (("audio", train_audio, val_audio),
+                                       ("text", train_text, val_text)):
+        if train_part is not None:
+            out[f"probe_{name}_ua"] = linear_probe_ua(train_part, train_y, val_part, val_y,
                                                       model.num_classes)
     return out
+
+
+def probe_keys(model) -> list[str]:
+    """The history keys :func:`probe_codes` fills for ``model``: one per code it has."""
+    return [f"probe_{name}_ua" for name in ("audio", "text")
+            if getattr(model, f"{name}_encoder", None) is not None]
+
+
+def _probe_kept_epoch(model, state: LoopState, probe_train_ds, val_ds, probes: bool) -> None:
+    """With ``TrainConfig.probe_every`` > 1: the probes of the kept epoch, if it had none, from
+    ``model`` holding that epoch's (restored) weights, written into its history entries."""
+    keys = probe_keys(model)
+    kept = state.best_epoch - 1
+    entries = state.history.get(keys[0], []) if keys else []
+    if not probes or not 0 <= kept < len(entries) or entries[kept] is not None:
+        return
+    for key, value in probe_codes(model, probe_train_ds, val_ds).items():
+        state.history[key][kept] = value
 
 
 def evaluate(model, ds, num_classes) -> dict:
     """``emokit.metrics.classification_metrics`` of ``model`` on ``ds`` (WA, UA, recall, ...)."""
     y_true, probs = predict_dataset(model, ds)
     return classification_metrics(y_true, probs.argmax(-1), num_classes)
+
+
+_PREDICT_ENCODE_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _predict_encode_function(model, input_spec):
+    """A compiled ``inputs -> (probabilities, audio_code, text_code)`` of ``model`` from one
+    forward pass (``call`` is ``classify(*encode(inputs))``), traced once per input signature."""
+    absorb_onednn_bool_notice()
+    signature = general_signature((input_spec,))
+    functions = _PREDICT_ENCODE_FUNCTIONS.setdefault(model, {})
+    key = repr(signature)
+    if key not in functions:
+        model_ref = weakref.ref(model)
+
+        def probabilities_and_codes(inputs):
+            audio, text = model_ref().encode(inputs, training=False)
+            logits = model_ref().classify(audio, text, training=False)
+            return tf.nn.softmax(logits), audio, text
+
+        functions[key] = own_function(probabilities_and_codes, input_signature=signature)
+    return functions[key]
+
+
+def evaluate_and_encode(model, ds, num_classes) -> tuple[dict, tuple]:
+    """:func:`evaluate` and :func:`encode_dataset` of ``model`` on ``ds`` from one forward pass
+    -> ``(metrics, (audio (n, d) or None, text (n, d) or None, labels (n,)))``."""
+    function = _predict_encode_function(model, ds.element_spec[0])
+    probs, audio, text, labels = [], [], [], []
+    for inputs, y in ds:
+        p, a, t = function(inputs)
+        probs.append(p.numpy())
+        if a is not None:
+            audio.append(np.asarray(a, dtype="float32"))
+        if t is not None:
+            text.append(np.asarray(t, dtype="float32"))
+        labels.append(np.asarray(y))
+    if not labels:
+        raise ValueError("the dataset yielded no batches: is the split empty?")
+    y_true = np.concatenate(labels).astype("int64")
+    metrics = classification_metrics(y_true, np.concatenate(probs).argmax(-1), num_classes)
+    return metrics, (np.concatenate(audio) if audio else None,
+                     np.concatenate(text) if text else None, y_true)
 
 
 @dataclasses.dataclass
@@ -492,7 +556,8 @@ def _append(history: dict, values: dict) -> None:
 def _write_summaries(writer, values: dict, epoch: int) -> None:
     with writer.as_default():
         for key, value in values.items():
-            tf.summary.scalar(key, value, step=epoch)
+            if value is not None:  # probes skipped this epoch (TrainConfig.probe_every)
+                tf.summary.scalar(key, value, step=epoch)
     writer.flush()
 
 
@@ -509,10 +574,12 @@ def fit(model: EmotionModel, train_ds, val_ds, config: TrainConfig, probe_train_
     """Train ``model`` in place with early stopping on validation UA -> history dict.
 
     ``train_ds``/``val_ds`` yield ``(inputs, labels)`` batches (see ``emokit.pipeline``).
-    ``probe_train_ds``: the training utterances *unshuffled* (``FoldData.train_in_order``), for
-    the linear probes of ``config.monitor`` (no probes without it).
+    ``probe_train_ds``: the training utterances, one pass each, unshuffled
+    (``FoldData.train_by_length``, the cheapest to encode, or ``train_in_order``), for the linear
+    probes of ``config.monitor`` (no probes without it).
     History: per-epoch lists ``loss, ce, [disc_loss, disc_acc, disc_chance, pair_scale], lr,
-    val_wa, val_ua`` and with ``monitor`` ``[grad_ratio], probe_audio_ua, probe_text_ua``, plus
+    val_wa, val_ua`` and with ``monitor`` ``[grad_ratio], probe_audio_ua, probe_text_ua``
+    (None on epochs without probes, ``TrainConfig.probe_every``; never on the kept epoch), plus
     ``best_epoch`` (1-based), ``best_val_ua``, ``epochs_run``, ``stopped_early``.
     """
     if config.tensorboard_dir:  # before any work: TensorFlow >= 2.21 does not bring tensorboard
@@ -532,6 +599,7 @@ def fit(model: EmotionModel, train_ds, val_ds, config: TrainConfig, probe_train_
               if config.tensorboard_dir else None)
     num_classes = trainer.model.num_classes
     monitor_batch = next(iter(val_ds)) if config.monitor and trainer.regularized else None
+    probes = config.monitor and probe_train_ds is not None
     stopped_early = False
     for epoch in range(state.epoch, config.epochs):
         if state.wait >= config.patience:  # a resumed run that had already stopped
@@ -551,12 +619,18 @@ def fit(model: EmotionModel, train_ds, val_ds, config: TrainConfig, probe_train_
                                    "TrainConfig.learning_rate or clipnorm, a smaller "
                                    "ModelConfig.contrastive_weight, mixed_precision=False, and "
                                    "check the features for NaN/inf.") from None
-        val = evaluate(trainer.model, val_ds, num_classes)
+        probe_now = probes and (epoch + 1) % config.probe_every == 0
+        if probe_now:  # the validation codes come from the validation pass itself
+            val, val_codes = evaluate_and_encode(trainer.model, val_ds, num_classes)
+        else:
+            val = evaluate(trainer.model, val_ds, num_classes)
         logs.update(lr=lr, val_wa=val["wa"], val_ua=val["ua"])
         if monitor_batch is not None:
             logs["grad_ratio"] = trainer.gradient_ratio(*monitor_batch)
-        if config.monitor and probe_train_ds is not None:
-            logs.update(probe_codes(trainer.model, probe_train_ds, val_ds))
+        if probe_now:
+            logs.update(probe_codes(trainer.model, probe_train_ds, val_codes=val_codes))
+        elif probes:  # filled in for the kept epoch after training
+            logs.update(dict.fromkeys(probe_keys(trainer.model)))
         _append(state.history, logs)
         if config.verbose:
             print(f"  val WA {val['wa']:.4f}  UA {val['ua']:.4f}")
@@ -574,6 +648,7 @@ def fit(model: EmotionModel, train_ds, val_ds, config: TrainConfig, probe_train_
     stopped_early = stopped_early or state.wait >= config.patience
     if best_weights is not None:
         trainer.model.set_weights(best_weights)
+        _probe_kept_epoch(trainer.model, state, probe_train_ds, val_ds, probes)
     if trainer.model is not model:
         model.set_weights(trainer.model.get_weights())
     return {**state.history, "best_epoch": state.best_epoch, "best_val_ua": state.best_val_ua,

@@ -143,6 +143,7 @@ RULES: dict[str, Rule] = {
     "train.patience": Rule(low=1, high=10_000),
     "train.seed": Rule(low=0, high=2**31 - 1),
     "train.verbose": Rule(low=0, high=2),
+    "train.probe_every": Rule(low=1, high=10_000),
     "protocol": Rule(choices=_choices_of("emokit.folds", "PROTOCOLS")),
     "folds": Rule(low=1, nonempty=True, unique=True),
     "seeds": Rule(low=0, high=2**31 - 1, nonempty=True, unique=True),

@@ -385,7 +385,7 @@ def test_the_run_seed_sets_the_data_order_and_paired_runs_share_it(monkeypatch):
                         labels=(np.arange(40) % 4).astype("int32"))
     pipeline = PipelineConfig(batch_size=8)
     fold = SimpleNamespace(feature_dim=6, vocab=list(range(20)), num_classes=4, val=None,
-                           train_in_order=None,
+                           train_in_order=None, train_by_length=None,
                            embedding_matrix=None, pipeline=pipeline,
                            train_dataset=lambda seed: make_dataset(
                                examples, dataclasses.replace(pipeline, shuffle_seed=seed), True))

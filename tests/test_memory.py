@@ -53,7 +53,8 @@ def _live_tf_functions() -> int:
 
 def _fold():
     train = fake_dataset(32, 8, seed=0)
-    return SimpleNamespace(train=train, train_in_order=train, val=fake_dataset(16, 8, seed=1),
+    return SimpleNamespace(train=train, train_in_order=train, train_by_length=train,
+                           val=fake_dataset(16, 8, seed=1),
                            test=fake_dataset(16, 8, seed=2), feature_dim=FEATURE_DIM,
                            vocab=range(VOCAB_SIZE), num_classes=NUM_CLASSES,
                            embedding_matrix=None, test_ids=[f"u{i}" for i in range(16)],

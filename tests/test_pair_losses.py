@@ -249,6 +249,16 @@ def test_monitoring_records_the_regularizer_and_does_not_change_training():
     assert "probe_audio_ua" not in plain and "grad_ratio" not in plain
     assert all(0 <= ua <= 1 for ua in watched["probe_text_ua"])
     assert watched["disc_chance"][0] == pytest.approx(1 / 8)  # one positive in a batch of 8
+    # probes every 2nd epoch: the same training and gradient ratios, the probes of epoch 2 and
+    # of the kept epoch (not 2 here: probed after training, on its restored weights), else None
+    sparse = fit(_model(**infonce), train, val, dataclasses.replace(QUIET, probe_every=2),
+                 probe_train_ds=probe_train)
+    assert sparse["val_ua"] == watched["val_ua"] and sparse["grad_ratio"] == watched["grad_ratio"]
+    probed = sorted({2, sparse["best_epoch"]})
+    assert sparse["best_epoch"] != 2, "the kept epoch must be one the loop did not probe"
+    for key in ("probe_audio_ua", "probe_text_ua"):
+        assert [e for e in (1, 2, 3) if sparse[key][e - 1] is not None] == probed, key
+        assert all(sparse[key][e - 1] == watched[key][e - 1] for e in probed), key
 
 
 def _with_pair_factor(model, factor):

@@ -8,7 +8,14 @@ import pytest
 from emokit.config import ExperimentConfig, PipelineConfig
 from emokit.folds import make_folds
 from emokit.manifest import Utterance
-from emokit.pipeline import Examples, make_dataset, prepare_fold, train_batch_plan
+from emokit.pipeline import (
+    Examples,
+    epoch_batches,
+    make_dataset,
+    pad_batch,
+    prepare_fold,
+    train_batch_plan,
+)
 
 DIM = 5
 
@@ -239,3 +246,57 @@ def test_each_read_of_train_starts_at_epoch_zero_and_resuming_replays_epochs():
         next(iter(resumed))
     np.testing.assert_array_equal(first_tokens(resumed), epochs[2])
     assert not np.array_equal(first_tokens(data.train_dataset(shuffle_seed=5)), epochs[0])
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batches_gathered_from_padded_blocks_are_those_padded_per_batch(training):
+    # the batches (and their order) of every epoch are exactly what padding each batch on its own
+    # gave before padding moved to once per fold: same seed, same numbers
+    data = examples(90, min_frames=20, max_frames=420)
+    data.tokens[3] = np.zeros(0, np.int32)  # a transcript without words
+    config = PipelineConfig(batch_size=8, max_frames=300, max_words=10, bucket_width=50,
+                            shuffle_seed=3)
+    dataset = make_dataset(data, config, training)
+    lengths = np.array([len(a) for a in data.audio])
+    for epoch in range(2):
+        plan = epoch_batches(lengths, config, training, epoch)
+        got = batches(dataset)
+        assert len(got) == len(plan)
+        for (x, y), idx in zip(got, plan):
+            want, want_y = pad_batch([data.audio[i] for i in idx], [data.tokens[i] for i in idx],
+                                     data.labels[idx], config)
+            np.testing.assert_array_equal(y, want_y)
+            for key, value in want.items():
+                assert x[key].dtype == value.dtype
+                np.testing.assert_array_equal(x[key], value)
+
+
+def test_prepared_examples_are_views_into_blocks_padded_once():
+    rows, features = corpus()
+    config = small_config()
+    data = prepare_fold(config, rows, features, make_folds(rows, "session")[0])
+    blocks = data.train_examples.blocks
+    assert blocks is not None and all(b.shape[1] % config.pipeline.bucket_width == 0
+                                      or b.shape[1] == config.pipeline.max_frames
+                                      for b in blocks.audio)
+    first = data.train_examples.audio[0]
+    assert np.shares_memory(first, blocks.audio[blocks.block[0]])
+    assert len(first) == blocks.lengths[0]
+
+
+def test_the_training_order_of_a_seed_stays_that_of_earlier_versions():
+    # results of a seed are comparable across versions only if its batches come in the same
+    # order: these are the batches the planner drew before padding moved to once per fold
+    lengths = np.array([10, 210, 20, 220, 30, 230, 40, 240, 250, 50, 120])
+    config = PipelineConfig(batch_size=2, bucket_width=100, shuffle_seed=7)
+    plans = [[b.tolist() for b in train_batch_plan(lengths, config, epoch)] for epoch in (0, 1)]
+    assert plans == [[[6, 10], [1, 3], [8, 7], [4, 0], [9, 2], [5]],
+                     [[1, 3], [9, 10], [4, 2], [5, 8], [7], [6, 0]]]
+
+
+def test_train_by_length_yields_every_training_utterance_once_shortest_first():
+    rows, features = corpus()
+    data = prepare_fold(small_config(), rows, features, make_folds(rows, "session")[0])
+    lengths = np.concatenate([x["audio_mask"].sum(1) for x, _ in batches(data.train_by_length)])
+    assert np.all(np.diff(lengths) >= 0)
+    assert sorted(lengths) == sorted(len(a) for a in data.train_examples.audio)

@@ -311,3 +311,18 @@ def test_warm_started_systems_are_compared_with_the_continued_baseline():
     assert "against `baseline-continued`: the fair comparison" in markdown
     assert "| contrastive-infonce-alpha0.1 |" in markdown.split("fair comparison")[1]
     assert "80.0 (25.0)" in markdown  # pair accuracy and its chance level
+
+
+def test_the_regularizer_plot_shows_only_the_epochs_that_were_probed():
+    # train.probe_every > 1 leaves null probes in the history: the plot draws the probed epochs
+    from emokit.plots import plot_regularizer
+
+    history = {"val_ua": [0.3, 0.4, 0.5, 0.45], "grad_ratio": [0.1, 0.2, 0.3, 0.3],
+               "probe_audio_ua": [None, 0.4, None, 0.5], "probe_text_ua": [0.3, None, None, 0.6]}
+    figure = plot_regularizer({"run": history})
+    probe_axis = figure.axes[2]
+    drawn = {line.get_label(): line.get_xydata().tolist() for line in probe_axis.get_lines()}
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+    assert drawn == {"run audio": [[2, 0.4], [4, 0.5]], "run text": [[1, 0.3], [4, 0.6]]}

@@ -26,7 +26,9 @@ from emokit.model import build_model
 from emokit.training import (
     Trainer,
     TrainingDiverged,
+    encode_dataset,
     evaluate,
+    evaluate_and_encode,
     fit,
     make_optimizer,
     predict_dataset,
@@ -129,6 +131,23 @@ def test_predict_dataset_returns_probabilities_in_dataset_order():
     assert probs.shape == (10, NUM_CLASSES)
     np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-5)
     np.testing.assert_allclose(probs, tf.nn.softmax(model(inputs)).numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("modalities", ["both", "audio"])
+def test_one_validation_pass_gives_the_metrics_and_codes_of_two(modalities):
+    # fit's monitoring takes the validation codes from the validation pass: the metrics and codes
+    # must be bit for bit those of evaluate and encode_dataset, or monitoring would change numbers
+    model = tiny_model(modalities=modalities, contrastive_weight=0.0)
+    ds = bucketed_dataset([(30, 5), (60, 8), (45, 3)], batch_size=6)
+    metrics, (audio, text, labels) = evaluate_and_encode(model, ds, NUM_CLASSES)
+    assert metrics == evaluate(model, ds, NUM_CLASSES)
+    want_audio, want_text, want_labels = encode_dataset(model, ds)
+    np.testing.assert_array_equal(audio, want_audio)
+    np.testing.assert_array_equal(labels, want_labels)
+    if modalities == "audio":
+        assert text is None and want_text is None
+    else:
+        np.testing.assert_array_equal(text, want_text)
 
 
 def test_resume_from_checkpoint_matches_an_uninterrupted_run(tmp_path):

@@ -325,23 +325,30 @@ def general_signature(element_spec):
     return tuple(tf.nest.map_structure(free, element_spec))
 
 
+def _compiled_per_signature(cache: weakref.WeakKeyDictionary, model, input_spec, body):
+    """``own_function(body(model_ref))`` for ``model`` and ``input_spec``, traced once per input
+    signature and kept in ``cache`` (keyed weakly by the model: the cache never keeps a model
+    alive, and ``body`` gets a weak reference for the same reason)."""
+    absorb_onednn_bool_notice()
+    signature = general_signature((input_spec,))
+    functions = cache.setdefault(model, {})
+    key = repr(signature)
+    if key not in functions:
+        functions[key] = own_function(body(weakref.ref(model)), input_signature=signature)
+    return functions[key]
+
+
 _PREDICT_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _predict_function(model, input_spec):
     """A compiled ``inputs -> probabilities`` of ``model``, traced once per input signature."""
-    absorb_onednn_bool_notice()
-    signature = general_signature((input_spec,))
-    functions = _PREDICT_FUNCTIONS.setdefault(model, {})
-    key = repr(signature)
-    if key not in functions:
-        model_ref = weakref.ref(model)  # the cache must not keep the model alive
-
+    def body(model_ref):
         def probabilities(inputs):
             return tf.nn.softmax(model_ref()(inputs, training=False))
+        return probabilities
 
-        functions[key] = own_function(probabilities, input_signature=signature)
-    return functions[key]
+    return _compiled_per_signature(_PREDICT_FUNCTIONS, model, input_spec, body)
 
 
 def predict_dataset(model, ds) -> tuple[np.ndarray, np.ndarray]:
@@ -363,18 +370,12 @@ _ENCODE_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def _encode_function(model, input_spec):
     """A compiled ``inputs -> (audio_code, text_code)`` of ``model``, traced once per input
     signature (and reused across calls: no retracing)."""
-    absorb_onednn_bool_notice()
-    signature = general_signature((input_spec,))
-    functions = _ENCODE_FUNCTIONS.setdefault(model, {})
-    key = repr(signature)
-    if key not in functions:
-        model_ref = weakref.ref(model)
-
+    def body(model_ref):
         def codes(inputs):
             return model_ref().encode(inputs, training=False)
+        return codes
 
-        functions[key] = own_function(codes, input_signature=signature)
-    return functions[key]
+    return _compiled_per_signature(_ENCODE_FUNCTIONS, model, input_spec, body)
 
 
 def encode_dataset(model, ds) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray]:
@@ -443,20 +444,14 @@ _PREDICT_ENCODE_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary
 def _predict_encode_function(model, input_spec):
     """A compiled ``inputs -> (probabilities, audio_code, text_code)`` of ``model`` from one
     forward pass (``call`` is ``classify(*encode(inputs))``), traced once per input signature."""
-    absorb_onednn_bool_notice()
-    signature = general_signature((input_spec,))
-    functions = _PREDICT_ENCODE_FUNCTIONS.setdefault(model, {})
-    key = repr(signature)
-    if key not in functions:
-        model_ref = weakref.ref(model)
-
+    def body(model_ref):
         def probabilities_and_codes(inputs):
             audio, text = model_ref().encode(inputs, training=False)
             logits = model_ref().classify(audio, text, training=False)
             return tf.nn.softmax(logits), audio, text
+        return probabilities_and_codes
 
-        functions[key] = own_function(probabilities_and_codes, input_signature=signature)
-    return functions[key]
+    return _compiled_per_signature(_PREDICT_ENCODE_FUNCTIONS, model, input_spec, body)
 
 
 def evaluate_and_encode(model, ds, num_classes) -> tuple[dict, tuple]:

@@ -70,10 +70,6 @@ class _Records(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-# one worker runs the whole module, so that the fixture's runs are trained once, not once per worker
-pytestmark = pytest.mark.xdist_group("memory")
-
-
 @pytest.fixture(scope="module")
 def five_runs():
     """Baseline, warm-started contrastive (grad-ratio scaled), audio, baseline, warm-started

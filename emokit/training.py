@@ -381,10 +381,17 @@ def _encode_function(model, input_spec):
 def encode_dataset(model, ds) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray]:
     """The model's latent codes for a whole dataset: ``(audio (n, latent_dim) or None,
     text (n, latent_dim) or None, labels (n,))``, in the order ``ds`` yields them."""
-    encode = _encode_function(model, ds.element_spec[0])
-    audio, text, labels = [], [], []
+    _, codes = _collect_codes(_encode_function(model, ds.element_spec[0]), ds)
+    return codes
+
+
+def _collect_codes(function, ds) -> tuple[list, tuple]:
+    """Run ``function(inputs) -> (*heads, audio_code, text_code)`` over every batch of ``ds``
+    -> (the batches' heads, ``(audio (n, d) or None, text (n, d) or None, labels (n,))``)."""
+    heads, audio, text, labels = [], [], [], []
     for inputs, y in ds:
-        a, t = encode(inputs)
+        *head, a, t = function(inputs)
+        heads.append(head)
         if a is not None:
             audio.append(np.asarray(a, dtype="float32"))
         if t is not None:
@@ -392,8 +399,9 @@ def encode_dataset(model, ds) -> tuple[np.ndarray | None, np.ndarray | None, np.
         labels.append(np.asarray(y))
     if not labels:
         raise ValueError("the dataset yielded no batches: is the split empty?")
-    return (np.concatenate(audio) if audio else None, np.concatenate(text) if text else None,
-            np.concatenate(labels).astype("int64"))
+    return heads, (np.concatenate(audio) if audio else None,
+                   np.concatenate(text) if text else None,
+                   np.concatenate(labels).astype("int64"))
 
 
 def probe_codes(model, train_ds, val_ds=None, val_codes=None) -> dict[str, float]:
@@ -457,22 +465,9 @@ def _predict_encode_function(model, input_spec):
 def evaluate_and_encode(model, ds, num_classes) -> tuple[dict, tuple]:
     """:func:`evaluate` and :func:`encode_dataset` of ``model`` on ``ds`` from one forward pass
     -> ``(metrics, (audio (n, d) or None, text (n, d) or None, labels (n,)))``."""
-    function = _predict_encode_function(model, ds.element_spec[0])
-    probs, audio, text, labels = [], [], [], []
-    for inputs, y in ds:
-        p, a, t = function(inputs)
-        probs.append(p.numpy())
-        if a is not None:
-            audio.append(np.asarray(a, dtype="float32"))
-        if t is not None:
-            text.append(np.asarray(t, dtype="float32"))
-        labels.append(np.asarray(y))
-    if not labels:
-        raise ValueError("the dataset yielded no batches: is the split empty?")
-    y_true = np.concatenate(labels).astype("int64")
-    metrics = classification_metrics(y_true, np.concatenate(probs).argmax(-1), num_classes)
-    return metrics, (np.concatenate(audio) if audio else None,
-                     np.concatenate(text) if text else None, y_true)
+    heads, codes = _collect_codes(_predict_encode_function(model, ds.element_spec[0]), ds)
+    probs = np.concatenate([np.asarray(p) for p, in heads])
+    return classification_metrics(codes[2], probs.argmax(-1), num_classes), codes
 
 
 @dataclasses.dataclass

@@ -4,7 +4,7 @@
                                             [--seeds 0 1] [--json out.json]
 
 For every fold (and seed) of the preset: build the ``baseline`` system's model, train it with the
-preset's ``TrainConfig`` (``emokit.training.fit`` ends holding its best weights, chosen on
+preset's ``TrainConfig`` (``emokit.training.loop.fit`` ends holding its best weights, chosen on
 validation UA), then call ``fit`` again on that model with a fresh ``TrainConfig`` of the same
 settings (the same number of epochs more, pair loss off, a fresh optimizer). Convergence is judged
 on the *validation* speakers, never on the test fold (choosing the training budget on test numbers
@@ -37,9 +37,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import yaml
 
-from emokit.experiment import expand_systems, load_corpus, system_config, with_setting
-from emokit.presets import get_preset
-from emokit.report import bootstrap_ci, wilcoxon_test
+from emokit.config.presets import get_preset
+from emokit.config.systems import expand_systems, system_config
+from emokit.evaluation.report import bootstrap_ci, wilcoxon_test
+from emokit.experiment.corpus import load_corpus
+from emokit.experiment.runner import with_setting
 
 
 def apply_overrides(config, assignments: list[str]):
@@ -58,7 +60,7 @@ def apply_overrides(config, assignments: list[str]):
 
 
 def _scores(model, fold_data) -> dict:
-    from emokit.training import evaluate
+    from emokit.training.loop import evaluate
 
     val = evaluate(model, fold_data.val, fold_data.num_classes)
     test = evaluate(model, fold_data.test, fold_data.num_classes)
@@ -69,9 +71,9 @@ def _scores(model, fold_data) -> dict:
 def train_then_continue(config, fold_data, seed: int) -> dict:
     """Train the baseline on one fold, score it, continue for as many epochs again, score
     again (validation and test UA/WA each time)."""
-    from emokit.model import build_model
-    from emokit.pipeline import data_order_seed
-    from emokit.training import fit
+    from emokit.data.pipeline import data_order_seed
+    from emokit.model.emotion_model import build_model
+    from emokit.training.loop import fit
 
     baseline = next(s for s in expand_systems(dataclasses.replace(config, systems=["baseline"])))
     cfg = system_config(config, baseline)
@@ -80,7 +82,7 @@ def train_then_continue(config, fold_data, seed: int) -> dict:
                         seed=seed)
     train = dataclasses.replace(cfg.train, seed=seed, verbose=0, checkpoint_dir=None,
                                 tensorboard_dir=None)
-    order = data_order_seed(fold_data.pipeline, seed)  # as emokit.experiment trains it
+    order = data_order_seed(fold_data.pipeline, seed)  # as emokit.experiment.runner trains it
     start = time.perf_counter()
     first = fit(model, fold_data.train_dataset(order), fold_data.val, train)
     seconds = time.perf_counter() - start
@@ -129,9 +131,9 @@ def main() -> None:
     parser.add_argument("--json", help="where to write the results")
     args = parser.parse_args()
 
-    from emokit.folds import make_folds
-    from emokit.paths import results_dir
-    from emokit.pipeline import prepare_fold
+    from emokit.core.paths import results_dir
+    from emokit.data.folds import make_folds
+    from emokit.data.pipeline import prepare_fold
 
     config = apply_overrides(get_preset(args.preset), args.set)
     seeds = args.seeds if args.seeds is not None else config.seeds

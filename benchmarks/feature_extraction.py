@@ -24,10 +24,10 @@ import numpy as np
 
 from data_prep.features import build_cache
 from data_prep.synthetic import COMPLETE_MARKER, generate
-from emokit.audio import load_audio
 from emokit.config import FeatureConfig
-from emokit.features import extract_features, load_features, write_shard
-from emokit.manifest import read_manifest, write_manifest
+from emokit.data.audio import load_audio
+from emokit.data.features import extract_features, load_features, write_shard
+from emokit.data.manifest import read_manifest, write_manifest
 
 
 def ensure_benchmark_corpus(folder: Path, size: str) -> Path:

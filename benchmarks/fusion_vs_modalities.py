@@ -10,7 +10,7 @@ For each corpus setting (``corpus.text_disagreement``, ``corpus.audio_ambiguity`
 - ``text-dominant``: clean text, ambiguous voices (0, 0.6);
 - ``audio-dominant``: clear voices, misleading text (0.6, 0).
 
-runs ``emokit.experiment.run_experiment`` with the systems ``audio``, ``text`` and ``baseline``
+runs ``emokit.experiment.runner.run_experiment`` with the systems ``audio``, ``text`` and ``baseline``
 (the preset's other settings, every fold and seed; the generator writes each setting's corpus to a
 folder of its own) and prints: setting, audio UA, text UA, fused UA, and "fused minus best
 modality" (the modality with the higher mean UA at that setting), paired by fold and seed, with a
@@ -72,10 +72,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 from converged_baseline import apply_overrides  # a sibling script: benchmarks/ is on sys.path
 
-from emokit.experiment import experiment_dir, run_experiment
-from emokit.presets import get_preset
-from emokit.report import bootstrap_ci, paired_differences, wilcoxon_test
-from emokit.runstore import load_runs
+from emokit.config.presets import get_preset
+from emokit.evaluation.report import bootstrap_ci, paired_differences, wilcoxon_test
+from emokit.evaluation.runstore import load_runs
+from emokit.experiment.runner import experiment_dir, run_experiment
 
 SETTINGS = {  # name -> (text_disagreement, audio_ambiguity)
     "default": (None, None),

@@ -5,7 +5,7 @@
 
 1. **Training step**, baseline and contrastive, in fp32 and mixed precision, with XLA off and on
    (``TrainConfig.mixed_precision`` / ``xla``; a variant that fails, e.g. XLA around cuDNN's GRU
-   op, is reported with its error), on batches made by ``emokit.pipeline``.
+   op, is reported with its error), on batches made by ``emokit.data.pipeline``.
 2. **cuDNN**: whether the GRUs run cuDNN's fused kernel. Keras 3 on TensorFlow picks it when a GPU
    is visible and the GRU has its default settings (tanh/sigmoid, ``reset_after``, a bias, no
    recurrent dropout, not unrolled); the kernel then asserts at run time that every mask is
@@ -13,7 +13,7 @@
    step and checks every mask of one pipeline epoch.
 3. **One IEMOCAP-size fold** (4,400 training and 550 validation utterances of 100-2,000 frames,
    1-40 words) of baseline and regularized training with the ``full`` preset's model under
-   ``emokit.runtime.use_accelerator``: seconds per epoch (training pass + validation) and the
+   ``emokit.training.runtime.use_accelerator``: seconds per epoch (training pass + validation) and the
    memory peak (GPU: TensorFlow's allocator peak; CPU: the process' peak RSS).
 4. **The ``full`` preset's wall time**, projected from those epoch times: every run (systems x
    folds x seeds) at its epoch cap, and at the shortest early stop (``patience + 1`` epochs).
@@ -42,11 +42,11 @@ from pipeline import random_examples
 from train_step import seconds_per_step
 
 from emokit.config import ExperimentConfig, ModelConfig, TrainConfig
-from emokit.features import feature_dim
-from emokit.model import build_model
-from emokit.pipeline import Examples, make_dataset
-from emokit.presets import full
-from emokit.runtime import use_accelerator
+from emokit.config.presets import full
+from emokit.data.features import feature_dim
+from emokit.data.pipeline import Examples, make_dataset
+from emokit.model.emotion_model import build_model
+from emokit.training.runtime import use_accelerator
 
 VOCAB_SIZE = 3000
 NUM_CLASSES = 4
@@ -112,7 +112,7 @@ def systems(config: ExperimentConfig) -> dict[str, ModelConfig]:
 
 
 def trainer_for(model_config: ModelConfig, train_config: TrainConfig, dim: int):
-    from emokit.training import Trainer
+    from emokit.training.loop import Trainer
 
     return Trainer(build_model(model_config, dim, VOCAB_SIZE, NUM_CLASSES), train_config)
 
@@ -203,7 +203,7 @@ def memory_peak_mb() -> tuple[float, str]:
 
 def train_fold(config: ExperimentConfig, data: dict, epochs: int) -> list[dict]:
     """Seconds per epoch (training pass + validation) and memory peak of each system."""
-    from emokit.training import evaluate
+    from emokit.training.loop import evaluate
 
     train_ds = make_dataset(data["train"], config.pipeline, training=True)
     val_ds = make_dataset(data["val"], config.pipeline, training=False)
@@ -232,7 +232,7 @@ def project_full(config: ExperimentConfig, fold_rows: list[dict]) -> dict:
     """The ``full`` preset's training time from the measured epochs: unimodal runs are
     counted at the baseline's epoch time (an upper bound), contrastive runs at the regularized
     one; plus each run's first-epoch (tracing) overhead."""
-    from emokit.experiment import expand_systems
+    from emokit.config.systems import expand_systems
 
     by_name = {row["system"]: row for row in fold_rows}
     folds, seeds = 5, len(config.seeds)
@@ -311,7 +311,7 @@ def main(argv=None) -> dict:
     if args.json:
         out = Path(args.json)
     else:
-        from emokit.paths import results_dir
+        from emokit.core.paths import results_dir
 
         out = results_dir() / "benchmarks" / ("gpu-smoke.json" if args.smoke else "gpu.json")
     out.parent.mkdir(parents=True, exist_ok=True)

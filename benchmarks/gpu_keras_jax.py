@@ -1,12 +1,12 @@
 """Time one jitted emokit training step under Keras 3's JAX backend (a proxy for the GPU path).
 
 TensorFlow is not available on the lent GPU machine, so this builds the paper-sized model from
-emokit's own Keras 3 layers (``emokit.layers``) and losses (``emokit.losses``), which import only
+emokit's own Keras 3 layers (``emokit.model.layers``) and losses (``emokit.model.losses``), which import only
 keras, and times a full training step with JAX:
 
     forward -> CE + 0.5 * InfoNCE pair loss (label pairing) -> jax.value_and_grad over the
     trainable variables (model.stateless_call) -> Adam (global_clipnorm 1.0, as
-    emokit.training.make_optimizer; LossScaleOptimizer under mixed_float16)
+    emokit.training.loop.make_optimizer; LossScaleOptimizer under mixed_float16)
 
 for batch sizes 32/128/512 x dtype policies float32 / mixed_bfloat16 / mixed_float16, plus the
 baseline (no pair loss, no discriminator) at batch 128 float32. Inputs are random and shaped like
@@ -46,14 +46,14 @@ import jax
 import keras
 import numpy as np
 
-from emokit.layers import (
+from emokit.model.layers import (
     AudioEncoder,
     ConcatFusion,
     EmotionClassifier,
     PairDiscriminator,
     TextEncoder,
 )
-from emokit.losses import classification_loss, combine_losses, pair_loss
+from emokit.model.losses import classification_loss, combine_losses, pair_loss
 
 
 @dataclasses.dataclass(frozen=True)
@@ -263,7 +263,7 @@ def environment():
             "device": str(device), "device_kind": getattr(device, "device_kind", None),
             "platform": device.platform, "jax_default_matmul_precision":
                 jax.config.jax_default_matmul_precision,
-            "emokit_layers": sys.modules["emokit.layers"].__file__}
+            "emokit_layers": sys.modules["emokit.model.layers"].__file__}
 
 
 def markdown_table(results):

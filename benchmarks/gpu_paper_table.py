@@ -2,7 +2,7 @@
 
 TensorFlow cannot be installed on the GPU machine lent to this project (no network there, and its
 GPU wheels are far larger than what can be carried), so this measures emokit's own layers under
-Keras 3's JAX backend (``gpu_keras_jax.BenchModel``) at the sizes of ``emokit.presets.paper()``:
+Keras 3's JAX backend (``gpu_keras_jax.BenchModel``) at the sizes of ``emokit.config.presets.paper()``:
 log-mel 128, 800 frames, 25 words, latent 200, text GRU 200, dropout 0.7, the paper code's
 InfoNCE (MLP 320, raw cosine, instance pairs) under the convex objective, batch 128.
 
@@ -11,7 +11,7 @@ InfoNCE (MLP 320, raw cosine, instance pairs) under the convex objective, batch 
 2. N = 1, 2, 4, 8 processes at once, each training its own model on the same GPU (what
    ``--jobs N`` does; ``XLA_PYTHON_CLIENT_PREALLOCATE=false`` so that each takes only what it
    uses): the steps each finishes in a common timed window -> utterances/s of all together.
-3. The projection: the preset's runs (``emokit.systems.expand_systems`` x 5 folds x seeds), an
+3. The projection: the preset's runs (``emokit.config.systems.expand_systems`` x 5 folds x seeds), an
    IEMOCAP-size fold (3,872 training, 553 validation, 1,106 test utterances on average), per
    epoch the training steps, the validation pass and, with ``train.monitor``, the probes' forward
    pass over train + validation; warm-started runs wait for their fold's baseline; at the epoch
@@ -47,8 +47,8 @@ import jax
 import keras
 from gpu_keras_jax import Dims, build, environment, make_train_step, random_batch
 
-from emokit import presets
-from emokit.systems import expand_systems
+from emokit.config import presets
+from emokit.config.systems import expand_systems
 
 FOLDS = 5
 # An IEMOCAP-size fold, averaged over the 5 session folds (5,531 four-class utterances): the test

@@ -4,7 +4,7 @@
 
 Trains ``--runs`` runs of the quick preset's systems in turn (audio, text, baseline,
 contrastive, ...) on one fold of the built-in mini corpus, in one process, through
-``emokit.experiment.train_and_evaluate`` (what ``run_experiment`` and the notebooks call), and
+``emokit.experiment.runs.train_and_evaluate`` (what ``run_experiment`` and the notebooks call), and
 prints the resident memory (RSS) after each run and the growth per run between the first and the
 last run of one system. ``--epochs`` overrides the preset's 12 epochs (fewer epochs: the same
 objects per run, less time). Target: growth per run well under 10 MB.
@@ -48,11 +48,12 @@ def main() -> None:
     parser.add_argument("--preset", default="quick")
     args = parser.parse_args()
 
-    from emokit.experiment import load_corpus, train_and_evaluate
-    from emokit.folds import make_folds
-    from emokit.pipeline import prepare_fold
-    from emokit.presets import get_preset
-    from emokit.systems import expand_systems
+    from emokit.config.presets import get_preset
+    from emokit.config.systems import expand_systems
+    from emokit.data.folds import make_folds
+    from emokit.data.pipeline import prepare_fold
+    from emokit.experiment.corpus import load_corpus
+    from emokit.experiment.runs import train_and_evaluate
 
     config = get_preset(args.preset)
     if args.epochs:

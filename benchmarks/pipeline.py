@@ -3,9 +3,9 @@
 Builds IEMOCAP-sized random data (5,531 utterances, 100-2,000 frames of the default feature
 dimension, 1-40 words), then measures:
 
-- batches per second of one training epoch of ``emokit.pipeline.make_dataset`` (bucketed and
+- batches per second of one training epoch of ``emokit.data.pipeline.make_dataset`` (bucketed and
   not), with the share of padded frames;
-- the time of one training step of a model on those batches: the real ``emokit.model`` baseline
+- the time of one training step of a model on those batches: the real ``emokit.model.emotion_model`` baseline
   when it is importable, else a stand-in of similar size (Conv1D 64 + GRU 64 on audio, GRU 64 on
   tokens), said in the output.
 
@@ -25,8 +25,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 
 from emokit.config import ExperimentConfig
-from emokit.features import feature_dim
-from emokit.pipeline import Examples, make_dataset, truncate_frames
+from emokit.data.features import feature_dim
+from emokit.data.pipeline import Examples, make_dataset, truncate_frames
 
 
 def random_examples(count: int, dim: int, config, seed: int = 0) -> Examples:
@@ -53,15 +53,15 @@ def time_epoch(dataset) -> tuple[float, int, float]:
 
 
 def build_step_model(config: ExperimentConfig, dim: int, vocab_size: int):
-    """The real baseline model if ``emokit.model`` exists, else a similar-size stand-in."""
+    """The real baseline model if ``emokit.model.emotion_model`` exists, else a similar-size stand-in."""
     import keras
 
     try:
-        from emokit.model import build_model
+        from emokit.model.emotion_model import build_model
 
-        return build_model(config.model, dim, vocab_size, 4), "emokit.model baseline"
+        return build_model(config.model, dim, vocab_size, 4), "emokit.model.emotion_model baseline"
     except ImportError as e:
-        reason = f"stand-in Conv1D+GRU 64 / GRU 64 (emokit.model not importable: {e})"
+        reason = f"stand-in Conv1D+GRU 64 / GRU 64 (emokit.model.emotion_model not importable: {e})"
     audio = keras.Input((None, dim), name="audio")
     audio_mask = keras.Input((None,), dtype="bool", name="audio_mask")
     tokens = keras.Input((config.pipeline.max_words,), dtype="int32", name="tokens")

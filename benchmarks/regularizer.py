@@ -10,7 +10,7 @@ discriminator kind at the same weight:
   ``|scale * w * grad L| / |grad CE term|`` on the encoders' weights (the step's
   ``step_grad_ratio``; the CE term is ``CE`` under ``objective: sum`` and ``(1 - alpha) CE``
   under ``convex``), for every step of ``--epochs`` epochs on the first of ``--folds``: median
-  and 5th-95th percentile per kind. The target is the weight. It drives ``emokit.training.Trainer``
+  and 5th-95th percentile per kind. The target is the weight. It drives ``emokit.training.loop.Trainer``
   directly, so the same file measures an older Trainer too (put that checkout first on
   ``PYTHONPATH``).
 - ``tables``: the preset's baseline and the regularized systems, first as configured
@@ -38,7 +38,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 
 from emokit.config import DISCRIMINATORS
-from emokit.presets import get_preset
+from emokit.config.presets import get_preset
 
 
 def applied_ratios(config, fold_data, kind: str, weight: float, epochs: int,
@@ -47,8 +47,8 @@ def applied_ratios(config, fold_data, kind: str, weight: float, epochs: int,
     every step's applied pull ratio ``(steps,)``."""
     import keras
 
-    from emokit.model import build_model
-    from emokit.training import Trainer, learning_rate_at
+    from emokit.model.emotion_model import build_model
+    from emokit.training.loop import Trainer, learning_rate_at
 
     model_config = dataclasses.replace(config.model, discriminator=kind, pairing="instance",
                                        contrastive_weight=weight, pair_loss_scaling="grad_ratio")
@@ -75,9 +75,9 @@ def summarize_ratios(ratios: np.ndarray) -> dict:
 
 
 def steps_part(config, args) -> dict:
-    from emokit.experiment import load_corpus
-    from emokit.folds import make_folds
-    from emokit.pipeline import prepare_fold
+    from emokit.data.folds import make_folds
+    from emokit.data.pipeline import prepare_fold
+    from emokit.experiment.corpus import load_corpus
 
     utterances, features = load_corpus(config)
     folds = make_folds(utterances, config.protocol, config.pipeline.validation_speakers)
@@ -95,8 +95,8 @@ def steps_part(config, args) -> dict:
 
 
 def tables_part(config, args) -> None:
-    from emokit.experiment import run_experiment
-    from emokit.report import to_markdown
+    from emokit.evaluation.report import to_markdown
+    from emokit.experiment.runner import run_experiment
 
     for scaling in ("none", "grad_ratio"):
         model = dataclasses.replace(config.model, pair_loss_scaling=scaling, pairing="instance")

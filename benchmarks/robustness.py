@@ -1,4 +1,4 @@
-"""Time of ``python -m emokit.robustness`` over a finished quick experiment (target: at most a
+"""Time of ``python -m emokit.experiment.robustness`` over a finished quick experiment (target: at most a
 quarter of the quick command's time, i.e. about 60 s on 2 idle CPU cores).
 
     python benchmarks/robustness.py results/quick
@@ -49,7 +49,7 @@ def main() -> None:
         shutil.copytree(source, copy, ignore=shutil.ignore_patterns(
             "robustness", "robustness.csv", "robustness.md", "robustness.png"))
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg")
-        command = [sys.executable, "-m", "emokit.robustness", str(copy)]
+        command = [sys.executable, "-m", "emokit.experiment.robustness", str(copy)]
         wall, cpu, log = _timed(command, env)
         rows = (copy / "robustness.csv").read_text().count("\n") - 1
         print(log[log.index("| condition"):].strip())

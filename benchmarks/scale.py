@@ -6,7 +6,7 @@
 
 On the built-in corpus at IEMOCAP size (5,531 utterances; built with its feature cache on the
 first call) it trains one run of ``--system`` (default: the preset's first regularized system) on
-fold ``--fold`` through ``emokit.training.fit``, with monitoring on and a checkpoint every epoch,
+fold ``--fold`` through ``emokit.training.loop.fit``, with monitoring on and a checkpoint every epoch,
 and times each part of each epoch inside ``fit``:
 
 - **training steps**: the pass over the training set minus the time it waited for a batch;
@@ -54,7 +54,7 @@ def peak_rss_mb() -> float:
 class TimedDataset:
     """A dataset whose iteration records the seconds spent waiting for each batch.
 
-    Passes ``element_spec`` and ``cardinality`` through, so ``emokit.training.fit`` takes it as
+    Passes ``element_spec`` and ``cardinality`` through, so ``emokit.training.loop.fit`` takes it as
     it takes the ``tf.data.Dataset`` it wraps."""
 
     def __init__(self, dataset, clock: EpochClock):
@@ -127,16 +127,16 @@ class EpochClock:
 
 
 def instrumented_fit(model, train_ds, val_ds, train_config, probe_train_ds):
-    """``emokit.training.fit`` with every part of each epoch timed -> (history, per-epoch split
+    """``emokit.training.loop.fit`` with every part of each epoch timed -> (history, per-epoch split
     in wall seconds, the same in CPU seconds)."""
-    from emokit import training
+    from emokit.training import loop
 
     clock = EpochClock()
     saved = {(owner, name): getattr(owner, name)
-             for owner, name in ((training, "evaluate"), (training, "evaluate_and_encode"),
-                                 (training, "probe_codes"), (training.Trainer, "run_epoch"),
-                                 (training.Trainer, "gradient_ratio"),
-                                 (training.Checkpoints, "save"))
+             for owner, name in ((loop, "evaluate"), (loop, "evaluate_and_encode"),
+                                 (loop, "probe_codes"), (loop.Trainer, "run_epoch"),
+                                 (loop.Trainer, "gradient_ratio"),
+                                 (loop.Checkpoints, "save"))
              if hasattr(owner, name)}  # (evaluate_and_encode: not in trees before issue 19)
     parts = {"evaluate": "validation", "evaluate_and_encode": "validation",
              "probe_codes": "probes", "run_epoch": "train pass",
@@ -144,7 +144,7 @@ def instrumented_fit(model, train_ds, val_ds, train_config, probe_train_ds):
     try:
         for (owner, name), function in saved.items():
             setattr(owner, name, clock.timed(parts[name], function, name == "run_epoch"))
-        history = training.fit(model, TimedDataset(train_ds, clock), val_ds, train_config,
+        history = loop.fit(model, TimedDataset(train_ds, clock), val_ds, train_config,
                                probe_train_ds=probe_train_ds)
         fit_end, cpu_end = time.perf_counter(), time.process_time()
     finally:
@@ -182,7 +182,7 @@ def shares(split: dict[str, float], probe_every: int = 1) -> dict[str, float]:
 
 def scale_config(preset: str):
     """The preset at IEMOCAP size, monitoring on with probes every epoch (to time them), quiet."""
-    from emokit.presets import PRESETS
+    from emokit.config.presets import PRESETS
 
     config = PRESETS[preset]()
     return dataclasses.replace(
@@ -192,7 +192,7 @@ def scale_config(preset: str):
 
 def after_training_seconds(model, data) -> float:
     """What a finished run does besides training: test predictions, test and training codes."""
-    from emokit.training import encode_dataset, predict_dataset
+    from emokit.training.loop import encode_dataset, predict_dataset
 
     start = time.perf_counter()
     predict_dataset(model, data.test)
@@ -203,10 +203,10 @@ def after_training_seconds(model, data) -> float:
 
 def time_epochs(config, system, data, epochs: int, seed: int = 0) -> dict:
     """Train ``system`` for ``epochs`` epochs (no early stopping) -> its per-epoch split."""
-    from emokit.model import build_model
-    from emokit.pipeline import data_order_seed
-    from emokit.systems import system_config
-    from emokit.training import release_run_state
+    from emokit.config.systems import system_config
+    from emokit.data.pipeline import data_order_seed
+    from emokit.model.emotion_model import build_model
+    from emokit.training.loop import release_run_state
 
     cfg = system_config(config, system)
     model = build_model(cfg.model, data.feature_dim, len(data.vocab), data.num_classes,
@@ -229,9 +229,9 @@ def time_epochs(config, system, data, epochs: int, seed: int = 0) -> dict:
 def converge(config, data, fold_number: int) -> list[dict]:
     """Every system of the preset on this fold, as the experiment trains them, to early stopping
     -> ``[{system, epochs, best_epoch, seconds}]``."""
-    from emokit.experiment import train_and_evaluate
-    from emokit.presets import PRESETS
-    from emokit.systems import BASELINE, expand_systems
+    from emokit.config.presets import PRESETS
+    from emokit.config.systems import BASELINE, expand_systems
+    from emokit.experiment.runs import train_and_evaluate
 
     preset = PRESETS[config.name]().train  # monitoring as the preset has it
     config = dataclasses.replace(config, train=dataclasses.replace(
@@ -252,11 +252,11 @@ def converge(config, data, fold_number: int) -> list[dict]:
 
 
 def measure(args) -> dict:
-    from emokit.experiment import load_corpus
-    from emokit.folds import make_folds
-    from emokit.pipeline import prepare_fold
-    from emokit.presets import PRESETS
-    from emokit.systems import expand_systems
+    from emokit.config.presets import PRESETS
+    from emokit.config.systems import expand_systems
+    from emokit.data.folds import make_folds
+    from emokit.data.pipeline import prepare_fold
+    from emokit.experiment.corpus import load_corpus
 
     config = scale_config(args.preset)
     start = time.perf_counter()

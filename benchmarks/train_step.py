@@ -60,8 +60,8 @@ def seconds_per_step(steps_by_name, inputs, labels, rounds):
 
 
 def trainer_for(model_config, train_config):
-    from emokit.model import build_model
-    from emokit.training import Trainer
+    from emokit.model.emotion_model import build_model
+    from emokit.training.loop import Trainer
 
     model = build_model(model_config, FEATURE_DIM, VOCAB_SIZE, NUM_CLASSES)
     return Trainer(model, train_config)
@@ -95,7 +95,7 @@ def main():
     labels = tf.constant(labels)
     base_config = ModelConfig()
     if args.preset:
-        from emokit.presets import PRESETS
+        from emokit.config.presets import PRESETS
 
         base_config = PRESETS[args.preset]().model
     print(f"ModelConfig: {base_config}")

@@ -16,7 +16,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from emokit.manifest import read_manifest
+from emokit.data.manifest import read_manifest
 
 
 def mfcc_statistics(path: str | Path, n_mfcc: int = 20) -> np.ndarray:

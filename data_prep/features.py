@@ -32,14 +32,14 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from data_prep._workers import end_with_parent
-from emokit.atomic import storage_error, write_atomic
-from emokit.audio import load_audio
-from emokit.cli import run_cli
 from emokit.config import ExperimentConfig, FeatureConfig
-from emokit.errors import DataError
-from emokit.features import COMPLETE_MARKER, extract_features, feature_dim, write_shard
-from emokit.lock import data_lock
-from emokit.manifest import read_manifest
+from emokit.core.atomic import storage_error, write_atomic
+from emokit.core.cli import run_cli
+from emokit.core.errors import DataError
+from emokit.core.lock import data_lock
+from emokit.data.audio import load_audio
+from emokit.data.features import COMPLETE_MARKER, extract_features, feature_dim, write_shard
+from emokit.data.manifest import read_manifest
 
 CHUNK_SIZE = 64  # utterances per shard: ~90 files for IEMOCAP's 5.5k labelled turns
 
@@ -68,7 +68,7 @@ def build_cache(manifest_path: str | Path, release_root: str | Path, config: Fea
 
     Idempotent (an up-to-date cache is left alone) and resumable (finished shards are kept).
     ``workers`` processes share the work (default: every core; 1 runs in this process).
-    Read the result with ``emokit.features.load_features(cache_folder, ids)``.
+    Read the result with ``emokit.data.features.load_features(cache_folder, ids)``.
     """
     manifest_path = Path(manifest_path).expanduser()
     out = cache_dir(manifest_path, config, cache_root)
@@ -176,7 +176,7 @@ def _is_up_to_date(out: Path, chunks: dict[str, list[_Item]]) -> bool:
 
 
 def _run(todo: dict[str, list[_Item]], out: Path, config: FeatureConfig, workers, progress):
-    from emokit.optional import progress_bar
+    from emokit.core.optional import progress_bar
 
     workers = min(workers or os.cpu_count() or 1, len(todo))
     bar = progress_bar()(total=sum(map(len, todo.values())), unit="utt", disable=not progress,

@@ -12,7 +12,7 @@ The release keeps, per session and dialog:
   Excuse me.`` (turns whose id holds ``XX`` are never labelled);
 - ``SessionN/sentences/wav/<dialog>/<utterance id>.wav``.
 
-Every labelled turn becomes one :class:`emokit.manifest.Utterance` (labels outside the class set
+Every labelled turn becomes one :class:`emokit.data.manifest.Utterance` (labels outside the class set
 too, with ``label=""``). Nothing is dropped silently: every problem (a line that does not parse, a
 label without a transcript or the reverse, a missing or truncated wav, a wav far shorter than its
 label's ``end - start``, an empty transcript, impossible times, an id found in two places, bytes
@@ -50,12 +50,12 @@ from pathlib import Path
 
 import soundfile
 
-from emokit import labels as labels_lib
-from emokit.atomic import write_atomic
-from emokit.audio import MAX_RATE, MIN_RATE, wav_header_problem, wav_truncation
-from emokit.cli import run_cli
-from emokit.errors import DataError, UsageError
-from emokit.manifest import Utterance, write_manifest
+from emokit.config import labels as labels_lib
+from emokit.core.atomic import write_atomic
+from emokit.core.cli import run_cli
+from emokit.core.errors import DataError, UsageError
+from emokit.data.audio import MAX_RATE, MIN_RATE, wav_header_problem, wav_truncation
+from emokit.data.manifest import Utterance, write_manifest
 
 RELEASE_DIR = "IEMOCAP_full_release"
 ALL_SESSIONS = (1, 2, 3, 4, 5)
@@ -563,8 +563,8 @@ def write_source(manifest: str | Path, root: str | Path, class_set: str) -> Path
 
 def read_source(manifest: str | Path) -> dict | None:
     """``{"root", "class_set"}`` of a manifest (see :func:`write_source`), ``None`` when there is
-    no such file; a damaged one is a :class:`emokit.errors.CorruptFileError`."""
-    from emokit.errors import CorruptFileError
+    no such file; a damaged one is a :class:`emokit.core.errors.CorruptFileError`."""
+    from emokit.core.errors import CorruptFileError
 
     path = source_path(manifest)
     if not path.exists():

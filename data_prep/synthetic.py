@@ -22,7 +22,7 @@ script, so its lines recur verbatim from session to session (and twice within a 
 ``Ses..F_``/``Ses..M_`` recording), and a line mostly comes with the emotion it was written for
 (``SCRIPT_EMOTION_RECURRENCE``; the actors vary the rest). Improvised dialogs get a fresh transcript
 for every turn. So leave-one-session-out leaves scripted test transcripts in the training set, as
-it does on the real corpus (:mod:`emokit.overlap` measures it).
+it does on the real corpus (:mod:`emokit.data.overlap` measures it).
 
 Sizes: ``mini`` (350 four-class utterances of 1-4 s, seconds to generate; the default for the demo
 and the tests) and ``iemocap`` (IEMOCAP's 5,531 four-class utterances with its class and session
@@ -61,14 +61,14 @@ from data_prep.iemocap import (
     read_source,
     write_source,
 )
-from emokit import labels as labels_lib
-from emokit.atomic import storage_error, write_atomic
-from emokit.cli import run_cli
 from emokit.config import CorpusConfig
-from emokit.errors import CorruptFileError
-from emokit.lock import data_lock
-from emokit.manifest import FIELDS, write_manifest
-from emokit.paths import data_dir
+from emokit.config import labels as labels_lib
+from emokit.core.atomic import storage_error, write_atomic
+from emokit.core.cli import run_cli
+from emokit.core.errors import CorruptFileError
+from emokit.core.lock import data_lock
+from emokit.core.paths import data_dir
+from emokit.data.manifest import FIELDS, write_manifest
 
 COMPLETE_MARKER = ".complete"  # written last: a corpus without it is (re)generated
 
@@ -592,7 +592,7 @@ def _main(argv) -> int:
                           text_disagreement=args.text_disagreement,
                           audio_ambiguity=args.audio_ambiguity, snr_db=args.snr_db)
     from emokit.config import ExperimentConfig
-    from emokit.validation import validate_config
+    from emokit.config.validation import validate_config
 
     validate_config(ExperimentConfig(corpus=corpus), "the command line")
     out = Path(args.out) if args.out else corpus_dir(corpus)

@@ -6,7 +6,7 @@ imported by the modules that need it, when they are first used.
 """
 
 from emokit.config import ExperimentConfig
-from emokit.labels import class_names
+from emokit.config.labels import class_names
 
 __version__ = "0.1.0"
 __all__ = ["ExperimentConfig", "__version__", "class_names", "predict"]

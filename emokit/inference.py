@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from emokit.atomic import current_umask, write_atomic
 from emokit.config import ExperimentConfig, FeatureConfig
-from emokit.errors import DataError
+from emokit.core.atomic import current_umask, write_atomic
+from emokit.core.errors import DataError
 
 MODEL_FILE = "model.keras"
 BUNDLE_FILE = "bundle.json"
@@ -89,9 +89,9 @@ class Bundle:
 def _load_bundle(folder: str, modified: float) -> Bundle:
     import keras
 
-    import emokit.model  # noqa: F401  (registers EmotionModel for loading)
-    from emokit.features import FeatureNormalizer
-    from emokit.text import Vocabulary
+    import emokit.model.emotion_model  # noqa: F401  (registers EmotionModel for loading)
+    from emokit.data.features import FeatureNormalizer
+    from emokit.data.text import Vocabulary
 
     info = _read_info(Path(folder) / BUNDLE_FILE)
     model_path = Path(folder) / MODEL_FILE
@@ -119,9 +119,9 @@ def bundle_problems(bundle: Bundle) -> list[str]:
     """What is wrong with the values of a loaded bundle (the keys are checked on reading):
     feature settings out of range, class names that do not match the model's outputs, a
     normalizer of the wrong length, padding limits out of range."""
-    from emokit.errors import ConfigError
-    from emokit.features import feature_dim
-    from emokit.validation import RULES, build_config
+    from emokit.config.validation import RULES, build_config
+    from emokit.core.errors import ConfigError
+    from emokit.data.features import feature_dim
 
     problems = []
     try:
@@ -201,8 +201,8 @@ def load_bundle(path) -> Bundle:
 def prepare_inputs(features: np.ndarray, transcript: str, bundle: Bundle) -> dict:
     """One utterance as a batch of one in the pipeline's input format."""
     from emokit.config import PipelineConfig
-    from emokit.pipeline import encode_tokens, truncate_frames
-    from emokit.text import tokenize
+    from emokit.data.pipeline import encode_tokens, truncate_frames
+    from emokit.data.text import tokenize
 
     limits = PipelineConfig(max_frames=bundle.max_frames, max_words=bundle.max_words)
     audio = truncate_frames(bundle.normalizer.transform("", features), limits)
@@ -214,8 +214,8 @@ def prepare_inputs(features: np.ndarray, transcript: str, bundle: Bundle) -> dic
 def predict(wav_path, transcript: str, model_path) -> dict[str, float]:
     """Class probabilities ``{class name: probability}`` for one recording and its transcript,
     from the bundle folder ``model_path`` (see ``save_bundle``)."""
-    from emokit.audio import load_audio
-    from emokit.features import extract_features
+    from emokit.data.audio import load_audio
+    from emokit.data.features import extract_features
 
     bundle = load_bundle(model_path)
     wave = load_audio(wav_path, bundle.features.sample_rate)
@@ -265,9 +265,9 @@ def input_report(wav_path, transcript: str, model_path) -> InputReport:
     """What ``predict(wav_path, transcript, model_path)`` feeds its model: which words it does
     not know, how much of the recording it hears (``max_frames``) and how the new speaker is
     normalized (with the training fold's statistics: emokit has no statistics of a new voice)."""
-    from emokit.audio import load_audio
-    from emokit.features import frame_count
-    from emokit.text import tokenize
+    from emokit.data.audio import load_audio
+    from emokit.data.features import frame_count
+    from emokit.data.text import tokenize
 
     bundle = load_bundle(model_path)
     rate = bundle.features.sample_rate

@@ -26,7 +26,7 @@ def fake_examples(n, frames=(10, 24), words=(3, 8), seed=0):
 
 
 def fake_dataset(n=32, batch_size=8, seed=0, **kwargs):
-    """A ``tf.data.Dataset`` of ``(inputs, labels)`` batches like ``emokit.pipeline``'s."""
+    """A ``tf.data.Dataset`` of ``(inputs, labels)`` batches like ``emokit.data.pipeline``'s."""
     import tensorflow as tf
 
     inputs, labels = fake_examples(n, seed=seed, **kwargs)

@@ -33,8 +33,8 @@ def main():
     from _fake_batches import FEATURE_DIM, NUM_CLASSES, VOCAB_SIZE, fake_examples
 
     from emokit.config import ModelConfig, TrainConfig
-    from emokit.model import build_model
-    from emokit.training import evaluate, fit
+    from emokit.model.emotion_model import build_model
+    from emokit.training.loop import evaluate, fit
 
     model_config = ModelConfig(latent_dim=8, audio_conv_filters=4, audio_conv_kernel=3,
                                audio_rnn_units=4, text_rnn_units=4, discriminator_units=8,
@@ -62,7 +62,7 @@ def main():
             "history": history, "val": evaluate(model, val, NUM_CLASSES),
             "weights": [w.tolist() for w in model.get_weights()],
             "replicas": tf.distribute.get_strategy().num_replicas_in_sync if not distribute
-            else __import__("emokit.training").training.get_strategy(config).num_replicas_in_sync}
+            else __import__("emokit.training.loop").training.loop.get_strategy(config).num_replicas_in_sync}
     Path(args.out).write_text(json.dumps(results))
 
 

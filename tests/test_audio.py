@@ -1,4 +1,4 @@
-"""emokit.audio: decoding, mixing down, resampling, bad files, and the tensorflow-io decoder."""
+"""emokit.data.audio: decoding, mixing down, resampling, bad files, and the tensorflow-io decoder."""
 
 import builtins
 import sys
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from emokit import audio
-from emokit.audio import AudioError, load_audio, tfio_status
+from emokit.data import audio
+from emokit.data.audio import AudioError, load_audio, tfio_status
 
 
 def tone(freq=200.0, seconds=1.0, rate=16000, amplitude=0.3):

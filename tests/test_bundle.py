@@ -12,7 +12,7 @@ import soundfile as sf
 from _fake_batches import FEATURE_DIM, NUM_CLASSES, VOCAB_SIZE, fake_dataset
 
 from emokit.config import ExperimentConfig, ModelConfig, TrainConfig
-from emokit.model import build_model
+from emokit.model.emotion_model import build_model
 
 TINY = ModelConfig(latent_dim=8, audio_conv_filters=4, audio_conv_kernel=3, audio_rnn_units=4,
                    text_rnn_units=4, discriminator_units=8, dropout=0.2)
@@ -21,9 +21,9 @@ TINY = ModelConfig(latent_dim=8, audio_conv_filters=4, audio_conv_kernel=3, audi
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     """``(bundle folder, wav)``: a tiny model's bundle and a one-second recording."""
-    from emokit.features import FeatureNormalizer, extract_features, feature_dim
+    from emokit.data.features import FeatureNormalizer, extract_features, feature_dim
+    from emokit.data.text import Vocabulary
     from emokit.inference import save_bundle
-    from emokit.text import Vocabulary
 
     tmp = tmp_path_factory.mktemp("bundle")
     config = ExperimentConfig()
@@ -103,7 +103,8 @@ def test_predict_never_returns_nan(bundle, saved):
 
 
 def test_bundle_files_are_written_atomically(saved, tmp_path, monkeypatch):
-    from emokit import atomic, inference
+    from emokit import inference
+    from emokit.core import atomic
 
     bundle = inference.load_bundle(saved[0])
     replaced = []
@@ -125,7 +126,7 @@ def test_bundle_files_are_written_atomically(saved, tmp_path, monkeypatch):
 
 
 def _train_with_checkpoint(folder: Path, epochs: int):
-    from emokit.training import fit
+    from emokit.training.loop import fit
 
     model = build_model(dataclasses.replace(TINY, contrastive_weight=0.5), FEATURE_DIM,
                         VOCAB_SIZE, NUM_CLASSES, seed=0)
@@ -144,7 +145,7 @@ def test_a_truncated_best_weights_file_is_named_with_what_to_delete(tmp_path):
 
 
 def test_best_weights_are_written_atomically(tmp_path, monkeypatch):
-    from emokit import atomic
+    from emokit.core import atomic
 
     replaced = []
     real = atomic.os.replace
@@ -173,7 +174,7 @@ def test_bundle_values_are_checked_not_only_keys(bundle, saved, change, named):
 
 
 def test_predict_refuses_a_tiny_recording_and_warns_on_a_long_one(bundle, tmp_path):
-    from emokit.errors import DataError
+    from emokit.core.errors import DataError
     from emokit.inference import LongRecordingWarning
 
     rate = ExperimentConfig().features.sample_rate
@@ -194,8 +195,8 @@ def test_predict_refuses_a_tiny_recording_and_warns_on_a_long_one(bundle, tmp_pa
 
 @pytest.mark.parametrize("damage", [b"", b"PK\x03\x04 cut short", b"not a zip at all"])
 def test_a_damaged_warm_start_weights_file_is_named(tmp_path, damage):
-    from emokit.errors import CorruptFileError
-    from emokit.runstore import FINAL_WEIGHTS, load_final_weights, save_final_weights
+    from emokit.core.errors import CorruptFileError
+    from emokit.evaluation.runstore import FINAL_WEIGHTS, load_final_weights, save_final_weights
 
     save_final_weights(tmp_path, [np.ones((2, 3), "float32")])
     assert load_final_weights(tmp_path)[0].shape == (2, 3)

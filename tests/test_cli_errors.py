@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from emokit.cli import run_cli
-from emokit.errors import ConfigError, DataError, UsageError
+from emokit.core.cli import run_cli
+from emokit.core.errors import ConfigError, DataError, UsageError
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -63,7 +63,7 @@ def test_data_prep_clis_report_user_errors_without_traceback(tmp_path):
 
 def test_feature_cli_names_a_nan_wav_and_exits_1(tmp_path, capsys):
     from data_prep import features
-    from emokit.manifest import Utterance, write_manifest
+    from emokit.data.manifest import Utterance, write_manifest
 
     wave = (0.1 * np.sin(np.arange(16000) / 5.0)).astype("float32")
     wave[10] = np.nan

@@ -5,9 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from emokit import exercises, paths, student_notebooks, your_voice
+from emokit.core import paths
+from emokit.course import exercises, student_notebooks, your_voice
 
-# --- emokit.exercises.check ----------------------------------------------------------------------
+# --- emokit.course.exercises.check ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("blank", [..., None])
 def test_a_blank_is_not_answered_yet_and_does_not_raise(blank, capsys):
@@ -56,7 +57,7 @@ def test_notebook05_checker_knows_the_answers_without_the_notebook_giving_them(c
     assert "labelled 1 pairs with itself" in capsys.readouterr().out
 
 
-# --- emokit.student_notebooks --------------------------------------------------------------------
+# --- emokit.course.student_notebooks --------------------------------------------------------------------
 
 SOURCE_CELL = "x = ...  # a number\n### BEGIN SOLUTION\nx = 42\n### END SOLUTION\nprint(x)"
 
@@ -98,7 +99,7 @@ def test_generate_writes_student_versions_and_check_reports_drift(tmp_path):
     assert student_notebooks.generate(sources, students, check=True) == [students / "01_x.ipynb"]
 
 
-# --- emokit.your_voice ---------------------------------------------------------------------------
+# --- emokit.course.your_voice ---------------------------------------------------------------------------
 
 def test_get_recording_prefers_your_file_then_falls_back_to_the_corpus(tmp_path):
     wav = tmp_path / "me.wav"
@@ -132,7 +133,7 @@ def test_plot_probabilities_draws_one_bar_per_class_and_marks_the_top_one():
     assert ax.patches[1].get_facecolor() != ax.patches[0].get_facecolor()
 
 
-# --- emokit.paths on Colab -----------------------------------------------------------------------
+# --- emokit.core.paths on Colab -----------------------------------------------------------------------
 
 def test_data_and_results_go_to_drive_when_it_is_mounted(tmp_path, monkeypatch):
     monkeypatch.delenv("EMOKIT_DATA", raising=False)
@@ -190,8 +191,8 @@ def test_input_report_names_unknown_words_a_cut_recording_and_the_normalization(
 
     from emokit import inference
     from emokit.config import FeatureConfig
-    from emokit.features import FeatureNormalizer
-    from emokit.text import Vocabulary
+    from emokit.data.features import FeatureNormalizer
+    from emokit.data.text import Vocabulary
 
     soundfile.write(tmp_path / "me.wav", np.zeros(4 * 16000, "float32") + 0.01, 16000)
     bundle = types.SimpleNamespace(features=FeatureConfig(), lowercase=True, max_words=30,

@@ -4,7 +4,7 @@ pipeline encodes them, and a model that stays finite on them."""
 import numpy as np
 import pytest
 
-from emokit.degrade import (
+from emokit.data.degrade import (
     ERROR_MIX,
     add_noise,
     babble,
@@ -104,7 +104,7 @@ def test_word_error_rate_counts_edits():
 
 def _batch():
     from emokit.config import PipelineConfig
-    from emokit.pipeline import pad_batch
+    from emokit.data.pipeline import pad_batch
 
     config = PipelineConfig(max_words=6, bucket_width=8, max_frames=16)
     audio = [np.ones((5, 3), "float32"), np.ones((11, 3), "float32")]
@@ -113,8 +113,8 @@ def _batch():
 
 
 def test_missing_modalities_look_like_the_pipelines_empty_inputs():
-    from emokit.pipeline import encode_tokens, pad_batch
-    from emokit.text import Vocabulary, tokenize
+    from emokit.data.pipeline import encode_tokens, pad_batch
+    from emokit.data.text import Vocabulary, tokenize
 
     (batch, labels), config = _batch()
     no_audio = drop_audio(batch)
@@ -133,7 +133,7 @@ def test_a_model_stays_finite_without_audio_or_text():
     """An all-False audio mask (no frame at all) must not turn the GRU or the attention pooling
     into NaN; nor may the one-<unk> empty transcript."""
     from emokit.config import ModelConfig
-    from emokit.model import build_model
+    from emokit.model.emotion_model import build_model
 
     (batch, _), _ = _batch()
     for modalities in ("both", "audio", "text"):

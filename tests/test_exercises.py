@@ -1,7 +1,7 @@
 """Every course exercise tells right from wrong: for each, a foreseen wrong answer is rejected
 with its hint (which never holds the answer) and an alternative right form is accepted.
 
-The checkers (``emokit.exercises.notebookNN``) are called directly on small constructed objects,
+The checkers (``emokit.course.exercises.notebookNN``) are called directly on small constructed objects,
 so no notebook runs here."""
 
 import types
@@ -9,9 +9,9 @@ import types
 import numpy as np
 import pytest
 
-from emokit import exercises
-from emokit.exercises import RIGHT, UNANSWERED, WRONG
-from emokit.manifest import Utterance
+from emokit.course import exercises
+from emokit.course.exercises import RIGHT, UNANSWERED, WRONG
+from emokit.data.manifest import Utterance
 
 SPEAKERS = [f"Ses0{s}{g}" for s in range(1, 6) for g in "FM"]
 
@@ -120,7 +120,7 @@ def _largest_mean(normalizer, features, ids):
 
 
 def test_notebook02_right_answers_in_other_forms(features02, capsys):
-    from emokit.features import FeatureNormalizer
+    from emokit.data.features import FeatureNormalizer
 
     f = features02["features"]
     test_ids = [u for u in f if u not in features02["train_ids"]]
@@ -141,7 +141,7 @@ def test_notebook02_right_answers_in_other_forms(features02, capsys):
     ((..., ..., "speaker"), "3", "speaker normalizer"),
 ])
 def test_notebook02_foreseen_slips_get_their_hint(features02, answers, name, hint, capsys):
-    from emokit.features import FeatureNormalizer
+    from emokit.data.features import FeatureNormalizer
 
     f, speakers = features02["features"], features02["speakers"]
     test_ids = [u for u in f if u not in features02["train_ids"]]
@@ -157,7 +157,7 @@ def test_notebook02_foreseen_slips_get_their_hint(features02, answers, name, hin
 
 @pytest.fixture
 def text03():
-    from emokit.folds import make_folds
+    from emokit.data.folds import make_folds
 
     utterances = []
     for speaker in SPEAKERS:
@@ -179,12 +179,12 @@ def text03():
 
 
 def test_notebook03_right_answers_in_other_forms(text03, capsys):
-    from emokit.text import Vocabulary, oov_rate
+    from emokit.data.text import Vocabulary, oov_rate
 
     fold, tokens = text03["fold"], text03["tokens"]
     rate = oov_rate([tokens[i] for i in fold.test_ids],
                     Vocabulary.build([tokens[i] for i in fold.train_ids], 2))
-    from emokit.text import tokenize
+    from emokit.data.text import tokenize
 
     statuses, out = _statuses_and_out(
         capsys, exercises.notebook03, tokenize("[BREATHING] Well -- I'm NOT going, uh-huh."),
@@ -200,7 +200,7 @@ def test_notebook03_right_answers_in_other_forms(text03, capsys):
     ((..., ..., "min1"), "3", "min_count=1"),
 ])
 def test_notebook03_foreseen_slips_get_their_hint(text03, answers, name, hint, capsys):
-    from emokit.text import Vocabulary, oov_rate
+    from emokit.data.text import Vocabulary, oov_rate
 
     fold, tokens = text03["fold"], text03["tokens"]
     min1 = oov_rate([tokens[i] for i in fold.test_ids],
@@ -211,7 +211,7 @@ def test_notebook03_foreseen_slips_get_their_hint(text03, answers, name, hint, c
 
 
 def test_notebook03_tokens_right_as_a_tuple(text03, capsys):
-    from emokit.text import tokenize
+    from emokit.data.text import tokenize
 
     tokens = tuple(tokenize("[BREATHING] Well -- I'm NOT going, uh-huh."))
     statuses, _ = _statuses_and_out(capsys, exercises.notebook03, tokens, ..., ..., **text03)
@@ -225,8 +225,8 @@ CONFUSION = [[8, 2, 0, 0], [1, 3, 0, 0], [0, 0, 5, 5], [0, 2, 0, 4]]  # rows: tr
 
 @pytest.fixture
 def fusion04():
-    from emokit.layers import ConcatFusion
-    from emokit.presets import get_preset
+    from emokit.config.presets import get_preset
+    from emokit.model.layers import ConcatFusion
 
     config = get_preset("quick")
     vocab = [f"w{i}" for i in range(12)]
@@ -423,7 +423,7 @@ def test_notebook07_a_gender_model_must_use_gender_and_the_codes(models07, answe
 
 def test_notebook07_the_true_class_or_the_pipeline_probability_are_not_what_predict_says(
         models07, capsys):
-    from emokit.training import predict_dataset
+    from emokit.training.loop import predict_dataset
 
     pipeline = float(predict_dataset(models07["model"], models07["data"].test)[1][0].max())
     # the first test utterance is "neutral": its probability is not the top one

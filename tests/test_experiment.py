@@ -17,12 +17,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from emokit import experiment
 from emokit.config import ExperimentConfig
-from emokit.experiment import load_config, run_experiment, run_sweep
-from emokit.manifest import Utterance
-from emokit.runstore import RunResult, load_runs, run_path
-from emokit.systems import System, expand_systems, is_selected, parse_system, system_config
+from emokit.config.systems import System, expand_systems, is_selected, parse_system, system_config
+from emokit.data.manifest import Utterance
+from emokit.evaluation.runstore import RunResult, load_runs, run_path
+from emokit.experiment import runner
+from emokit.experiment.cli import load_config
+from emokit.experiment.runner import run_experiment, run_sweep
 
 ROOT = Path(__file__).parent.parent
 CLASSES = ["neutral", "happy", "angry", "sad"]
@@ -118,10 +119,10 @@ class Stub:
         self.utterances = _corpus()
         self.labels = {u.id: CLASSES.index(u.label) for u in self.utterances}
         self.prepared, self.trained, self.init_weights = [], [], []
-        monkeypatch.setattr(experiment, "load_corpus",
+        monkeypatch.setattr(runner, "load_corpus",
                             lambda cfg, verbose=True: (self.utterances, {}))
-        monkeypatch.setattr(experiment, "prepare_fold", self.prepare_fold)
-        monkeypatch.setattr(experiment, "train_and_evaluate", self.train_and_evaluate)
+        monkeypatch.setattr(runner, "prepare_fold", self.prepare_fold)
+        monkeypatch.setattr(runner, "train_and_evaluate", self.train_and_evaluate)
 
     def prepare_fold(self, config, utterances, features, fold):
         self.prepared.append(fold.name)
@@ -292,7 +293,7 @@ def test_selected_system_takes_the_weight_of_best_validation_ua(tmp_path, stub, 
                           "epochs_run": 2}
         return result
 
-    monkeypatch.setattr(experiment, "train_and_evaluate", varied)
+    monkeypatch.setattr(runner, "train_and_evaluate", varied)
     cfg = _config(tmp_path)
     rows = run_experiment(cfg, verbose=False)
     out = tmp_path / "stub"
@@ -319,14 +320,14 @@ def test_selected_system_takes_the_weight_of_best_validation_ua(tmp_path, stub, 
 
 def test_paired_runs_start_from_the_same_shared_weights():
     from emokit.config import ModelConfig
-    from emokit.model import build_model
+    from emokit.model.emotion_model import build_model
 
     def fingerprint(weight, seed, discriminator="mlp"):
         cfg = ModelConfig(latent_dim=8, audio_conv_filters=4, audio_rnn_units=4,
                           text_rnn_units=4, discriminator_units=4, contrastive_weight=weight,
                           discriminator=discriminator)
         model = build_model(cfg, feature_dim=6, vocab_size=20, num_classes=4, seed=seed)
-        return experiment.shared_fingerprint(model), experiment.weight_hashes(model)
+        return runner.shared_fingerprint(model), runner.weight_hashes(model)
 
     base, base_hashes = fingerprint(0.0, seed=3)
     con, con_hashes = fingerprint(0.5, seed=3, discriminator="bilinear")
@@ -340,7 +341,7 @@ def test_paired_runs_start_from_the_same_shared_weights():
 
 def _tiny(weight=0.0, seed=0, discriminator="infonce"):
     from emokit.config import ModelConfig
-    from emokit.model import build_model
+    from emokit.model.emotion_model import build_model
 
     cfg = ModelConfig(latent_dim=8, audio_conv_filters=4, audio_rnn_units=4, text_rnn_units=4,
                       discriminator_units=4, contrastive_weight=weight,
@@ -349,22 +350,22 @@ def _tiny(weight=0.0, seed=0, discriminator="infonce"):
 
 
 def test_warm_start_reinit_loads_the_encoders_and_keeps_the_seeds_classifier():
-    trained = [v.numpy() for v in experiment.shared_weights(_tiny(seed=5))]  # "the baseline"
+    trained = [v.numpy() for v in runner.shared_weights(_tiny(seed=5))]  # "the baseline"
     regularized, control = _tiny(0.5, seed=3), _tiny(0.0, seed=3)
     fresh = [v.numpy() for v in regularized.classifier.weights]
     for model in (regularized, control):
-        experiment.warm_start(model, trained, "reinit")
-    assert (experiment.shared_fingerprint(regularized)
-            == experiment.shared_fingerprint(control))  # the control stays fair
-    by_id = {id(v): w for v, w in zip(experiment.shared_weights(regularized), trained)}
+        runner.warm_start(model, trained, "reinit")
+    assert (runner.shared_fingerprint(regularized)
+            == runner.shared_fingerprint(control))  # the control stays fair
+    by_id = {id(v): w for v, w in zip(runner.shared_weights(regularized), trained)}
     for v in regularized.audio_encoder.weights + regularized.text_encoder.weights:
         np.testing.assert_array_equal(v.numpy(), by_id[id(v)])
     for v, before in zip(regularized.classifier.weights, fresh, strict=True):
         np.testing.assert_array_equal(v.numpy(), before)  # the seed's initial classifier
     copied = _tiny(0.5, seed=3)
-    experiment.warm_start(copied, trained, "copy")  # every shared weight, the classifier too
+    runner.warm_start(copied, trained, "copy")  # every shared weight, the classifier too
     classifier = {id(v) for v in copied.classifier.weights if v.trainable}
-    pairs = [(v, w) for v, w in zip(experiment.shared_weights(copied), trained)
+    pairs = [(v, w) for v, w in zip(runner.shared_weights(copied), trained)
              if id(v) in classifier]
     assert pairs and all(np.array_equal(v.numpy(), w) for v, w in pairs)
     assert not np.array_equal(pairs[0][1], fresh[0])
@@ -375,9 +376,9 @@ class _Trained(Exception):
 
 
 def test_the_run_seed_sets_the_data_order_and_paired_runs_share_it(monkeypatch):
-    import emokit.training
+    import emokit.training.loop
     from emokit.config import PipelineConfig
-    from emokit.pipeline import Examples, make_dataset
+    from emokit.data.pipeline import Examples, make_dataset
 
     rng = np.random.default_rng(0)
     examples = Examples(audio=[rng.normal(size=(20 + k, 6)).astype("float32") for k in range(40)],
@@ -393,13 +394,13 @@ def test_the_run_seed_sets_the_data_order_and_paired_runs_share_it(monkeypatch):
     def first_epoch(model, train_ds, *args, **kwargs):
         raise _Trained(np.concatenate([x["tokens"][:, 0] for x, _ in train_ds]))
 
-    monkeypatch.setattr(emokit.training, "fit", first_epoch)
+    monkeypatch.setattr(emokit.training.loop, "fit", first_epoch)
     config = ExperimentConfig()
     config.model.discriminator = "mlp"
 
     def order(system, seed):
         with pytest.raises(_Trained) as seen:
-            experiment.train_and_evaluate(config, parse_system(system), fold, seed)
+            runner.train_and_evaluate(config, parse_system(system), fold, seed)
         return seen.value.args[0]
 
     np.testing.assert_array_equal(order("baseline", 1), order("contrastive-mlp-0.5", 1))
@@ -437,14 +438,14 @@ def test_quick_experiment_killed_and_resumed_end_to_end(tmp_path, monkeypatch):
     for key in ("EMOKIT_QUICK", "EMOKIT_DATA", "EMOKIT_RESULTS"):
         monkeypatch.setenv(key, env[key])
     trained = []
-    real = experiment.train_and_evaluate
+    real = runner.train_and_evaluate
 
     def counting(config, system, data, seed, *args, **kwargs):
         trained.append((system.name, data.test_ids[0]))
         return real(config, system, data, seed, *args, **kwargs)
 
-    monkeypatch.setattr(experiment, "train_and_evaluate", counting)
-    assert experiment.main(["--preset", "quick"]) == 0
+    monkeypatch.setattr(runner, "train_and_evaluate", counting)
+    assert runner.main(["--preset", "quick"]) == 0
     runs = load_runs(out)
     assert len(runs) == total and len(trained) == total - len(finished_before)
     with open(out / "report.csv") as f:
@@ -521,7 +522,7 @@ def test_two_jobs_give_the_numbers_of_one(paper_quickmode, tmp_path, monkeypatch
     results change in their last digits with it (TF_NUM_INTRAOP_THREADS sets the workers')."""
     import tensorflow as tf
 
-    from emokit.parallel import usable_cores
+    from emokit.experiment.parallel import usable_cores
 
     reference, config, _ = paper_quickmode
     for key in ("EMOKIT_QUICK", "EMOKIT_DATA"):
@@ -605,20 +606,20 @@ def test_improvised_only_leaves_scripted_dialogs_out_of_every_fold(tmp_path, stu
 def test_a_full_results_disk_is_one_line_and_the_rerun_resumes(tmp_path, stub, monkeypatch):
     import errno
 
-    from emokit.atomic import StorageError
+    from emokit.core.atomic import StorageError
 
     def full_disk(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "stub" / "report.md"))
 
-    real = experiment.write_report
-    monkeypatch.setattr(experiment, "write_report", full_disk)
+    real = runner.write_report
+    monkeypatch.setattr(runner, "write_report", full_disk)
     cfg = _config(tmp_path, seeds=[0], folds=[1])
     with pytest.raises(StorageError, match=r"cannot write results in .*stub \(the disk is full: "
                                            r".*report\.md\)\. Free space there") as err:
         run_experiment(cfg, verbose=False)
     assert "\n" not in str(err.value)
     trained = len(stub.trained)
-    monkeypatch.setattr(experiment, "write_report", real)
+    monkeypatch.setattr(runner, "write_report", real)
     run_experiment(cfg, verbose=False)
     assert len(stub.trained) == trained  # every finished run was kept
     assert (tmp_path / "stub" / "report.md").exists() and not list(tmp_path.rglob("*.tmp"))

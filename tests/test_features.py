@@ -1,4 +1,4 @@
-"""emokit.features and data_prep.features: extraction, the cache, resuming, normalization."""
+"""emokit.data.features and data_prep.features: extraction, the cache, resuming, normalization."""
 
 import dataclasses
 import json
@@ -14,9 +14,9 @@ import pytest
 import soundfile as sf
 
 from data_prep.features import FeatureExtractionError, build_cache, cache_dir
-from emokit.audio import load_audio
 from emokit.config import FeatureConfig
-from emokit.features import (
+from emokit.data.audio import load_audio
+from emokit.data.features import (
     FeatureNormalizer,
     IncompleteCacheError,
     extract_features,
@@ -26,7 +26,7 @@ from emokit.features import (
     prosody_by_class,
     track_pitch,
 )
-from emokit.manifest import Utterance, write_manifest
+from emokit.data.manifest import Utterance, write_manifest
 
 REPO = Path(__file__).resolve().parent.parent
 RATE = 16000
@@ -376,14 +376,14 @@ def test_a_nan_wav_stops_the_cache_naming_it_and_nothing_non_finite_is_cached(tm
                                                      r".*100 non-finite samples"):
         build_cache(manifest, release, FeatureConfig(), workers=1, chunk_size=1, progress=False)
     out = cache_dir(manifest, FeatureConfig())
-    from emokit.features import read_shard
+    from emokit.data.features import read_shard
 
     for shard in out.glob("shard-*.npz"):
         assert all(np.isfinite(a).all() for a in read_shard(shard).values())
 
 
 def test_a_cache_never_holds_non_finite_features(tmp_path):
-    from emokit.features import read_shard, write_shard
+    from emokit.data.features import read_shard, write_shard
 
     with pytest.raises(ValueError, match="non-finite"):
         write_shard(tmp_path / "shard.npz", {"a": np.full((3, 2), np.nan, np.float32)})
@@ -476,7 +476,7 @@ def test_a_full_disk_is_one_line_naming_the_cache_no_temp_files_and_the_rerun_re
         tmp_path, monkeypatch):
     import errno
 
-    from emokit.atomic import StorageError
+    from emokit.core.atomic import StorageError
 
     manifest, release = make_corpus(tmp_path, count=6, unlabelled=())
     real_savez, calls = np.savez, []
@@ -502,8 +502,8 @@ def test_a_full_disk_is_one_line_naming_the_cache_no_temp_files_and_the_rerun_re
 
 
 def test_a_manifest_row_leading_outside_its_release_is_refused(tmp_path):
-    from emokit.errors import DataError
-    from emokit.manifest import read_manifest
+    from emokit.core.errors import DataError
+    from emokit.data.manifest import read_manifest
 
     manifest, release = make_corpus(tmp_path, count=3, unlabelled=())
     rows = read_manifest(manifest)
@@ -517,7 +517,7 @@ def test_a_manifest_row_leading_outside_its_release_is_refused(tmp_path):
 
 
 def test_atomic_writes_honour_the_umask(tmp_path):
-    from emokit.atomic import write_atomic
+    from emokit.core.atomic import write_atomic
 
     old = os.umask(0o022)
     try:
@@ -531,7 +531,7 @@ def test_atomic_writes_honour_the_umask(tmp_path):
 
 
 def test_tensorflows_full_disk_error_is_a_storage_error(tmp_path):
-    from emokit.atomic import storage_error
+    from emokit.core.atomic import storage_error
 
     class ResourceExhaustedError(Exception):
         pass

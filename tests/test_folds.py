@@ -4,8 +4,8 @@ import itertools
 
 import pytest
 
-from emokit.folds import make_folds
-from emokit.manifest import Utterance
+from emokit.data.folds import make_folds
+from emokit.data.manifest import Utterance
 
 
 def utterance(session, gender, n, label="neutral"):
@@ -84,8 +84,8 @@ def test_bad_protocol_and_corpus_are_refused():
 
 def test_folds_keep_their_session_numbers_when_a_session_is_missing():
     """Session 3 absent: fold 4 still tests Session 4, fold 3 is refused naming what is there."""
-    from emokit.errors import ConfigError
-    from emokit.protocol import select_folds
+    from emokit.core.errors import ConfigError
+    from emokit.experiment.protocol import select_folds
 
     rows = [utterance(s, g, n) for s in (1, 2, 4, 5) for g in "FM" for n in range(3)]
     numbered = select_folds(make_folds(rows, "session"), [4])

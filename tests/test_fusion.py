@@ -1,4 +1,4 @@
-"""The fusion remedies. Modality dropout (emokit.layers.ModalityDropout,
+"""The fusion remedies. Modality dropout (emokit.model.layers.ModalityDropout,
 ModelConfig.modality_dropout): what it zeroes, that it is off at inference, serialization, and
 that the setting at 0 is the baseline. Unimodal auxiliary heads (ModelConfig.aux_heads_weight):
 exactly the baseline at 0, the gradient they add to each encoder, training only, serialization and
@@ -13,10 +13,10 @@ import tensorflow as tf
 from _fake_batches import FEATURE_DIM, NUM_CLASSES, VOCAB_SIZE, fake_examples
 
 from emokit.config import ExperimentConfig, ModelConfig
-from emokit.errors import ConfigError
-from emokit.experiment import shared_weights, warm_start
-from emokit.layers import ModalityDropout
-from emokit.model import build_model
+from emokit.core.errors import ConfigError
+from emokit.model.emotion_model import build_model
+from emokit.model.layers import ModalityDropout
+from emokit.training.warm_start import shared_weights, warm_start
 
 TINY = ModelConfig(latent_dim=8, audio_conv_filters=4, audio_conv_kernel=3, audio_rnn_units=4,
                    text_rnn_units=4, discriminator_units=8, dropout=0.0)

@@ -1,5 +1,5 @@
 """benchmarks/gpu.py --smoke runs the whole GPU benchmark on the CPU on tiny data, and
-emokit.runtime's accelerator settings keep XLA away from cuDNN's GRU kernel."""
+emokit.training.runtime's accelerator settings keep XLA away from cuDNN's GRU kernel."""
 
 import json
 import os
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from emokit.config import ExperimentConfig
-from emokit.runtime import runtime_report, use_accelerator
+from emokit.training.runtime import runtime_report, use_accelerator
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))

@@ -16,11 +16,10 @@ import pytest
 import tensorflow as tf
 from _fake_batches import FEATURE_DIM, VOCAB_SIZE, fake_examples
 
-from emokit import presets
-from emokit.config import ModelConfig, PipelineConfig, TrainConfig
-from emokit.model import build_model
-from emokit.pipeline import Examples, make_dataset
-from emokit.training import Trainer
+from emokit.config import ModelConfig, PipelineConfig, TrainConfig, presets
+from emokit.data.pipeline import Examples, make_dataset
+from emokit.model.emotion_model import build_model
+from emokit.training.loop import Trainer
 
 # Keras' TensorFlow RNN module (the package's ``rnn`` name is a function of the same name)
 tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
@@ -53,7 +52,7 @@ def gru_calls(monkeypatch):
 
 
 def pipeline_batches(n=24, seed=0):
-    """Real pipeline batches (``emokit.pipeline.make_dataset``) of utterances from 1 frame (shorter
+    """Real pipeline batches (``emokit.data.pipeline.make_dataset``) of utterances from 1 frame (shorter
     than the encoder's pooling) to 90 frames, and 1 to 9 words."""
     rng = np.random.default_rng(seed)
     frames = rng.integers(1, 91, size=n)

@@ -1,4 +1,4 @@
-"""emokit.grade: a folder of submissions -> a CSV of points and feedback, with the grader's own
+"""emokit.course.grade: a folder of submissions -> a CSV of points and feedback, with the grader's own
 checks (a student cannot edit or patch them away)."""
 
 import csv
@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from emokit import grade, student_notebooks
+from emokit.course import grade, student_notebooks
 
 ANSWERS = ("answer_1 = ...  # True or False\nanswer_2 = ...  # a whole number\n"
            "### BEGIN SOLUTION\nanswer_1 = True\nanswer_2 = 64\n### END SOLUTION")
-CHECK = "from emokit import exercises\n\nexercises.notebook00(answer_1, answer_2);"
+CHECK = "from emokit.course import exercises\n\nexercises.notebook00(answer_1, answer_2);"
 
 
 def _notebook(*sources):
@@ -23,7 +23,7 @@ def _notebook(*sources):
 
 
 SOURCE = _notebook("from emokit.config import ExperimentConfig\n"
-                   "from emokit.runtime import use_accelerator", ANSWERS, CHECK)
+                   "from emokit.training.runtime import use_accelerator", ANSWERS, CHECK)
 
 
 def _submission(answers: str, check: str = CHECK, extra: str = "x = 1"):
@@ -42,7 +42,7 @@ def test_the_grader_replaces_the_students_checks_with_the_sources():
     code = [c.source for c in prepared.cells]
     assert not any("✓ exercise 2" in c or c == "exercises.notebook00(True, 64)" for c in code)
     assert code[-1].count("notebook00(") == 1 and "['answer_1', 'answer_2']" in code[-1]
-    assert 'modules.pop("emokit.exercises"' in code[-1]
+    assert 'modules.pop("emokit.course.exercises"' in code[-1]
 
 
 def test_a_renamed_submission_is_matched_by_its_cells_and_students_by_folder(tmp_path):
@@ -74,8 +74,8 @@ def test_two_submissions_are_graded_into_a_csv_with_feedback(tmp_path, capsys):
     (sources / "00_tiny.ipynb").write_text(student_notebooks.dumps(SOURCE))
     for student, notebook in {
         "alice": _submission("answer_1 = bool(1)\nanswer_2 = 4 * 16"),
-        "bob": _submission("answer_1 = True\nanswer_2 = 16\nimport emokit.exercises\n"
-                           "emokit.exercises.check = lambda *a, **k: 'right'",
+        "bob": _submission("answer_1 = True\nanswer_2 = 16\nimport emokit.course.exercises\n"
+                           "emokit.course.exercises.check = lambda *a, **k: 'right'",
                            check='print("✓ exercise 2: right")'),
         "carol": _submission("answer_1 = True", extra="1 / 0"),
     }.items():

@@ -4,8 +4,8 @@ import dataclasses
 
 import pytest
 
-from emokit.folds import make_folds
-from emokit.manifest import Utterance, read_manifest, write_manifest
+from emokit.data.folds import make_folds
+from emokit.data.manifest import Utterance, read_manifest, write_manifest
 
 
 def _rows(count=8):

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from data_prep import iemocap, synthetic
-from emokit import labels
-from emokit.manifest import FIELDS, read_manifest
+from emokit.config import labels
+from emokit.data.manifest import FIELDS, read_manifest
 
 
 @pytest.fixture(scope="module")
@@ -286,7 +286,7 @@ def test_windows_1252_transcript_is_decoded_and_said(damaged):
                                                   "are not UTF-8; decoded as Windows-1252"):
         rows = {r.id: r for r in iemocap.parse_release(damaged)}
     assert rows[u.id].transcript == "I won\u2019t go."  # never "won\ufffdt"
-    from emokit.text import tokenize
+    from emokit.data.text import tokenize
 
     assert tokenize(rows[u.id].transcript) == ["i", "won't", "go"]
 
@@ -454,7 +454,7 @@ def _set_header(path: Path, rate: int | None = None, bits: int | None = None) ->
     (None, 7, "claiming 7 bits per sample"),
 ])
 def test_wav_headers_that_lie_are_listed(damaged, rate, bits, said):
-    from emokit.audio import AudioError, load_audio
+    from emokit.data.audio import AudioError, load_audio
 
     u = _first_utterance(damaged)
     _set_header(damaged / u.wav, rate, bits)

@@ -1,4 +1,4 @@
-"""emokit.layers: masking, the pair grid, serialization, use inside a user's keras.Model."""
+"""emokit.model.layers: masking, the pair grid, serialization, use inside a user's keras.Model."""
 
 import keras
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 from _fake_batches import FEATURE_DIM, VOCAB_SIZE, fake_examples
 
 from emokit.config import DISCRIMINATORS
-from emokit.layers import (
+from emokit.model.layers import (
     AudioEncoder,
     ConcatFusion,
     EmotionClassifier,
@@ -174,7 +174,7 @@ def test_layer_config_round_trip(cls, args):
 @pytest.mark.parametrize("name", ["attention", "audio", "text", "fusion", "classifier", "pairs",
                                   "modality_dropout"])
 def test_compute_output_shape_agrees_with_the_real_output(name):
-    from emokit.layers import ModalityDropout
+    from emokit.model.layers import ModalityDropout
 
     rng = np.random.default_rng(0)
     audio = rng.normal(size=(3, 16, 5)).astype("float32")
@@ -227,17 +227,17 @@ def test_a_text_encoders_word_vectors_survive_from_config_and_clone_model():
 def test_the_layer_docstring_examples_run():
     import doctest
 
-    import emokit.layers
+    import emokit.model.layers
 
-    failures, tried = doctest.testmod(emokit.layers, optionflags=doctest.ELLIPSIS)
+    failures, tried = doctest.testmod(emokit.model.layers, optionflags=doctest.ELLIPSIS)
     assert tried >= 10 and failures == 0
 
 
 def test_load_corpus_hands_workers_to_the_feature_extraction(monkeypatch, tmp_path):
     import data_prep.features
     import data_prep.synthetic
-    from emokit import experiment
     from emokit.config import ExperimentConfig
+    from emokit.experiment import runner
 
     class Stop(Exception):
         pass
@@ -252,5 +252,5 @@ def test_load_corpus_hands_workers_to_the_feature_extraction(monkeypatch, tmp_pa
     monkeypatch.setattr(data_prep.synthetic, "release_root", lambda manifest: tmp_path)
     monkeypatch.setattr(data_prep.features, "build_cache", build_cache)
     with pytest.raises(Stop):
-        experiment.load_corpus(ExperimentConfig(), workers=1)
+        runner.load_corpus(ExperimentConfig(), workers=1)
     assert seen == {"workers": 1}

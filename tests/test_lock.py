@@ -1,4 +1,4 @@
-"""One experiment per results folder: emokit.lock and run_experiment's use of it."""
+"""One experiment per results folder: emokit.core.lock and run_experiment's use of it."""
 
 import json
 import os
@@ -18,7 +18,7 @@ def _hold_lock(folder: Path):
     """A live process holding ``folder``'s lock until killed."""
     script = textwrap.dedent(f"""
         import sys, time
-        from emokit.lock import results_lock
+        from emokit.core.lock import results_lock
         with results_lock({str(folder)!r}):
             print("locked", flush=True)
             time.sleep(300)
@@ -30,7 +30,7 @@ def _hold_lock(folder: Path):
 
 
 def test_a_second_process_refuses_naming_the_owner(tmp_path):
-    from emokit.lock import LockedError, results_lock
+    from emokit.core.lock import LockedError, results_lock
 
     holder = _hold_lock(tmp_path)
     try:
@@ -48,7 +48,7 @@ def test_a_second_process_refuses_naming_the_owner(tmp_path):
 
 
 def test_a_lock_of_a_dead_pid_or_half_written_is_stale(tmp_path):
-    from emokit.lock import results_lock
+    from emokit.core.lock import results_lock
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
@@ -65,7 +65,7 @@ def test_a_lock_of_a_dead_pid_or_half_written_is_stale(tmp_path):
 
 def test_an_empty_lock_file_just_written_is_not_stale(tmp_path):
     """Another process may be between creating the lock file and writing its PID: refused."""
-    from emokit.lock import LockedError, results_lock
+    from emokit.core.lock import LockedError, results_lock
 
     (tmp_path / ".emokit.lock").write_text("")
     with pytest.raises(LockedError, match=r"cannot be read.*delete"), results_lock(tmp_path):
@@ -77,7 +77,7 @@ def test_processes_starting_at_one_instant_get_the_lock_once(tmp_path):
     """Racers released at one instant: exactly one holds the lock, every trial."""
     script = textwrap.dedent("""
         import sys, time
-        from emokit.lock import LockedError, acquire
+        from emokit.core.lock import LockedError, acquire
         start = float(sys.argv[1])
         while time.time() < start:
             pass
@@ -102,7 +102,7 @@ def test_processes_starting_at_one_instant_get_the_lock_once(tmp_path):
 def test_a_lock_with_this_pid_not_held_here_is_a_restarted_kernels(tmp_path):
     """A restarted kernel that got its old PID back takes its own leftover lock over; a lock this
     process does hold is still refused, with what to do."""
-    from emokit.lock import LockedError, results_lock
+    from emokit.core.lock import LockedError, results_lock
 
     (tmp_path / ".emokit.lock").write_text(json.dumps({"pid": os.getpid(),
                                                        "host": socket.gethostname()}))
@@ -114,11 +114,11 @@ def test_a_lock_with_this_pid_not_held_here_is_a_restarted_kernels(tmp_path):
 
 def test_the_data_lock_makes_a_second_process_wait(tmp_path):
     """data_lock is exclusive across processes (the second one waits, then gets it)."""
-    from emokit.lock import data_lock
+    from emokit.core.lock import data_lock
 
     script = textwrap.dedent(f"""
         import time
-        from emokit.lock import data_lock
+        from emokit.core.lock import data_lock
         t = time.time()
         with data_lock({str(tmp_path)!r}):
             print(round(time.time() - t, 1), flush=True)
@@ -134,7 +134,7 @@ def test_the_data_lock_makes_a_second_process_wait(tmp_path):
 
 
 def test_a_lock_from_another_host_says_how_to_clear_it(tmp_path):
-    from emokit.lock import LockedError, results_lock
+    from emokit.core.lock import LockedError, results_lock
 
     (tmp_path / ".emokit.lock").write_text(json.dumps({"pid": 1, "host": "colab-vm-7",
                                                        "started": "yesterday"}))
@@ -144,7 +144,7 @@ def test_a_lock_from_another_host_says_how_to_clear_it(tmp_path):
 
 
 def test_a_lock_of_another_host_not_refreshed_for_long_is_stale(tmp_path):
-    from emokit.lock import STALE_AFTER_S, results_lock
+    from emokit.core.lock import STALE_AFTER_S, results_lock
 
     path = tmp_path / ".emokit.lock"
     path.write_text(json.dumps({"pid": 1, "host": "colab-vm-7", "started": "yesterday"}))
@@ -155,17 +155,17 @@ def test_a_lock_of_another_host_not_refreshed_for_long_is_stale(tmp_path):
 
 
 def test_run_experiment_refuses_while_another_process_holds_the_folder(tmp_path, monkeypatch):
-    from emokit import experiment
     from emokit.config import ExperimentConfig
-    from emokit.lock import LockedError
+    from emokit.core.lock import LockedError
+    from emokit.experiment import runner
 
     config = ExperimentConfig(results_dir=str(tmp_path), name="shared")
     work = []
-    monkeypatch.setattr(experiment, "load_corpus", lambda cfg: work.append(cfg) or ([], {}))
+    monkeypatch.setattr(runner, "load_corpus", lambda cfg: work.append(cfg) or ([], {}))
     holder = _hold_lock(tmp_path / "shared")
     try:
         with pytest.raises(LockedError, match="in use by another emokit process"):
-            experiment.run_experiment(config, verbose=False)
+            runner.run_experiment(config, verbose=False)
     finally:
         holder.kill()
         holder.wait()

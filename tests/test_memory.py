@@ -1,7 +1,7 @@
 """Runs in one process leave nothing behind (issue #20), compute the same numbers, and print no
 retracing warning.
 
-Five tiny runs of ``emokit.experiment.train_and_evaluate`` (what ``run_experiment``, the
+Five tiny runs of ``emokit.experiment.runs.train_and_evaluate`` (what ``run_experiment``, the
 notebooks and a user's own loop call), one process, monitoring on: a baseline, a contrastive run
 (grad-ratio scaled) warm-started from it, a unimodal run, then the first two again. From the
 second run on, no run may leave a live TensorFlow function behind and the resident memory may not
@@ -75,9 +75,9 @@ def five_runs():
     """Baseline, warm-started contrastive (grad-ratio scaled), audio, baseline, warm-started
     contrastive, monitoring on (probes, gradient ratios), in this process -> (their results,
     live TF functions after each, RSS after each, TensorFlow's warnings)."""
-    from emokit.experiment import train_and_evaluate
-    from emokit.presets import get_preset
-    from emokit.systems import parse_system
+    from emokit.config.presets import get_preset
+    from emokit.config.systems import parse_system
+    from emokit.experiment.runs import train_and_evaluate
 
     config = get_preset("quick")  # EMOKIT_QUICK=1 (conftest): tiny model
     config = dataclasses.replace(
@@ -137,7 +137,7 @@ def test_forgotten_custom_gradients_free_the_graph_they_were_traced_in():
 
     import tensorflow as tf
 
-    from emokit.runtime import CustomGradients, _gradient_registry
+    from emokit.training.runtime import CustomGradients, _gradient_registry
 
     @tf.custom_gradient
     def doubled(x):

@@ -1,9 +1,9 @@
-"""emokit.metrics: WA, UA, per-class recall and the confusion matrix."""
+"""emokit.training.metrics: WA, UA, per-class recall and the confusion matrix."""
 
 import numpy as np
 import pytest
 
-from emokit.metrics import classification_metrics
+from emokit.training.metrics import classification_metrics
 
 
 def test_wa_ua_recall_and_confusion_by_hand():

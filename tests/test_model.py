@@ -1,4 +1,4 @@
-"""emokit.model: build_model, lambda = 0 is the baseline, unimodal models, .keras round trip."""
+"""emokit.model.emotion_model: build_model, lambda = 0 is the baseline, unimodal models, .keras round trip."""
 
 import dataclasses
 from types import SimpleNamespace
@@ -10,7 +10,7 @@ import tensorflow as tf
 from _fake_batches import FEATURE_DIM, NUM_CLASSES, VOCAB_SIZE, fake_examples
 
 from emokit.config import DISCRIMINATORS, ModelConfig
-from emokit.model import build_model
+from emokit.model.emotion_model import build_model
 
 TINY = ModelConfig(latent_dim=8, audio_conv_filters=4, audio_conv_kernel=3, audio_rnn_units=4,
                    text_rnn_units=4, discriminator_units=8, dropout=0.0)
@@ -118,9 +118,9 @@ def test_predict_from_a_saved_bundle(tmp_path):
     import soundfile as sf
 
     from emokit.config import ExperimentConfig
-    from emokit.features import FeatureNormalizer, extract_features, feature_dim
+    from emokit.data.features import FeatureNormalizer, extract_features, feature_dim
+    from emokit.data.text import Vocabulary, tokenize
     from emokit.inference import load_bundle, predict, prepare_inputs, save_bundle
-    from emokit.text import Vocabulary, tokenize
 
     config = ExperimentConfig()
     rate = config.features.sample_rate
@@ -129,7 +129,7 @@ def test_predict_from_a_saved_bundle(tmp_path):
     sf.write(wav, (0.3 * np.sin(2 * np.pi * 220 * t) * (1 + t)).astype("float32"), rate)
     raw = extract_features(np.asarray(sf.read(wav)[0], "float32"), config.features)
     vocab = Vocabulary.build([["what", "a", "day"], ["oh", "no"]])
-    fold_data = SimpleNamespace(  # the parts of emokit.pipeline.FoldData a bundle keeps
+    fold_data = SimpleNamespace(  # the parts of emokit.data.pipeline.FoldData a bundle keeps
         normalizer=FeatureNormalizer.fit({"u1": raw}, ["u1"], {"u1": "Ses01F"}, "speaker"),
         vocab=vocab, class_names=["neutral", "happy", "angry", "sad"])
     model = build_model(TINY, feature_dim(config.features), len(vocab), 4, seed=0)

@@ -3,7 +3,7 @@ a Colab-style first cell, and every notebook running quietly, alone or in course
 
 Student notebooks (``notebooks/*.ipynb``, the ones the Colab badges open) hold blanks; their
 sources (``notebooks/solutions/*.ipynb``) hold the reference answers between
-``### BEGIN SOLUTION`` / ``### END SOLUTION`` markers. ``python -m emokit.student_notebooks``
+``### BEGIN SOLUTION`` / ``### END SOLUTION`` markers. ``python -m emokit.course.student_notebooks``
 regenerates the student versions.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emokit import student_notebooks
+from emokit.course import student_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDENT = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -63,7 +63,7 @@ def test_notebook_is_stored_without_outputs(path):
 
 def test_student_notebooks_are_generated_from_their_sources():
     stale = student_notebooks.generate(check=True)
-    assert not stale, f"{stale} differ from notebooks/solutions/: run python -m emokit.student_notebooks"
+    assert not stale, f"{stale} differ from notebooks/solutions/: run python -m emokit.course.student_notebooks"
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)

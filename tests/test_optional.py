@@ -1,4 +1,4 @@
-"""emokit.optional: a missing optional piece is named, with its install command, before any work."""
+"""emokit.core.optional: a missing optional piece is named, with its install command, before any work."""
 
 import sys
 
@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from _fake_batches import FEATURE_DIM, NUM_CLASSES, VOCAB_SIZE, fake_dataset
 
-from emokit import optional
 from emokit.config import ModelConfig, TrainConfig
-from emokit.model import build_model
-from emokit.optional import MissingOptionalDependency, progress_bar, require
-from emokit.training import fit
+from emokit.core import optional
+from emokit.core.optional import MissingOptionalDependency, progress_bar, require
+from emokit.model.emotion_model import build_model
+from emokit.training.loop import fit
 
 TINY = ModelConfig(latent_dim=8, audio_conv_filters=4, audio_conv_kernel=3, audio_rnn_units=4,
                    text_rnn_units=4, discriminator_units=8, contrastive_weight=0.5)

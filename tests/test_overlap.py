@@ -6,12 +6,13 @@ import json
 import pytest
 
 from data_prep import synthetic
-from emokit import overlap
 from emokit.config import CorpusConfig, ExperimentConfig
-from emokit.errors import ConfigError
-from emokit.folds import make_folds
-from emokit.manifest import FIELDS, Utterance
-from emokit.protocol import folds_record, leakage, random_split
+from emokit.core.errors import ConfigError
+from emokit.data import overlap
+from emokit.data.folds import make_folds
+from emokit.data.manifest import FIELDS, Utterance
+from emokit.evaluation import modes
+from emokit.experiment.protocol import folds_record, leakage, random_split
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def test_folds_record_shows_scripted_test_turns_seen_in_training(mini_rows):
         share = r["test_scripted"] / len(r["test_ids"])
         assert r["seen_transcript"] == pytest.approx(
             share * r["seen_transcript_scripted"] + (1 - share) * r["seen_transcript_improvised"])
-    note = overlap.protocol_note(records)
+    note = modes.protocol_note(records)
     assert note.startswith("; test transcripts seen verbatim in training:")
     assert "scripted 9" in note or "scripted 100%" in note
     assert json.loads(folds_record(folds))[0].keys().isdisjoint({"seen_transcript"})
@@ -99,12 +100,12 @@ def test_ua_by_mode_on_a_hand_made_table():
             {"id": "c", "true": "angry", "predicted": "angry"},
             {"id": "d", "true": "neutral", "predicted": "happy"},
             {"id": "e", "true": "happy", "predicted": "happy"}]
-    assert overlap.ua_by_mode(rows, {"a", "b", "c"}) == {"script": 0.75, "impro": 0.5}
-    assert overlap.ua_by_mode(rows, []) == {"script": None, "impro": 0.625}  # (1 + .5 + 0 + 1) / 4
+    assert modes.ua_by_mode(rows, {"a", "b", "c"}) == {"script": 0.75, "impro": 0.5}
+    assert modes.ua_by_mode(rows, []) == {"script": None, "impro": 0.625}  # (1 + .5 + 0 + 1) / 4
 
 
 def _write_run(out, system, fold, seed, rows):
-    from emokit.runstore import run_path
+    from emokit.evaluation.runstore import run_path
 
     run = run_path(out, system, fold, seed)
     run.mkdir(parents=True)
@@ -126,10 +127,10 @@ def test_mode_split_averages_seeds_within_a_fold_then_folds(tmp_path):
     runs = [_write_run(tmp_path, "text", 1, 0, [("s1", "sad", "sad"), ("i1", "sad", "sad")]),
             _write_run(tmp_path, "text", 1, 1, [("s1", "sad", "angry"), ("i1", "sad", "sad")]),
             _write_run(tmp_path, "text", 2, 0, [("s2", "sad", "angry"), ("i2", "sad", "sad")])]
-    split = overlap.mode_split(tmp_path, runs, ["text"])["text"]
+    split = modes.mode_split(tmp_path, runs, ["text"])["text"]
     assert split == {"impro": 1.0, "script": 0.25, "gap": -0.75, "folds": 2}
-    markdown = overlap.append_mode_section(tmp_path, runs, ["text"], "# report\n")
+    markdown = modes.append_mode_section(tmp_path, runs, ["text"], "# report\n")
     assert "| text | 100.0 | 25.0 | -75.0 | 2 |" in markdown
     assert "75% of scripted test turns occur verbatim" in markdown
     assert (tmp_path / "report.md").read_text() == markdown
-    assert overlap.append_mode_section(tmp_path, [], ["text"], "# report\n") == "# report\n"
+    assert modes.append_mode_section(tmp_path, [], ["text"], "# report\n") == "# report\n"

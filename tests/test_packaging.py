@@ -104,7 +104,7 @@ def test_the_pinned_set_brings_a_working_tensorflow_io():
     """Where the pinned set for this Python has tensorflow-io and the pinned TensorFlow is what is
     installed (CI's first leg), tensorflow-io is installed and loads; elsewhere (the newest
     stack) this is not the pinned set, and the test skips."""
-    from emokit.audio import tfio_status
+    from emokit.data.audio import tfio_status
 
     pins = _pins_for(_pinned_requirements(), f"{sys.version_info[0]}.{sys.version_info[1]}")
     if "tensorflow-io" not in pins:

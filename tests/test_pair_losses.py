@@ -9,8 +9,9 @@ import tensorflow as tf
 from _fake_batches import FEATURE_DIM, NUM_CLASSES, VOCAB_SIZE, fake_dataset, fake_examples
 
 from emokit.config import ModelConfig, TrainConfig
-from emokit.layers import PairDiscriminator
-from emokit.losses import (
+from emokit.model.emotion_model import build_model
+from emokit.model.layers import PairDiscriminator
+from emokit.model.losses import (
     combine_losses,
     infonce_from_scores,
     mine_from_scores,
@@ -18,9 +19,8 @@ from emokit.losses import (
     shuffled_bce_from_scores,
     shuffled_keep,
 )
-from emokit.model import build_model
-from emokit.pairs import contrastive_pairs, pair_mask, pair_targets
-from emokit.training import SCALE_MAX_CHANGE, Trainer, fit
+from emokit.model.pairs import contrastive_pairs, pair_mask, pair_targets
+from emokit.training.loop import SCALE_MAX_CHANGE, Trainer, fit
 
 SCORES = np.array([[0.9, 0.1, 0.4],
                    [0.2, 0.5, -0.3],

@@ -1,16 +1,16 @@
-"""emokit.pairs and emokit.losses: pair targets, balanced weights and the pair loss."""
+"""emokit.model.pairs and emokit.model.losses: pair targets, balanced weights and the pair loss."""
 
 import numpy as np
 import pytest
 
-from emokit.layers import PairDiscriminator
-from emokit.losses import (
+from emokit.model.layers import PairDiscriminator
+from emokit.model.losses import (
     classification_loss,
     pair_loss,
     weighted_pair_accuracy,
     weighted_pair_bce,
 )
-from emokit.pairs import balanced_weights, contrastive_pairs, off_diagonal, pair_targets
+from emokit.model.pairs import balanced_weights, contrastive_pairs, off_diagonal, pair_targets
 
 LABELS = np.array([0, 1, 0, 2], "int32")
 

@@ -1,4 +1,4 @@
-"""emokit.parallel: tasks in spawned worker processes, their order, each process's thread share,
+"""emokit.experiment.parallel: tasks in spawned worker processes, their order, each process's thread share,
 and what a failed task or a killed worker leaves. (Workers here skip TensorFlow: ``no_setup``.)"""
 
 import os
@@ -10,8 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from emokit.errors import ConfigError
-from emokit.parallel import (
+from emokit.core.errors import ConfigError
+from emokit.experiment.parallel import (
     Task,
     TasksFailedError,
     _next_task,
@@ -141,7 +141,7 @@ def test_each_worker_gets_its_share_of_the_cores(monkeypatch):
 
 
 def test_jobs_is_checked_on_the_command_line(tmp_path, capsys):
-    from emokit.experiment import main
+    from emokit.experiment.cli import main
 
     assert main(["--jobs", "0", "--results", str(tmp_path)]) == 2
     assert "jobs: 0 is not allowed; allowed: a whole number >= 1" in capsys.readouterr().err

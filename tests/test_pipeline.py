@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from emokit.config import ExperimentConfig, PipelineConfig
-from emokit.folds import make_folds
-from emokit.manifest import Utterance
-from emokit.pipeline import (
+from emokit.data.folds import make_folds
+from emokit.data.manifest import Utterance
+from emokit.data.pipeline import (
     Examples,
     epoch_batches,
     make_dataset,

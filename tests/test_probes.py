@@ -1,9 +1,9 @@
-"""emokit.probes: cross-modal retrieval through one post-hoc map fitted on training codes."""
+"""emokit.training.probes: cross-modal retrieval through one post-hoc map fitted on training codes."""
 
 import numpy as np
 import pytest
 
-from emokit.probes import (
+from emokit.training.probes import (
     fit_linear_map,
     mapped_retrieval_accuracy,
     retrieval_accuracy,

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from emokit.atomic import write_atomic
-from emokit.report import (
+from emokit.core.atomic import write_atomic
+from emokit.evaluation.report import (
     ONE_FOLD,
     bootstrap_ci,
     detectable_difference,
@@ -24,7 +24,7 @@ from emokit.report import (
     wilcoxon_test,
     write_report,
 )
-from emokit.runstore import load_runs
+from emokit.evaluation.runstore import load_runs
 
 
 def _run(system, fold, seed, wa, ua):
@@ -315,7 +315,7 @@ def test_warm_started_systems_are_compared_with_the_continued_baseline():
 
 def test_the_regularizer_plot_shows_only_the_epochs_that_were_probed():
     # train.probe_every > 1 leaves null probes in the history: the plot draws the probed epochs
-    from emokit.plots import plot_regularizer
+    from emokit.evaluation.plots import plot_regularizer
 
     history = {"val_ua": [0.3, 0.4, 0.5, 0.45], "grad_ratio": [0.1, 0.2, 0.3, 0.3],
                "probe_audio_ua": [None, 0.4, None, 0.5], "probe_text_ua": [0.3, None, None, 0.6]}

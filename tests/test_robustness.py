@@ -12,11 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emokit import robustness
-from emokit.errors import DataError, UsageError
-from emokit.experiment import load_config, run_experiment
-from emokit.robustness import CONDITIONS, evaluate_robustness, paired_over_folds
-from emokit.runstore import FINAL_WEIGHTS, load_runs, run_path
+from emokit.core.errors import DataError, UsageError
+from emokit.evaluation import robustness
+from emokit.evaluation.robustness import CONDITIONS, paired_over_folds
+from emokit.evaluation.runstore import FINAL_WEIGHTS, load_runs, run_path
+from emokit.experiment.cli import load_config
+from emokit.experiment.robustness import evaluate_robustness
+from emokit.experiment.runner import run_experiment
 
 SYSTEMS = ["audio", "text", "baseline", "contrastive-infonce-0.3"]
 

@@ -14,7 +14,7 @@ import soundfile
 from data_prep import synthetic
 from data_prep._words import CUES
 from emokit.config import CorpusConfig, FeatureConfig
-from emokit.manifest import read_manifest
+from emokit.data.manifest import read_manifest
 
 
 @pytest.fixture(scope="module")
@@ -226,7 +226,7 @@ def test_a_damaged_manifest_source_is_reparsed_or_named(mini, tmp_path):
     manifest = synthetic.ensure_corpus(corpus)
     source = manifest.with_name("manifest.source.json")
     source.write_text('{"root": "/some')  # cut short
-    from emokit.errors import CorruptFileError
+    from emokit.core.errors import CorruptFileError
 
     with pytest.raises(CorruptFileError, match=r"manifest\.source\.json is corrupt .*delete"):
         synthetic.release_root(manifest)
@@ -240,7 +240,7 @@ def test_state_files_are_written_through_the_atomic_helper(tmp_path, monkeypatch
     import os
 
     from data_prep import iemocap
-    from emokit import atomic
+    from emokit.core import atomic
 
     replaced = []
 
@@ -263,10 +263,10 @@ def test_cli_refuses_bad_knobs_without_a_traceback(tmp_path, capsys):
 
 
 def test_generating_and_caching_hold_the_data_folder_lock(tmp_path, monkeypatch):
-    """A second process on the same data folder waits (emokit.lock.data_lock) while the corpus
+    """A second process on the same data folder waits (emokit.core.lock.data_lock) while the corpus
     is generated and while features are extracted, instead of reading half-written files."""
     from data_prep import features as features_prep
-    from emokit import lock
+    from emokit.core import lock
 
     held = []
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from emokit.text import Vocabulary, tokenize
+from emokit.data.text import Vocabulary, tokenize
 
 
 @pytest.mark.parametrize("transcript, tokens", [
@@ -53,7 +53,7 @@ def test_vocabulary_refuses_a_word_list_without_specials():
 
 
 def test_oov_rate_counts_tokens_missing_from_the_vocabulary():
-    from emokit.text import oov_rate
+    from emokit.data.text import oov_rate
 
     vocab = Vocabulary.build([["a", "b"]])
     assert oov_rate([["a", "x"], ["b", "y", "y", "a"]], vocab) == pytest.approx(0.5)

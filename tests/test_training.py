@@ -1,4 +1,4 @@
-"""emokit.training: the compiled loop, seeds, model.fit parity, early stopping, checkpoints and
+"""emokit.training.loop: the compiled loop, seeds, model.fit parity, early stopping, checkpoints and
 resume (also after SIGKILL), NaN stop, TensorBoard, mixed precision, XLA, MirroredStrategy."""
 
 import dataclasses
@@ -22,8 +22,8 @@ from _fake_batches import (
 )
 
 from emokit.config import ModelConfig, TrainConfig
-from emokit.model import build_model
-from emokit.training import (
+from emokit.model.emotion_model import build_model
+from emokit.training.loop import (
     Trainer,
     TrainingDiverged,
     encode_dataset,

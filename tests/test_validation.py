@@ -1,4 +1,4 @@
-"""Config validation (emokit.validation): every problem at once, by full dotted name."""
+"""Config validation (emokit.config.validation): every problem at once, by full dotted name."""
 
 import dataclasses
 import types
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emokit.config import ExperimentConfig
-from emokit.presets import PRESETS, get_preset
+from emokit.config.presets import PRESETS, get_preset
 
 
 def problems_of(data: dict) -> list[str]:
@@ -101,8 +101,8 @@ def test_load_names_the_file_for_bad_yaml(tmp_path):
 
 
 def test_a_config_built_in_python_is_checked_by_validate_config():
-    from emokit.errors import ConfigError
-    from emokit.validation import validate_config
+    from emokit.config.validation import validate_config
+    from emokit.core.errors import ConfigError
 
     config = ExperimentConfig()
     config.train.epochs = 0
@@ -213,7 +213,7 @@ def test_float_settings_take_numbers_and_numeric_strings_alike_property(name, va
        value=st.integers(-10**6, 10**6))
 def test_integer_ranges_property(name, value):
     """Whole numbers are accepted exactly when the rule admits them, and refused by name."""
-    from emokit.validation import RULES
+    from emokit.config.validation import RULES
 
     rule = RULES.get(name)
     try:

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from emokit.config import TextConfig
-from emokit.pipeline import fold_word_vectors
-from emokit.text import Vocabulary
-from emokit.vector_sources import is_gensim_data_name, resolve_vectors
+from emokit.data.pipeline import fold_word_vectors
+from emokit.data.text import Vocabulary
+from emokit.data.vector_sources import is_gensim_data_name, resolve_vectors
 
 NAME = "glove-test-gigaword-3"
 VOCAB = Vocabulary.build([["happy", "happy", "sad", "angry", "unseen"]])
@@ -124,7 +124,7 @@ def test_what_reads_as_a_gensim_data_name(text, is_name):
 
 def test_a_real_name_without_network_says_it_could_not_be_downloaded(offline):
     """No network and no cached list: not 'not a gensim-data model', but how to provide it."""
-    from emokit.errors import DataError
+    from emokit.core.errors import DataError
 
     with pytest.raises(DataError, match=r"'glove-wiki-gigaword-50': the gensim-data model could "
                                         r"not be downloaded.*--download glove-wiki-gigaword-50"
@@ -134,7 +134,7 @@ def test_a_real_name_without_network_says_it_could_not_be_downloaded(offline):
 
 def test_vectors_without_a_word_of_the_vocabulary_are_refused_and_coverage_is_printed(
         tmp_path, capsys):
-    from emokit.errors import DataError
+    from emokit.core.errors import DataError
 
     other = tmp_path / "other.txt"
     other.write_text("bonjour 1 2 3\nmerci 4 5 6\n")

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from emokit.config import TextConfig
-from emokit.text import Vocabulary
-from emokit.word_vectors import _read_text_vectors, load_pretrained_vectors, train_word_vectors
+from emokit.data.text import Vocabulary
+from emokit.data.word_vectors import _read_text_vectors, load_pretrained_vectors, train_word_vectors
 
 REPO = Path(__file__).resolve().parent.parent
 VOCAB = Vocabulary.build([["happy", "happy", "sad", "angry", "unseen"]])
@@ -114,8 +114,8 @@ def test_trained_vectors_are_deterministic(trainer):
 
 def test_trained_vectors_do_not_depend_on_pythonhashseed():
     script = (
-        "import hashlib; from emokit.config import TextConfig; from emokit.text import Vocabulary;"
-        "from emokit.word_vectors import train_word_vectors;"
+        "import hashlib; from emokit.config import TextConfig; from emokit.data.text import Vocabulary;"
+        "from emokit.data.word_vectors import train_word_vectors;"
         f"t = {TOKENS!r}; m = train_word_vectors(t, Vocabulary.build(t), "
         "TextConfig(vector_dim=8, trainer_epochs=3));"
         "print(hashlib.sha256(m.tobytes()).hexdigest())")
@@ -131,7 +131,7 @@ def test_unknown_trainer_is_refused():
 
 
 def test_nearest_words_ranks_by_cosine():
-    from emokit.word_vectors import nearest_words
+    from emokit.data.word_vectors import nearest_words
 
     vocab = Vocabulary.build([["happy", "glad", "sad", "table"]])
     matrix = np.zeros((len(vocab), 2), np.float32)

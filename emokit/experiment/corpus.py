@@ -1,0 +1,37 @@
+"""The corpus an experiment reads: built (or parsed) and its feature cache extracted if missing."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from emokit.config import ExperimentConfig
+
+
+def load_corpus(config: ExperimentConfig, workers: int | None = None, verbose: bool = True):
+    """The corpus's labelled utterances and their raw features ``{id: (frames, dims)}``: builds
+    the corpus (or parses the release) and the feature cache first if they are not there.
+
+    ``workers``: processes that extract features (default: every core; 1 extracts in this
+    process). Worker processes import the calling script again, so a script that calls
+    ``load_corpus`` must do so under ``if __name__ == "__main__":`` (notebooks need nothing).
+    ``verbose``: say what was loaded (and show the feature-extraction progress)."""
+    from data_prep.features import build_cache
+    from data_prep.synthetic import ensure_corpus, release_root
+    from emokit.data.features import load_features
+    from emokit.data.manifest import read_manifest
+
+    def say(message: str) -> None:
+        if verbose:
+            print(message, flush=True)
+
+    start = time.perf_counter()
+    manifest = ensure_corpus(config.corpus)
+    root = Path(config.corpus.root) if config.corpus.root else release_root(manifest)
+    say(f"corpus: {manifest} ({time.perf_counter() - start:.1f} s)")
+    start = time.perf_counter()
+    cache = build_cache(manifest, root, config.features, workers=workers, progress=verbose)
+    utterances = read_manifest(manifest, labelled_only=True)
+    features = load_features(cache, [u.id for u in utterances])
+    say(f"features: {len(features)} utterances from {cache} ({time.perf_counter() - start:.1f} s)")
+    return utterances, features

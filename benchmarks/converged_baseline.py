@@ -60,7 +60,7 @@ def apply_overrides(config, assignments: list[str]):
 
 
 def _scores(model, fold_data) -> dict:
-    from emokit.training.loop import evaluate
+    from emokit.training.forward import evaluate
 
     val = evaluate(model, fold_data.val, fold_data.num_classes)
     test = evaluate(model, fold_data.test, fold_data.num_classes)

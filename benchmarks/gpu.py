@@ -112,7 +112,7 @@ def systems(config: ExperimentConfig) -> dict[str, ModelConfig]:
 
 
 def trainer_for(model_config: ModelConfig, train_config: TrainConfig, dim: int):
-    from emokit.training.loop import Trainer
+    from emokit.training.trainer import Trainer
 
     return Trainer(build_model(model_config, dim, VOCAB_SIZE, NUM_CLASSES), train_config)
 
@@ -203,7 +203,7 @@ def memory_peak_mb() -> tuple[float, str]:
 
 def train_fold(config: ExperimentConfig, data: dict, epochs: int) -> list[dict]:
     """Seconds per epoch (training pass + validation) and memory peak of each system."""
-    from emokit.training.loop import evaluate
+    from emokit.training.forward import evaluate
 
     train_ds = make_dataset(data["train"], config.pipeline, training=True)
     val_ds = make_dataset(data["val"], config.pipeline, training=False)

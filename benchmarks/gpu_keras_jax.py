@@ -6,7 +6,7 @@ keras, and times a full training step with JAX:
 
     forward -> CE + 0.5 * InfoNCE pair loss (label pairing) -> jax.value_and_grad over the
     trainable variables (model.stateless_call) -> Adam (global_clipnorm 1.0, as
-    emokit.training.loop.make_optimizer; LossScaleOptimizer under mixed_float16)
+    emokit.training.trainer.make_optimizer; LossScaleOptimizer under mixed_float16)
 
 for batch sizes 32/128/512 x dtype policies float32 / mixed_bfloat16 / mixed_float16, plus the
 baseline (no pair loss, no discriminator) at batch 128 float32. Inputs are random and shaped like

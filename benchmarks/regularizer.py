@@ -10,7 +10,7 @@ discriminator kind at the same weight:
   ``|scale * w * grad L| / |grad CE term|`` on the encoders' weights (the step's
   ``step_grad_ratio``; the CE term is ``CE`` under ``objective: sum`` and ``(1 - alpha) CE``
   under ``convex``), for every step of ``--epochs`` epochs on the first of ``--folds``: median
-  and 5th-95th percentile per kind. The target is the weight. It drives ``emokit.training.loop.Trainer``
+  and 5th-95th percentile per kind. The target is the weight. It drives ``emokit.training.trainer.Trainer``
   directly, so the same file measures an older Trainer too (put that checkout first on
   ``PYTHONPATH``).
 - ``tables``: the preset's baseline and the regularized systems, first as configured
@@ -48,7 +48,7 @@ def applied_ratios(config, fold_data, kind: str, weight: float, epochs: int,
     import keras
 
     from emokit.model.emotion_model import build_model
-    from emokit.training.loop import Trainer, learning_rate_at
+    from emokit.training.trainer import Trainer, learning_rate_at
 
     model_config = dataclasses.replace(config.model, discriminator=kind, pairing="instance",
                                        contrastive_weight=weight, pair_loss_scaling="grad_ratio")

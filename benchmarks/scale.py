@@ -192,7 +192,7 @@ def scale_config(preset: str):
 
 def after_training_seconds(model, data) -> float:
     """What a finished run does besides training: test predictions, test and training codes."""
-    from emokit.training.loop import encode_dataset, predict_dataset
+    from emokit.training.forward import encode_dataset, predict_dataset
 
     start = time.perf_counter()
     predict_dataset(model, data.test)

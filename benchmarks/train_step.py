@@ -61,7 +61,7 @@ def seconds_per_step(steps_by_name, inputs, labels, rounds):
 
 def trainer_for(model_config, train_config):
     from emokit.model.emotion_model import build_model
-    from emokit.training.loop import Trainer
+    from emokit.training.trainer import Trainer
 
     model = build_model(model_config, FEATURE_DIM, VOCAB_SIZE, NUM_CLASSES)
     return Trainer(model, train_config)

@@ -34,7 +34,8 @@ def main():
 
     from emokit.config import ModelConfig, TrainConfig
     from emokit.model.emotion_model import build_model
-    from emokit.training.loop import evaluate, fit
+    from emokit.training.forward import evaluate
+    from emokit.training.loop import fit
 
     model_config = ModelConfig(latent_dim=8, audio_conv_filters=4, audio_conv_kernel=3,
                                audio_rnn_units=4, text_rnn_units=4, discriminator_units=8,
@@ -62,7 +63,7 @@ def main():
             "history": history, "val": evaluate(model, val, NUM_CLASSES),
             "weights": [w.tolist() for w in model.get_weights()],
             "replicas": tf.distribute.get_strategy().num_replicas_in_sync if not distribute
-            else __import__("emokit.training.loop").training.loop.get_strategy(config).num_replicas_in_sync}
+            else __import__("emokit.training.trainer").training.trainer.get_strategy(config).num_replicas_in_sync}
     Path(args.out).write_text(json.dumps(results))
 
 

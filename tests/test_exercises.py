@@ -423,7 +423,7 @@ def test_notebook07_a_gender_model_must_use_gender_and_the_codes(models07, answe
 
 def test_notebook07_the_true_class_or_the_pipeline_probability_are_not_what_predict_says(
         models07, capsys):
-    from emokit.training.loop import predict_dataset
+    from emokit.training.forward import predict_dataset
 
     pipeline = float(predict_dataset(models07["model"], models07["data"].test)[1][0].max())
     # the first test utterance is "neutral": its probability is not the top one

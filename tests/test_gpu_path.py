@@ -19,7 +19,7 @@ from _fake_batches import FEATURE_DIM, VOCAB_SIZE, fake_examples
 from emokit.config import ModelConfig, PipelineConfig, TrainConfig, presets
 from emokit.data.pipeline import Examples, make_dataset
 from emokit.model.emotion_model import build_model
-from emokit.training.loop import Trainer
+from emokit.training.trainer import Trainer
 
 # Keras' TensorFlow RNN module (the package's ``rnn`` name is a function of the same name)
 tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")

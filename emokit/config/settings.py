@@ -153,7 +153,7 @@ class ModelConfig:
     within_modality_pairs: bool = False  # grid kinds: add audio-audio and text-text grids
     objective: str = "sum"  # "sum": CE + w L (w = lambda); "convex": (1 - w) CE + w L (alpha)
     # "grad_ratio": the pair loss's gradient on the encoders is multiplied by a running ratio of
-    # averages |grad CE term| / |grad L| (rate-capped per step; emokit.training.loop), so the pair term
+    # averages |grad CE term| / |grad L| (rate-capped per step; emokit.training.trainer), so the pair term
     # pulls the encoders about w times as hard as the CE term (CE under "sum", (1 - w) CE under
     # "convex") for every kind; the discriminator's own gradient is not scaled
     pair_loss_scaling: str = "none"

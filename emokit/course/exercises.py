@@ -411,7 +411,7 @@ def notebook07(answer_1, answer_2, answer_3, *, model, data, gated,
     """07 reuse emokit's layers: how sure ``emokit.predict`` is (``probabilities``, its dict for
     ``test_row``, the first test utterance), a layer's weights, a model with a ``gender`` input
     whose output must depend on ``gender`` and on the codes."""
-    from emokit.training.loop import predict_dataset
+    from emokit.training.forward import predict_dataset
 
     latent = gated.get_layer("gate").units
     top = max(probabilities, key=probabilities.get)

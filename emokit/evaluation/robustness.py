@@ -265,7 +265,7 @@ def evaluate_run(config: ExperimentConfig, run: Run, fold: DegradedFold,
                  conditions: list[tuple[str, int | None]]) -> list[dict]:
     """Rows of ``robustness.csv`` for one run under ``conditions`` (intact is always evaluated:
     it checks the rebuilt model against the run's stored predictions)."""
-    from emokit.training.loop import predict_dataset
+    from emokit.training.forward import predict_dataset
     from emokit.training.metrics import classification_metrics
 
     model = rebuild_model(config, run, fold.data)  # freed when the run's rows are done

@@ -72,7 +72,8 @@ def train_and_evaluate(config: ExperimentConfig, system: System, fold_data, seed
     it), and TensorBoard logs (when ``train.tensorboard_dir`` is set) go to a folder of their own
     per run; with ``keep_codes``, the result holds the latent codes of the test set."""
     from emokit.model.emotion_model import build_model
-    from emokit.training.loop import encode_dataset, fit, predict_dataset, release_run_state
+    from emokit.training.forward import encode_dataset, predict_dataset
+    from emokit.training.loop import fit, release_run_state
 
     cfg = system_config(config, system)
     model = build_model(cfg.model, fold_data.feature_dim, len(fold_data.vocab),

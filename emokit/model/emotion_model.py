@@ -205,9 +205,9 @@ class EmotionModel(keras.Model):
 
     # --- model.fit support: the same objective as emokit.training.loop.fit -----------------------
     def train_step(self, data):
-        """``model.compile(optimizer=emokit.training.loop.make_optimizer(cfg)); model.fit(...)``.
+        """``model.compile(optimizer=emokit.training.trainer.make_optimizer(cfg)); model.fit(...)``.
         For emokit's per-epoch decay add ``keras.callbacks.LearningRateScheduler(lambda e:
-        emokit.training.loop.learning_rate_at(cfg, e))``; early stopping and checkpoints are
+        emokit.training.trainer.learning_rate_at(cfg, e))``; early stopping and checkpoints are
         ``fit``'s own callbacks."""
         inputs, labels = data
         variables = self.variables_to_train()

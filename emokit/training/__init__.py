@@ -13,10 +13,10 @@ May import: :mod:`emokit.core`, :mod:`emokit.config`, :mod:`emokit.data`, :mod:`
 
 _FACE = {
     "fit": "emokit.training.loop",
-    "Trainer": "emokit.training.loop",
-    "predict_dataset": "emokit.training.loop",
-    "encode_dataset": "emokit.training.loop",
-    "evaluate": "emokit.training.loop",
+    "Trainer": "emokit.training.trainer",
+    "predict_dataset": "emokit.training.forward",
+    "encode_dataset": "emokit.training.forward",
+    "evaluate": "emokit.training.forward",
 }
 __all__ = sorted(_FACE)
 

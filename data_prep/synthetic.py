@@ -52,15 +52,14 @@ import soundfile
 
 from data_prep import _voice, _words
 from data_prep._workers import end_with_parent
-from data_prep.iemocap import (
+from data_prep.iemocap import parse_release
+from data_prep.iemocap_format import (
     RELEASE_DIR,
     LabelLine,
     format_label_line,
     format_transcript_line,
-    parse_release,
-    read_source,
-    write_source,
 )
+from data_prep.manifest_source import read_source, write_source
 from emokit.config import CorpusConfig
 from emokit.config import labels as labels_lib
 from emokit.core.atomic import storage_error, write_atomic

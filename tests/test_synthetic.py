@@ -239,7 +239,7 @@ def test_state_files_are_written_through_the_atomic_helper(tmp_path, monkeypatch
     temporary file and ``os.replace``."""
     import os
 
-    from data_prep import iemocap
+    from data_prep import iemocap_problems, manifest_source
     from emokit.core import atomic
 
     replaced = []
@@ -250,8 +250,8 @@ def test_state_files_are_written_through_the_atomic_helper(tmp_path, monkeypatch
 
     monkeypatch.setattr(atomic.os, "replace", spy)
     root = synthetic.generate(tmp_path / "c", "mini", seed=1)
-    iemocap.write_source(tmp_path / "manifest.csv", root, "4class")
-    iemocap.write_skip_report([], tmp_path / "manifest.skipped.csv")
+    manifest_source.write_source(tmp_path / "manifest.csv", root, "4class")
+    iemocap_problems.write_skip_report([], tmp_path / "manifest.skipped.csv")
     assert {synthetic.COMPLETE_MARKER, "manifest.source.json",
             "manifest.skipped.csv"} <= set(replaced)
 

@@ -1,7 +1,7 @@
 """The IEMOCAP release's folder name, utterance ids and line formats.
 
 What both sides of the release agree on: the parser (:mod:`data_prep.iemocap`) reads these lines,
-the built-in corpus (:mod:`data_prep.synthetic`) writes them. Examples::
+the built-in corpus (:mod:`data_prep.synthetic_writer`) writes them. Examples::
 
     [6.2901 - 8.2357]<TAB>Ses01F_impro01_F000<TAB>neu<TAB>[2.5000, 2.5000, 2.5000]  (EmoEvaluation)
     Ses01F_impro01_F000 [006.2901-008.2357]: Excuse me.                           (transcriptions)

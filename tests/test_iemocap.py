@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from data_prep import iemocap, synthetic
+from data_prep import iemocap, synthetic, synthetic_writer
 from data_prep.iemocap_format import (
     RELEASE_DIR,
     LabelLine,
@@ -28,7 +28,7 @@ from emokit.data.manifest import FIELDS, read_manifest
 def corpus(tmp_path_factory):
     """One mini corpus for the whole file: (release root, ground-truth rows)."""
     out = tmp_path_factory.mktemp("mini")
-    root = synthetic.generate(out, size="mini", seed=3)
+    root = synthetic_writer.generate(out, size="mini", seed=3)
     with open(out / "ground_truth.csv", newline="") as f:
         truth = list(csv.DictReader(f))
     return root, truth

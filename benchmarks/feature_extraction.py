@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from data_prep.features import build_cache
-from data_prep.synthetic import COMPLETE_MARKER, generate
+from data_prep.synthetic_writer import COMPLETE_MARKER, generate
 from emokit.config import FeatureConfig
 from emokit.data.audio import load_audio
 from emokit.data.features import extract_features, load_features, write_shard

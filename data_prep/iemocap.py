@@ -26,297 +26,50 @@ every leave-one-session-out result.
 
 Text files are read as UTF-8. A file with a byte-order mark (UTF-8 or UTF-16), or lines in
 Windows-1252 (``won\x92t``, typical of files edited on Windows), are decoded correctly and a
-:class:`EncodingNote` warning says so, naming the file, lines and encoding; a character is never
-replaced. Hidden files (names starting with ``.``, e.g. macOS ``._*`` AppleDouble files) are
-ignored.
+:class:`~data_prep.iemocap_problems.EncodingNote` warning says so, naming the file, lines and
+encoding; a character is never replaced. Hidden files (names starting with ``.``, e.g. macOS
+``._*`` AppleDouble files) are ignored.
+
+This module joins each dialog's labels, transcripts and wavs into utterances
+(:func:`scan_release`, :func:`parse_release`) and runs the command line. Its pieces:
+:mod:`data_prep.iemocap_format` (ids and line formats), :mod:`data_prep.iemocap_text` (reading
+and checking the text files), :mod:`data_prep.iemocap_problems` (problems, the error listing them,
+the skip report) and :mod:`data_prep.manifest_source` (which release a manifest came from).
 """
 
 from __future__ import annotations
 
 import argparse
-import codecs
-import csv
-import io
-import json
-import os
-import re
 import sys
 import time
 import warnings
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import soundfile
 
+from data_prep.iemocap_format import (
+    ALL_SESSIONS,
+    RELEASE_DIR,
+    UTTERANCE_ID,
+    LabelLine,
+    dialog_of,
+    is_speech_free,
+    is_unlabelled_turn,
+)
+from data_prep.iemocap_problems import EncodingNote, Problem, ReleaseError, write_skip_report
+from data_prep.iemocap_text import read_label_file, read_transcript_file, visible_files
+from data_prep.manifest_source import write_source
 from emokit.config import labels as labels_lib
-from emokit.core.atomic import write_atomic
 from emokit.core.cli import run_cli
-from emokit.core.errors import DataError, UsageError
+from emokit.core.errors import UsageError
 from emokit.data.audio import MAX_RATE, MIN_RATE, wav_header_problem, wav_truncation
 from emokit.data.manifest import Utterance, write_manifest
 
-RELEASE_DIR = "IEMOCAP_full_release"
-ALL_SESSIONS = (1, 2, 3, 4, 5)
-NON_SPEECH = re.compile(r"\[[A-Za-z_ ]+\]")  # [LAUGHTER], [BREATHING], [GARBAGE], ...
-MAX_LISTED_PROBLEMS = 20
 MIN_WAV_SHARE = 0.5  # a wav shorter than this share of its label's end - start is flagged
 MAX_WAV_SHARE, WAV_SLACK_S = 3.0, 2.0  # a wav longer than 3 x the label's span + 2 s is flagged
-SINGLE_BYTE_ENCODING = "cp1252"  # Windows-1252: what non-UTF-8 transcripts are in practice
-_BOMS = ((codecs.BOM_UTF8, "utf-8-sig", "UTF-8 with a byte-order mark"),
-         (codecs.BOM_UTF16_LE, "utf-16", "UTF-16 (little-endian, byte-order mark)"),
-         (codecs.BOM_UTF16_BE, "utf-16", "UTF-16 (big-endian, byte-order mark)"))
-
-_NUM = r"[-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?"
-_LABEL_LINE = re.compile(
-    rf"^\[\s*(?P<start>{_NUM})\s*-\s*(?P<end>{_NUM})\s*\]\t(?P<id>\S+)\t(?P<label>\S+)\t"
-    rf"\[\s*(?P<v>{_NUM}),\s*(?P<a>{_NUM}),\s*(?P<d>{_NUM})\s*\]\s*$", re.ASCII
-)  # re.ASCII: \d is 0-9 only (float() would read other scripts' digits too)
-_RATER_LINE = re.compile(r"^[A-Z]+-[A-Z]+\d*:\s")  # C-E2:<TAB>..., A-F1:<TAB>...
-_TRANSCRIPT_LINE = re.compile(
-    rf"^(?P<id>\S+)\s+\[\s*(?P<start>{_NUM})\s*-\s*(?P<end>{_NUM})\s*\]:\s?(?P<text>.*)$", re.ASCII
-)
-_UTTERANCE_ID = re.compile(
-    r"^Ses(?P<session>\d\d)[FM]_(?P<rest>\w+)_(?P<gender>[FM])(?:\d{3}|XX\w*)$", re.ASCII)
 MAX_NAME_BYTES = 255  # a longer file name cannot exist on common file systems
-
-
-@dataclass(frozen=True)
-class LabelLine:
-    """One utterance's line of an EmoEvaluation file."""
-
-    start: float
-    end: float
-    id: str
-    raw_label: str
-    valence: float
-    arousal: float
-    dominance: float
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Something wrong in the release: where it is, which utterance (if known), and what."""
-
-    file: str
-    line: int  # 0 when the problem concerns a whole file or utterance
-    utterance: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        who = f" [{self.utterance}]" if self.utterance else ""
-        return f"{where}{who}: {self.message}"
-
-
-class EncodingNote(UserWarning):
-    """A text file of the release was not plain UTF-8 but could be decoded exactly."""
-
-
-class ReleaseError(DataError):
-    """The release has problems; ``.problems`` lists all of them."""
-
-    def __init__(self, root: Path, problems: list[Problem]):
-        self.problems = problems
-        listed = "\n".join(f"  {p}" for p in problems[:MAX_LISTED_PROBLEMS])
-        more = len(problems) - MAX_LISTED_PROBLEMS
-        more_text = f"\n  ... and {more} more" if more > 0 else ""
-        super().__init__(
-            f"{len(problems)} problem(s) in the IEMOCAP release at {root}:\n{listed}{more_text}\n"
-            "Fix these files (compare them with a fresh copy of the release), or skip the "
-            "utterances concerned with skip_missing=True (--skip-missing), which writes a report "
-            "of what was skipped."
-        )
-
-
-def format_label_line(line: LabelLine) -> str:
-    """The EmoEvaluation text of a label line (the release's own number format)."""
-    return (
-        f"[{line.start:.4f} - {line.end:.4f}]\t{line.id}\t{line.raw_label}\t"
-        f"[{line.valence:.4f}, {line.arousal:.4f}, {line.dominance:.4f}]"
-    )
-
-
-def parse_label_line(text: str) -> LabelLine | None:
-    """Parse ``[start - end]<TAB>id<TAB>label<TAB>[V, A, D]``; ``None`` if the line is not one."""
-    m = _LABEL_LINE.match(text)
-    if m is None:
-        return None
-    return LabelLine(float(m["start"]), float(m["end"]), m["id"], m["label"],
-                     float(m["v"]), float(m["a"]), float(m["d"]))
-
-
-def format_transcript_line(utterance_id: str, start: float, end: float, text: str) -> str:
-    """The transcription text of a turn: ``Ses01F_impro01_F000 [006.2901-008.2357]: Excuse me.``"""
-    return f"{utterance_id} [{start:08.4f}-{end:08.4f}]: {text}"
-
-
-def parse_transcript_line(text: str) -> tuple[str, str] | None:
-    """``(id, text)`` of a transcription line, or ``None`` if the line is not one."""
-    m = _TRANSCRIPT_LINE.match(text)
-    return None if m is None else (m["id"], m["text"].strip())
-
-
-def is_speech_free(transcript: str) -> bool:
-    """True when a transcript holds no words once non-speech tokens (``[LAUGHTER]``) are removed."""
-    return not re.search(r"\w", NON_SPEECH.sub(" ", transcript))
-
-
-def dialog_of(utterance_id: str) -> str:
-    """``Ses05M_script01_1b_M012`` -> ``Ses05M_script01_1b``."""
-    return utterance_id.rsplit("_", 1)[0]
-
-
-def turn_of(utterance_id: str) -> str:
-    """``Ses05M_script01_1b_M012`` -> ``M012``; ``""`` for an id without ``_``."""
-    return utterance_id.rsplit("_", 1)[1] if "_" in utterance_id else ""
-
-
-def is_unlabelled_turn(utterance_id: str) -> bool:
-    """True for the turns the release never labels (``..._MXX0``)."""
-    return "XX" in turn_of(utterance_id)
-
-
-# --------------------------------------------------------------------------------------- reading
-
-
-def visible_files(folder: Path, pattern: str, problems: list[Problem] | None = None,
-                  root: Path | None = None) -> list[Path]:
-    """The files of ``folder`` matching ``pattern``, sorted, without hidden ones (``.*``: macOS
-    ``._*`` AppleDouble files, ``.DS_Store``, editors' backups). Other visible entries that are
-    not readable files (a broken link, a folder) go to ``problems`` when given."""
-    found = []
-    for p in sorted(folder.glob(pattern)):
-        if p.name.startswith("."):
-            continue
-        if p.is_file():
-            found.append(p)
-        elif problems is not None:
-            what = ("a broken link (to " f"{os.readlink(p)})" if p.is_symlink() and not p.exists()
-                    else "not a file")
-            problems.append(Problem(str(p.relative_to(root or folder)), 0, "", f"{what}: its "
-                                    "dialog cannot be read; copy the file again from the release"))
-    return found
-
-
-def read_text_lines(path: Path, rel: str, problems: list[Problem]) -> list[str | None] | None:
-    """The lines of a text file of the release, decoded exactly; ``None`` for a line that cannot
-    be (its problem, naming line, byte and encoding, goes to ``problems``), and ``None`` instead
-    of the list for a file that cannot be decoded at all.
-
-    UTF-8 is expected. A byte-order mark (UTF-8, UTF-16) is honoured, and lines that are not UTF-8
-    but are Windows-1252 are decoded as such; both are reported by an :class:`EncodingNote`
-    warning. Nothing is ever replaced by ``\ufffd``.
-    """
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        problems.append(Problem(rel, 0, "", f"cannot be read ({e.strerror or e}); check its "
-                                "permissions or copy it again from the release"))
-        return None
-    for bom, codec, name in _BOMS:
-        if raw.startswith(bom):
-            try:
-                text = raw.decode(codec)
-            except UnicodeDecodeError as e:
-                problems.append(Problem(rel, raw[:e.start].count(b"\n") + 1, "", f"starts with "
-                                        f"a {name} mark but byte {e.start} does not decode as "
-                                        "that; re-save the file as UTF-8"))
-                return None
-            warnings.warn(f"{rel}: decoded as {name}; the mark is removed (re-save as plain UTF-8 "
-                          "to silence this)", EncodingNote, stacklevel=2)
-            return text.splitlines()
-    if b"\x00" in raw:
-        problems.append(Problem(rel, raw[:raw.index(b"\x00")].count(b"\n") + 1, "",
-                                "holds NUL bytes: UTF-16 without a byte-order mark? Re-save the "
-                                "file as UTF-8"))
-        return None
-    lines: list[str | None] = []
-    single_byte = []
-    for line_no, line in enumerate(raw.splitlines(), start=1):
-        try:
-            lines.append(line.decode("utf-8"))
-            continue
-        except UnicodeDecodeError as e:
-            bad = e.start
-        try:
-            lines.append(line.decode(SINGLE_BYTE_ENCODING))
-            single_byte.append(line_no)
-        except UnicodeDecodeError:
-            lines.append(None)
-            problems.append(Problem(rel, line_no, "", f"byte {line[bad]:#04x} at column {bad + 1} "
-                                    f"is neither UTF-8 nor {SINGLE_BYTE_ENCODING}; re-save the "
-                                    "file as UTF-8"))
-    if single_byte:
-        example = lines[single_byte[0] - 1]
-        warnings.warn(f"{rel}: line(s) {single_byte[:10]} are not UTF-8; decoded as Windows-1252 "
-                      f"({SINGLE_BYTE_ENCODING}), e.g. line {single_byte[0]}: {example[:60]!r}. "
-                      "Re-save the file as UTF-8 to silence this", EncodingNote, stacklevel=2)
-    return lines
-
-
-def _read_label_file(path: Path, rel: str,
-                     problems: list[Problem]) -> dict[str, tuple[LabelLine, int]] | None:
-    """``{id: (label line, line number)}`` of one EmoEvaluation file; bad lines go to ``problems``;
-    ``None`` when the file cannot be decoded at all."""
-    found: dict[str, tuple[LabelLine, int]] = {}
-    lines = read_text_lines(path, rel, problems)
-    if lines is None:
-        return None
-    for line_no, text in enumerate(lines, start=1):
-        if text is None or not text.strip() or text.startswith("%") or _RATER_LINE.match(text):
-            continue
-        line = parse_label_line(text)
-        if line is None:
-            problems.append(Problem(rel, line_no, "", f"not a label line: {text[:80]!r} (expected "
-                                    "'[start - end]<TAB>id<TAB>label<TAB>[V, A, D]')"))
-        elif line.raw_label not in labels_lib.RAW_LABELS:
-            problems.append(Problem(rel, line_no, line.id, f"unknown label {line.raw_label!r}; "
-                                    f"the release uses {sorted(labels_lib.RAW_LABELS)}"))
-        elif line.id in found:
-            problems.append(Problem(rel, line_no, line.id,
-                                    f"labelled twice (first on line {found[line.id][1]})"))
-        elif _UTTERANCE_ID.match(line.id) is None or is_unlabelled_turn(line.id):
-            problems.append(Problem(rel, line_no, line.id, "not an utterance id like "
-                                    "Ses01F_impro01_F000"))
-        elif dialog_of(line.id) != path.stem:
-            problems.append(Problem(rel, line_no, line.id, f"belongs to dialog {dialog_of(line.id)}, "
-                                    f"not to this file's dialog {path.stem}"))
-        elif not 0 <= line.start < line.end:
-            problems.append(Problem(rel, line_no, line.id, f"impossible times [{line.start:g} - "
-                                    f"{line.end:g}]: a turn starts at 0 or later and ends after "
-                                    "it starts"))
-        else:
-            found[line.id] = (line, line_no)
-    return found
-
-
-def _read_transcript_file(path: Path, rel: str,
-                          problems: list[Problem]) -> dict[str, tuple[str, int]] | None:
-    """``{id: (text, line number)}`` of one transcription file; bad lines go to ``problems``;
-    ``None`` when the file cannot be decoded at all."""
-    found: dict[str, tuple[str, int]] = {}
-    lines = read_text_lines(path, rel, problems)
-    if lines is None:
-        return None
-    for line_no, text in enumerate(lines, start=1):
-        if text is None or not text.strip():
-            continue
-        parsed = parse_transcript_line(text)
-        if parsed is None:
-            problems.append(Problem(rel, line_no, "", f"not a transcription line: {text[:80]!r} "
-                                    "(expected 'Ses01F_impro01_F000 [006.2901-008.2357]: text')"))
-        elif _UTTERANCE_ID.match(parsed[0]) is None:
-            problems.append(Problem(rel, line_no, "", f"{parsed[0][:80]!r} is not an utterance "
-                                    "id like Ses01F_impro01_F000 (a comment line?): delete or "
-                                    "fix the line"))
-        elif parsed[0] in found:
-            problems.append(Problem(rel, line_no, parsed[0],
-                                    f"transcribed twice (first on line {found[parsed[0]][1]})"))
-        else:
-            found[parsed[0]] = (parsed[1], line_no)
-    return found
 
 
 def _check_root(root: Path, sessions: Sequence[int]) -> None:
@@ -373,7 +126,7 @@ def scan_release(root: str | Path, class_set: str = "4class",
                                         f"file without EmoEvaluation/{path.name} label file"))
         before = len(rows)
         for label_path in label_files:
-            m = _UTTERANCE_ID.match(f"{label_path.stem}_F000")
+            m = UTTERANCE_ID.match(f"{label_path.stem}_F000")
             if m is not None and int(m["session"]) != session:
                 problems.append(Problem(str(label_path.relative_to(root)), 0, "", f"dialog "
                                         f"{label_path.stem} belongs to Session{int(m['session'])}, "
@@ -394,7 +147,7 @@ def _scan_dialog(root: Path, label_path: Path, class_set: str, problems: list[Pr
     dialog = label_path.stem
     session_dir = label_path.parent.parent.parent
     label_rel = str(label_path.relative_to(root))
-    labelled = _read_label_file(label_path, label_rel, problems)
+    labelled = read_label_file(label_path, label_rel, problems)
     if labelled is None:  # undecodable: one problem for the file, not one per utterance
         return []
     transcript_path = session_dir / "dialog" / "transcriptions" / label_path.name
@@ -403,7 +156,7 @@ def _scan_dialog(root: Path, label_path: Path, class_set: str, problems: list[Pr
         problems.append(Problem(transcript_rel, 0, "", f"missing: the {len(labelled)} labelled "
                                 f"utterances of {label_rel} have no transcription file"))
         return []
-    transcribed = _read_transcript_file(transcript_path, transcript_rel, problems)
+    transcribed = read_transcript_file(transcript_path, transcript_rel, problems)
     if transcribed is None:  # undecodable: one problem for the file, not one per utterance
         return []
     for uid, (_, line_no) in transcribed.items():
@@ -472,7 +225,7 @@ def _wav_problem(path: Path, info, line: LabelLine) -> str | None:
 
 
 def _utterance(line: LabelLine, transcript: str, wav_rel: str, info, class_set: str) -> Utterance:
-    m = _UTTERANCE_ID.match(line.id)
+    m = UTTERANCE_ID.match(line.id)
     session = int(m["session"])
     return Utterance(
         id=line.id, session=session, dialog=dialog_of(line.id),
@@ -537,46 +290,6 @@ def count_table(utterances: Sequence[Utterance], class_set: str = "4class") -> s
     outside = sum(1 for u in utterances if not u.label)
     lines.append(f"(+ {outside} labelled utterances outside the {class_set} set)")
     return "\n".join(lines)
-
-
-def write_skip_report(problems: Sequence[Problem], path: str | Path) -> Path:
-    """A CSV of what ``--skip-missing`` skipped: file, line, utterance, reason."""
-    text = io.StringIO(newline="")
-    writer = csv.writer(text)
-    writer.writerow(["file", "line", "utterance", "reason"])
-    for p in problems:
-        writer.writerow([p.file, p.line, p.utterance, p.message])
-    return write_atomic(path, text.getvalue())
-
-
-def source_path(manifest: str | Path) -> Path:
-    """The file beside a manifest naming the release it was parsed from (``manifest.source.json``)."""
-    manifest = Path(manifest)
-    return manifest.with_name(manifest.stem + ".source.json")
-
-
-def write_source(manifest: str | Path, root: str | Path, class_set: str) -> Path:
-    """Record which release (absolute path) and class set ``manifest`` was parsed from."""
-    return write_atomic(source_path(manifest),
-                        json.dumps({"root": str(Path(root).resolve()), "class_set": class_set}))
-
-
-def read_source(manifest: str | Path) -> dict | None:
-    """``{"root", "class_set"}`` of a manifest (see :func:`write_source`), ``None`` when there is
-    no such file; a damaged one is a :class:`emokit.core.errors.CorruptFileError`."""
-    from emokit.core.errors import CorruptFileError
-
-    path = source_path(manifest)
-    if not path.exists():
-        return None
-    fix = f"delete {path} (and {Path(manifest).name} beside it) and parse the release again"
-    try:
-        source = json.loads(path.read_text())
-    except (ValueError, UnicodeDecodeError) as e:
-        raise CorruptFileError(path, str(e), fix) from None
-    if not isinstance(source, dict) or not isinstance(source.get("root"), str):
-        raise CorruptFileError(path, "no 'root' entry", fix)
-    return source
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,7 +9,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from data_prep import iemocap, synthetic
+from data_prep import iemocap, synthetic, synthetic_writer
+from data_prep.iemocap_format import (
+    RELEASE_DIR,
+    LabelLine,
+    dialog_of,
+    format_label_line,
+    format_transcript_line,
+    parse_label_line,
+    parse_transcript_line,
+)
+from data_prep.iemocap_problems import MAX_LISTED_PROBLEMS, EncodingNote, Problem, ReleaseError
 from emokit.config import labels
 from emokit.data.manifest import FIELDS, read_manifest
 
@@ -18,7 +28,7 @@ from emokit.data.manifest import FIELDS, read_manifest
 def corpus(tmp_path_factory):
     """One mini corpus for the whole file: (release root, ground-truth rows)."""
     out = tmp_path_factory.mktemp("mini")
-    root = synthetic.generate(out, size="mini", seed=3)
+    root = synthetic_writer.generate(out, size="mini", seed=3)
     with open(out / "ground_truth.csv", newline="") as f:
         truth = list(csv.DictReader(f))
     return root, truth
@@ -27,7 +37,7 @@ def corpus(tmp_path_factory):
 @pytest.fixture
 def damaged(corpus, tmp_path):
     """A fresh copy of the mini release to damage."""
-    return Path(shutil.copytree(corpus[0], tmp_path / iemocap.RELEASE_DIR))
+    return Path(shutil.copytree(corpus[0], tmp_path / RELEASE_DIR))
 
 
 def _edit(path: Path, old: str, new: str) -> int:
@@ -104,14 +114,14 @@ def test_cli_writes_the_manifest_and_prints_the_table(corpus, tmp_path, capsys):
 def test_missing_wav_is_reported_with_its_path(damaged):
     u = _first_utterance(damaged)
     (damaged / u.wav).unlink()
-    with pytest.raises(iemocap.ReleaseError, match=f"{u.wav}.*wav file missing"):
+    with pytest.raises(ReleaseError, match=f"{u.wav}.*wav file missing"):
         iemocap.parse_release(damaged)
 
 
 def test_unreadable_wav_is_reported(damaged):
     u = _first_utterance(damaged)
     (damaged / u.wav).write_bytes(b"not a wav file")
-    with pytest.raises(iemocap.ReleaseError, match="unreadable"):
+    with pytest.raises(ReleaseError, match="unreadable"):
         iemocap.parse_release(damaged)
 
 
@@ -120,7 +130,7 @@ def test_label_line_that_does_not_parse_names_file_and_line(damaged):
     path = damaged / f"Session1/dialog/EmoEvaluation/{u.dialog}.txt"
     line_no = _edit(path, u.id, f"[1.0 - ]\t{u.id}\tneu")
     rel = f"Session1/dialog/EmoEvaluation/{u.dialog}.txt:{line_no}"
-    with pytest.raises(iemocap.ReleaseError, match=f"{rel}: not a label line"):
+    with pytest.raises(ReleaseError, match=f"{rel}: not a label line"):
         iemocap.parse_release(damaged)
 
 
@@ -129,7 +139,7 @@ def test_unknown_label_is_reported(damaged):
     path = damaged / f"Session1/dialog/EmoEvaluation/{u.dialog}.txt"
     line = next(x for x in path.read_text().splitlines() if u.id in x)
     _edit(path, u.id, line.replace(f"\t{u.raw_label}\t", "\thappy\t"))
-    with pytest.raises(iemocap.ReleaseError, match="unknown label 'happy'"):
+    with pytest.raises(ReleaseError, match="unknown label 'happy'"):
         iemocap.parse_release(damaged)
 
 
@@ -140,7 +150,7 @@ def test_label_without_transcript_and_transcript_without_label(damaged):
     _edit(transcripts, first.id + " ", "")
     label_file = damaged / f"Session2/dialog/EmoEvaluation/{second.dialog}.txt"
     _edit(label_file, f"\t{second.id}\t", "")
-    with pytest.raises(iemocap.ReleaseError) as err:
+    with pytest.raises(ReleaseError) as err:
         iemocap.parse_release(damaged)
     message = str(err.value)
     assert f"[{first.id}]: labelled but not transcribed" in message
@@ -151,8 +161,8 @@ def test_label_without_transcript_and_transcript_without_label(damaged):
 def test_transcript_without_words_is_reported(damaged, text):
     u = _first_utterance(damaged)
     path = damaged / f"Session1/dialog/transcriptions/{u.dialog}.txt"
-    line_no = _edit(path, u.id + " ", iemocap.format_transcript_line(u.id, u.start, u.end, text))
-    with pytest.raises(iemocap.ReleaseError, match=f":{line_no} \\[{u.id}\\]: transcript .* no words"):
+    line_no = _edit(path, u.id + " ", format_transcript_line(u.id, u.start, u.end, text))
+    with pytest.raises(ReleaseError, match=f":{line_no} \\[{u.id}\\]: transcript .* no words"):
         iemocap.parse_release(damaged)
 
 
@@ -160,7 +170,7 @@ def test_non_speech_tokens_are_kept_in_the_transcript(damaged):
     u = _first_utterance(damaged)
     path = damaged / f"Session1/dialog/transcriptions/{u.dialog}.txt"
     text = "[LAUGHTER] Oh well, [BREATHING] fine."
-    _edit(path, u.id + " ", iemocap.format_transcript_line(u.id, u.start, u.end, text))
+    _edit(path, u.id + " ", format_transcript_line(u.id, u.start, u.end, text))
     parsed = {r.id: r for r in iemocap.parse_release(damaged)}
     assert parsed[u.id].transcript == text
 
@@ -186,10 +196,10 @@ def test_many_problems_are_listed_in_one_error(damaged):
     wavs = sorted(damaged.glob("Session3/sentences/wav/*/*.wav"))[:25]
     for wav in wavs:
         wav.unlink()
-    with pytest.raises(iemocap.ReleaseError) as err:
+    with pytest.raises(ReleaseError) as err:
         iemocap.parse_release(damaged)
     assert len(err.value.problems) == 25
-    assert str(err.value).count("wav file missing") == iemocap.MAX_LISTED_PROBLEMS
+    assert str(err.value).count("wav file missing") == MAX_LISTED_PROBLEMS
     assert "... and 5 more" in str(err.value)
 
 
@@ -212,13 +222,13 @@ def test_skip_missing_skips_only_the_problems_and_reports_them(damaged, tmp_path
 
 
 def test_label_and_transcript_lines_as_the_release_writes_them():
-    line = iemocap.parse_label_line(
+    line = parse_label_line(
         "[6.2901 - 8.2357]\tSes01F_impro01_F000\tneu\t[2.5000, 2.5000, 2.5000]")
-    assert line == iemocap.LabelLine(6.2901, 8.2357, "Ses01F_impro01_F000", "neu", 2.5, 2.5, 2.5)
-    assert iemocap.parse_label_line("C-E2:\tNeutral;\t()") is None
-    assert iemocap.parse_transcript_line(
+    assert line == LabelLine(6.2901, 8.2357, "Ses01F_impro01_F000", "neu", 2.5, 2.5, 2.5)
+    assert parse_label_line("C-E2:\tNeutral;\t()") is None
+    assert parse_transcript_line(
         "Ses01F_impro01_F000 [006.2901-008.2357]: Excuse me.") == ("Ses01F_impro01_F000", "Excuse me.")
-    assert iemocap.dialog_of("Ses05M_script01_1b_M012") == "Ses05M_script01_1b"
+    assert dialog_of("Ses05M_script01_1b_M012") == "Ses05M_script01_1b"
 
 
 _ids = st.from_regex(r"Ses0[1-5][FM]_(impro0[1-8]|script0[1-3]_[1-3]b?)_[FM][0-9]{3}",
@@ -230,15 +240,15 @@ _scores = st.integers(10_000, 50_000).map(lambda n: n / 10_000)
 @given(start=_times, length=_times, uid=_ids, raw=st.sampled_from(sorted(labels.RAW_LABELS)),
        v=_scores, a=_scores, d=_scores)
 def test_label_line_round_trip(start, length, uid, raw, v, a, d):
-    line = iemocap.LabelLine(start, round(start + length, 4), uid, raw, v, a, d)
-    assert iemocap.parse_label_line(iemocap.format_label_line(line)) == line
+    line = LabelLine(start, round(start + length, 4), uid, raw, v, a, d)
+    assert parse_label_line(format_label_line(line)) == line
 
 
 @given(uid=_ids, text=st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")),
                               min_size=1).map(str.strip).filter(bool))
 def test_transcript_line_round_trip(uid, text):
-    line = iemocap.format_transcript_line(uid, 6.2901, 8.2357, text)
-    assert iemocap.parse_transcript_line(line) == (uid, text)
+    line = format_transcript_line(uid, 6.2901, 8.2357, text)
+    assert parse_transcript_line(line) == (uid, text)
 
 
 # ------------------------------------------------------------------------------- issue 10: bad input
@@ -256,7 +266,7 @@ def test_wav_whose_data_chunk_is_cut_short_is_flagged_and_skippable(damaged, tmp
     u = _first_utterance(damaged)
     data = (damaged / u.wav).read_bytes()
     (damaged / u.wav).write_bytes(data[:len(data) * 2 // 3])  # header still claims all of it
-    with pytest.raises(iemocap.ReleaseError, match=f"{u.wav} \\[{u.id}\\]: wav file is truncated"):
+    with pytest.raises(ReleaseError, match=f"{u.wav} \\[{u.id}\\]: wav file is truncated"):
         iemocap.parse_release(damaged)
     rows = iemocap.parse_release(damaged, skip_missing=True)
     assert u.id not in {r.id for r in rows} and len(rows) > 300
@@ -271,19 +281,19 @@ def test_wav_far_shorter_than_its_label_is_flagged(damaged):
     u = _first_utterance(damaged)
     wave, rate = soundfile.read(damaged / u.wav)
     soundfile.write(damaged / u.wav, wave[: len(wave) // 5], rate)  # a whole, valid, short file
-    with pytest.raises(iemocap.ReleaseError, match=f"\\[{u.id}\\]: wav file holds .* but its "
-                                                   "label spans"):
+    with pytest.raises(ReleaseError, match=f"\\[{u.id}\\]: wav file holds .* but its "
+                                           "label spans"):
         iemocap.parse_release(damaged)
 
 
 def test_windows_1252_transcript_is_decoded_and_said(damaged):
     u = _first_utterance(damaged)
     path = _transcript_path(damaged, u)
-    line_no = _edit(path, u.id + " ", iemocap.format_transcript_line(u.id, u.start, u.end,
-                                                                     "I won\u2019t go."))
+    line_no = _edit(path, u.id + " ", format_transcript_line(u.id, u.start, u.end,
+                                                             "I won\u2019t go."))
     path.write_bytes(path.read_bytes().replace("\u2019".encode(), b"\x92"))  # cp1252 byte
-    with pytest.warns(iemocap.EncodingNote, match=f"{u.dialog}.txt: line\\(s\\) \\[{line_no}\\] "
-                                                  "are not UTF-8; decoded as Windows-1252"):
+    with pytest.warns(EncodingNote, match=f"{u.dialog}.txt: line\\(s\\) \\[{line_no}\\] "
+                                          "are not UTF-8; decoded as Windows-1252"):
         rows = {r.id: r for r in iemocap.parse_release(damaged)}
     assert rows[u.id].transcript == "I won\u2019t go."  # never "won\ufffdt"
     from emokit.data.text import tokenize
@@ -296,7 +306,7 @@ def test_byte_order_marks_are_honoured_and_said(damaged):
     label, transcript = _label_path(damaged, u), _transcript_path(damaged, u)
     label.write_bytes(b"\xef\xbb\xbf" + label.read_bytes())  # UTF-8 BOM
     transcript.write_bytes(transcript.read_text().encode("utf-16"))  # UTF-16 with BOM
-    with pytest.warns(iemocap.EncodingNote) as notes:
+    with pytest.warns(EncodingNote) as notes:
         rows = {r.id: r for r in iemocap.parse_release(damaged)}
     said = " ".join(str(n.message) for n in notes)
     assert "UTF-8 with a byte-order mark" in said and "UTF-16" in said
@@ -306,11 +316,11 @@ def test_byte_order_marks_are_honoured_and_said(damaged):
 def test_bytes_of_no_known_encoding_name_file_line_and_byte(damaged):
     u = _first_utterance(damaged)
     path = _transcript_path(damaged, u)
-    line_no = _edit(path, u.id + " ", iemocap.format_transcript_line(u.id, u.start, u.end, "ab"))
+    line_no = _edit(path, u.id + " ", format_transcript_line(u.id, u.start, u.end, "ab"))
     path.write_bytes(path.read_bytes().replace(b": ab", b": a\x81\xc3b"))  # 0x81: not cp1252
     rel = f"Session1/dialog/transcriptions/{u.dialog}.txt:{line_no}"
-    with pytest.raises(iemocap.ReleaseError, match=f"{rel}: byte 0x81 at column .* neither "
-                                                   "UTF-8 nor cp1252"):
+    with pytest.raises(ReleaseError, match=f"{rel}: byte 0x81 at column .* neither "
+                                           "UTF-8 nor cp1252"):
         iemocap.parse_release(damaged)
 
 
@@ -318,7 +328,7 @@ def test_utf16_without_a_mark_is_named(damaged):
     u = _first_utterance(damaged)
     path = _transcript_path(damaged, u)
     path.write_bytes(path.read_text().encode("utf-16-le"))
-    with pytest.raises(iemocap.ReleaseError) as err:
+    with pytest.raises(ReleaseError) as err:
         iemocap.parse_release(damaged)
     assert "UTF-16 without a byte-order mark" in str(err.value)
     assert len(err.value.problems) < 5  # one clear problem, not a flood of garbled lines
@@ -331,8 +341,8 @@ def test_dialog_copied_into_another_session_is_an_error_naming_both(damaged):
                     damaged / f"Session2/dialog/{sub}/{u.dialog}.txt")
     shutil.copytree(damaged / f"Session1/sentences/wav/{u.dialog}",
                     damaged / f"Session2/sentences/wav/{u.dialog}")
-    with pytest.raises(iemocap.ReleaseError, match=f"Session2/dialog/EmoEvaluation/{u.dialog}.txt: "
-                                                   f"dialog {u.dialog} belongs to Session1"):
+    with pytest.raises(ReleaseError, match=f"Session2/dialog/EmoEvaluation/{u.dialog}.txt: "
+                                           f"dialog {u.dialog} belongs to Session1"):
         iemocap.parse_release(damaged)
     rows = iemocap.parse_release(damaged, skip_missing=True)
     ids = [r.id for r in rows]
@@ -356,9 +366,9 @@ def test_an_id_labelled_in_two_files_names_both(damaged):
 def test_impossible_label_times_are_reported(damaged, start, end):
     u = _first_utterance(damaged)
     path = _label_path(damaged, u)
-    line = iemocap.LabelLine(start, end, u.id, u.raw_label, 2.5, 2.5, 2.5)
-    line_no = _edit(path, f"\t{u.id}\t", iemocap.format_label_line(line))
-    with pytest.raises(iemocap.ReleaseError, match=f":{line_no} \\[{u.id}\\]: impossible times"):
+    line = LabelLine(start, end, u.id, u.raw_label, 2.5, 2.5, 2.5)
+    line_no = _edit(path, f"\t{u.id}\t", format_label_line(line))
+    with pytest.raises(ReleaseError, match=f":{line_no} \\[{u.id}\\]: impossible times"):
         iemocap.parse_release(damaged)
 
 
@@ -402,7 +412,7 @@ def test_a_session_left_without_a_usable_utterance_is_refused_even_when_skipping
     for path in (damaged / "Session3/sentences/wav").rglob("*.wav"):
         path.unlink()
     assert "Session3: no usable utterance" in _problems(damaged)
-    with pytest.raises(iemocap.ReleaseError, match=r"session\(s\) \[3\] have no usable"):
+    with pytest.raises(ReleaseError, match=r"session\(s\) \[3\] have no usable"):
         iemocap.parse_release(damaged, skip_missing=True)
 
 
@@ -490,7 +500,7 @@ _line = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60) | st.b
 def test_arbitrary_label_and_transcript_lines_never_raise(tmp_path_factory, labels_, transcripts,
                                                           raw_bytes):
     """Whatever the lines of a dialog's two files, scanning ends in rows and a problem list."""
-    root = tmp_path_factory.mktemp("any") / iemocap.RELEASE_DIR
+    root = tmp_path_factory.mktemp("any") / RELEASE_DIR
     for sub in ("dialog/EmoEvaluation", "dialog/transcriptions", "sentences/wav"):
         (root / "Session1" / sub).mkdir(parents=True)
     dialog = "Ses01F_impro01"
@@ -499,5 +509,5 @@ def test_arbitrary_label_and_transcript_lines_never_raise(tmp_path_factory, labe
     (root / f"Session1/dialog/transcriptions/{dialog}.txt").write_text(
         "\n".join(transcripts), encoding="utf-8")
     rows, problems = iemocap.scan_release(root, sessions=[1])
-    assert all(isinstance(p, iemocap.Problem) for p in problems)
+    assert all(isinstance(p, Problem) for p in problems)
     assert problems or rows == []

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from data_prep import synthetic
+from data_prep import synthetic_plan
 from emokit.config import CorpusConfig, ExperimentConfig
 from emokit.core.errors import ConfigError
 from emokit.data import overlap
@@ -19,7 +19,7 @@ from emokit.experiment.protocol import folds_record, leakage, random_split
 def mini_rows():
     """The built-in mini corpus's labelled rows, as planned (no audio: fast)."""
     return [Utterance(**{f: getattr(t, f) for f in FIELDS})
-            for t in synthetic.plan_corpus("mini") if t.label]
+            for t in synthetic_plan.plan_corpus("mini") if t.label]
 
 
 def test_folds_record_shows_scripted_test_turns_seen_in_training(mini_rows):

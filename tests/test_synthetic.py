@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from data_prep import synthetic
+from data_prep import synthetic, synthetic_plan, synthetic_writer
 from data_prep._words import CUES
 from emokit.config import CorpusConfig, FeatureConfig
 from emokit.data.manifest import read_manifest
@@ -28,7 +28,7 @@ def mini(tmp_path_factory):
 @pytest.fixture(scope="module")
 def iemocap_plan():
     """The IEMOCAP-size corpus as planned (every turn, no audio)."""
-    return synthetic.plan_corpus("iemocap")
+    return synthetic_plan.plan_corpus("iemocap")
 
 
 def _ground_truth(out: Path) -> list[dict]:
@@ -71,15 +71,15 @@ def test_scripted_dialogs_perform_the_same_lines_in_every_session(iemocap_plan):
     scripted = [t for t in turns if t.mode == "script"]
     sessions, labels = defaultdict(set), defaultdict(Counter)
     for t in scripted:
-        line = (synthetic.script_name(t.dialog), t.transcript)
+        line = (synthetic_plan.script_name(t.dialog), t.transcript)
         sessions[line].add(t.session)
         labels[line][t.label] += 1
     assert len(labels) < len(scripted) / 5
-    assert np.mean([len(sessions[synthetic.script_name(t.dialog), t.transcript]) > 1
+    assert np.mean([len(sessions[synthetic_plan.script_name(t.dialog), t.transcript]) > 1
                     for t in scripted]) > 0.95
     majority = sum(c.most_common(1)[0][1] for c in labels.values()) / len(scripted)
     assert 0.7 < majority < 0.95  # measured 0.84: actors vary the rest
-    assert synthetic.script_name("Ses05M_script01_1b") == "script01_1"
+    assert synthetic_plan.script_name("Ses05M_script01_1b") == "script01_1"
     session5 = {t.transcript for t in scripted if t.dialog == "Ses05M_script01_1b"}
     earlier = {t.transcript for t in scripted if t.dialog.endswith("_script01_1") and t.session < 5}
     assert session5 and len(session5 & earlier) > 0.8 * len(session5)
@@ -104,24 +104,25 @@ def test_wavs_are_16k_mono_pcm16_of_the_planned_length(mini):
 
 def test_same_seed_gives_byte_identical_files(mini, tmp_path):
     again = tmp_path / "again"
-    synthetic.generate(again, size="mini", seed=0)
+    synthetic_writer.generate(again, size="mini", seed=0)
     first = _hashes(mini / "IEMOCAP_full_release")
     assert first == _hashes(again / "IEMOCAP_full_release")
     assert (mini / "ground_truth.csv").read_bytes() == (again / "ground_truth.csv").read_bytes()
 
 
 def test_another_seed_gives_another_corpus():
-    first, other = synthetic.plan_corpus("mini", seed=0), synthetic.plan_corpus("mini", seed=1)
+    first = synthetic_plan.plan_corpus("mini", seed=0)
+    other = synthetic_plan.plan_corpus("mini", seed=1)
     assert [t.transcript for t in first] != [t.transcript for t in other]
 
 
 def test_knobs_set_the_fraction_of_disagreeing_modalities():
-    turns = [t for t in synthetic.plan_corpus("iemocap", text_disagreement=0.3,
-                                              audio_ambiguity=0.1) if t.label]
+    turns = [t for t in synthetic_plan.plan_corpus("iemocap", text_disagreement=0.3,
+                                                   audio_ambiguity=0.1) if t.label]
     with_cue = [t for t in turns if t.text_emotion]
     assert np.mean([t.text_emotion != t.label for t in with_cue]) == pytest.approx(0.3, abs=0.03)
     assert np.mean([t.audio_emotion != t.label for t in turns]) == pytest.approx(0.1, abs=0.02)
-    clean = [t for t in synthetic.plan_corpus("mini", text_disagreement=0, audio_ambiguity=0)
+    clean = [t for t in synthetic_plan.plan_corpus("mini", text_disagreement=0, audio_ambiguity=0)
              if t.label]
     assert all(t.audio_emotion == t.label for t in clean)
     assert all(t.text_emotion in ("", t.label) for t in clean)
@@ -148,21 +149,21 @@ def test_voice_carries_emotion_in_its_energy(mini):
 
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="unknown size 'huge'"):
-        synthetic.plan_corpus("huge")
+        synthetic_plan.plan_corpus("huge")
     with pytest.raises(ValueError, match="text_disagreement must be a fraction"):
-        synthetic.plan_corpus("mini", text_disagreement=1.5)
+        synthetic_plan.plan_corpus("mini", text_disagreement=1.5)
 
 
 def test_ensure_corpus_generates_once_and_redoes_a_killed_generation(mini, tmp_path, monkeypatch):
     corpus = CorpusConfig(data_dir=str(tmp_path))
     shutil.copytree(mini / "IEMOCAP_full_release",
                     synthetic.corpus_dir(corpus) / "IEMOCAP_full_release")
-    shutil.copy(mini / synthetic.COMPLETE_MARKER, synthetic.corpus_dir(corpus))
+    shutil.copy(mini / synthetic_writer.COMPLETE_MARKER, synthetic.corpus_dir(corpus))
     calls = []
 
     def fake_generate(out, *args):  # stands in for a real generation: writes the marker
         calls.append(args)
-        shutil.copy(mini / synthetic.COMPLETE_MARKER, out)
+        shutil.copy(mini / synthetic_writer.COMPLETE_MARKER, out)
 
     monkeypatch.setattr(synthetic, "generate", fake_generate)
     manifest = synthetic.ensure_corpus(corpus)
@@ -171,7 +172,7 @@ def test_ensure_corpus_generates_once_and_redoes_a_killed_generation(mini, tmp_p
     assert synthetic.release_root(manifest) == (manifest.parent / "IEMOCAP_full_release").resolve()
     stamp = manifest.stat().st_mtime_ns
     assert synthetic.ensure_corpus(corpus) == manifest and manifest.stat().st_mtime_ns == stamp
-    (manifest.parent / synthetic.COMPLETE_MARKER).unlink()  # as if generation had been killed
+    (manifest.parent / synthetic_writer.COMPLETE_MARKER).unlink()  # as if generation was killed
     synthetic.ensure_corpus(corpus)
     assert calls == [(corpus.synthetic_size, corpus.synthetic_seed, corpus.text_disagreement,
                       corpus.audio_ambiguity, corpus.snr_db)]
@@ -201,19 +202,19 @@ def test_knobs_away_from_defaults_get_their_own_folder(tmp_path):
 def _copy_corpus(mini, corpus: CorpusConfig) -> Path:
     shutil.copytree(mini / "IEMOCAP_full_release",
                     synthetic.corpus_dir(corpus) / "IEMOCAP_full_release")
-    shutil.copy(mini / synthetic.COMPLETE_MARKER, synthetic.corpus_dir(corpus))
+    shutil.copy(mini / synthetic_writer.COMPLETE_MARKER, synthetic.corpus_dir(corpus))
     return synthetic.corpus_dir(corpus)
 
 
 def test_a_damaged_completion_marker_regenerates_instead_of_crashing(mini, tmp_path, monkeypatch):
     corpus = CorpusConfig(data_dir=str(tmp_path))
     out = _copy_corpus(mini, corpus)
-    (out / synthetic.COMPLETE_MARKER).write_text('{"size": "mi')  # cut short
+    (out / synthetic_writer.COMPLETE_MARKER).write_text('{"size": "mi')  # cut short
     calls = []
 
     def fake_generate(folder, *args):
         calls.append(args)
-        shutil.copy(mini / synthetic.COMPLETE_MARKER, folder)
+        shutil.copy(mini / synthetic_writer.COMPLETE_MARKER, folder)
 
     monkeypatch.setattr(synthetic, "generate", fake_generate)
     manifest = synthetic.ensure_corpus(corpus)
@@ -239,7 +240,7 @@ def test_state_files_are_written_through_the_atomic_helper(tmp_path, monkeypatch
     temporary file and ``os.replace``."""
     import os
 
-    from data_prep import iemocap
+    from data_prep import iemocap_problems, manifest_source
     from emokit.core import atomic
 
     replaced = []
@@ -249,10 +250,10 @@ def test_state_files_are_written_through_the_atomic_helper(tmp_path, monkeypatch
         os.rename(src, dst)
 
     monkeypatch.setattr(atomic.os, "replace", spy)
-    root = synthetic.generate(tmp_path / "c", "mini", seed=1)
-    iemocap.write_source(tmp_path / "manifest.csv", root, "4class")
-    iemocap.write_skip_report([], tmp_path / "manifest.skipped.csv")
-    assert {synthetic.COMPLETE_MARKER, "manifest.source.json",
+    root = synthetic_writer.generate(tmp_path / "c", "mini", seed=1)
+    manifest_source.write_source(tmp_path / "manifest.csv", root, "4class")
+    iemocap_problems.write_skip_report([], tmp_path / "manifest.skipped.csv")
+    assert {synthetic_writer.COMPLETE_MARKER, "manifest.source.json",
             "manifest.skipped.csv"} <= set(replaced)
 
 
@@ -274,7 +275,7 @@ def test_generating_and_caching_hold_the_data_folder_lock(tmp_path, monkeypatch)
         held.append(("corpus", str(out.resolve()) in lock._DATA_HELD))
         raise RuntimeError("stop after the check")
 
-    monkeypatch.setattr(synthetic, "_generate", fake_generate)
+    monkeypatch.setattr(synthetic_writer, "_generate", fake_generate)
     with pytest.raises(RuntimeError, match="stop after"):
         synthetic.ensure_corpus(CorpusConfig(data_dir=str(tmp_path)))
 

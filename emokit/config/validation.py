@@ -88,7 +88,7 @@ FRACTION = Rule(low=0, high=1)
 
 #: Ranges and choices of the settings, by dotted name (types come from the dataclasses).
 RULES: dict[str, Rule] = {
-    "corpus.synthetic_size": Rule(choices=("mini", "iemocap")),  # data_prep.synthetic.SIZES
+    "corpus.synthetic_size": Rule(choices=("mini", "iemocap")),  # data_prep.synthetic_plan.SIZES
     "corpus.synthetic_seed": Rule(low=0, high=2**32 - 1),  # numpy seeds are 32-bit
     "corpus.text_disagreement": FRACTION,
     "corpus.audio_ambiguity": FRACTION,

@@ -354,7 +354,7 @@ def notebook06(answer_1, answer_2, ci, excludes_zero, below_005, *, lambda_rows,
     """06 evaluation: the fold as the unit, the optimism of choosing a weight on the test folds,
     and reading a paired t-interval (against the percentile bootstrap)."""
     from emokit.config.systems import is_selected
-    from emokit.evaluation.report import bootstrap_ci, paired_t_test
+    from emokit.evaluation.fold_statistics import bootstrap_ci, paired_t_test
 
     candidates = [r for r in lambda_rows
                   if r.system.startswith("contrastive") and not is_selected(r.system)]

@@ -333,10 +333,10 @@ def fold_means(rows: list[dict], system: str, condition: str, level,
 def paired_over_folds(a: dict[int, float], b: dict[int, float],
                       confidence: float = 0.95) -> PairedResult | None:
     """``a - b`` over the folds both have: the mean difference, its t-interval and the paired
-    t-test's two-sided p, the main report's statistics (:func:`emokit.evaluation.report.paired_t_test`).
-    None with fewer than 2 folds; NaN interval and p when the differences do not vary (never a
-    zero-width interval)."""
-    from emokit.evaluation.report import paired_t_test
+    t-test's two-sided p, the main report's statistics
+    (:func:`emokit.evaluation.fold_statistics.paired_t_test`). None with fewer than 2 folds; NaN
+    interval and p when the differences do not vary (never a zero-width interval)."""
+    from emokit.evaluation.fold_statistics import paired_t_test
 
     folds = sorted(a.keys() & b.keys())
     diffs = np.array([a[k] - b[k] for k in folds])

@@ -476,7 +476,7 @@ def _gender_model_problem(model, batch: dict, num_classes: int) -> str:
 def notebook08(kept, excludes_zero, *, rows, regularized) -> dict[str, str]:
     """08 robustness: the share of its clean UA the baseline keeps under 0 dB babble, and whether
     the regularized system's paired interval under ``text_missing`` excludes 0."""
-    from emokit.evaluation.robustness import fold_means, paired_over_folds, retention
+    from emokit.evaluation.robustness_report import fold_means, paired_over_folds, retention
 
     share = retention(rows, "baseline", "audio_noise_babble", 0)
     difference = paired_over_folds(fold_means(rows, regularized, "text_missing", ""),

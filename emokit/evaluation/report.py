@@ -16,7 +16,8 @@ so they shrink the noise of that fold's number but add no independent evidence),
   leave-one-speaker-out 10: that caps the evidence whatever the number of seeds. With one fold
   there is no test: the interval, p and detectable cells stay empty and a note says why. The
   percentile bootstrap interval and the Wilcoxon signed-rank p over the same fold differences are
-  kept as extra, labelled CSV columns. The tests themselves: :mod:`emokit.evaluation.fold_statistics`.
+  kept as extra, labelled CSV columns. The tests themselves:
+  :mod:`emokit.evaluation.fold_statistics`.
 
 Warm-started systems are also compared with ``baseline-continued``, their fair control (same
 budget and stopping rule from the same trained baseline).

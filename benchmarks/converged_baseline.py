@@ -39,7 +39,7 @@ import yaml
 
 from emokit.config.presets import get_preset
 from emokit.config.systems import expand_systems, system_config
-from emokit.evaluation.report import bootstrap_ci, wilcoxon_test
+from emokit.evaluation.fold_statistics import bootstrap_ci, wilcoxon_test
 from emokit.experiment.corpus import load_corpus
 from emokit.experiment.runner import with_setting
 

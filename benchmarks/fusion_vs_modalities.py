@@ -73,7 +73,7 @@ import numpy as np
 from converged_baseline import apply_overrides  # a sibling script: benchmarks/ is on sys.path
 
 from emokit.config.presets import get_preset
-from emokit.evaluation.report import bootstrap_ci, paired_differences, wilcoxon_test
+from emokit.evaluation.fold_statistics import bootstrap_ci, paired_differences, wilcoxon_test
 from emokit.evaluation.runstore import load_runs
 from emokit.experiment.runner import experiment_dir, run_experiment
 

@@ -6,20 +6,20 @@ import numpy as np
 import pytest
 
 from emokit.core import paths
-from emokit.course import exercises, student_notebooks, your_voice
+from emokit.course import checking, exercises, student_notebooks, your_voice
 
-# --- emokit.course.exercises.check ----------------------------------------------------------------------
+# --- emokit.course.checking.check -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("blank", [..., None])
 def test_a_blank_is_not_answered_yet_and_does_not_raise(blank, capsys):
-    assert exercises.check("1", blank, expected=10) == exercises.UNANSWERED
+    assert checking.check("1", blank, expected=10) == checking.UNANSWERED
     assert capsys.readouterr().out.startswith("… exercise 1: not answered yet")
 
 
 def test_a_right_answer_says_so_within_tolerance(capsys):
-    assert exercises.check("2", 0.1 + 0.2, expected=0.3) == exercises.RIGHT
-    assert exercises.check("3", [[1, 0], [0, 1]], expected=np.eye(2)) == exercises.RIGHT
-    assert exercises.check("4", ("Ses03F",), expected=("Ses03F",)) == exercises.RIGHT
+    assert checking.check("2", 0.1 + 0.2, expected=0.3) == checking.RIGHT
+    assert checking.check("3", [[1, 0], [0, 1]], expected=np.eye(2)) == checking.RIGHT
+    assert checking.check("4", ("Ses03F",), expected=("Ses03F",)) == checking.RIGHT
     assert capsys.readouterr().out.count("right") == 3
 
 
@@ -32,16 +32,16 @@ def test_a_right_answer_says_so_within_tolerance(capsys):
     (1, True, "expected True or False"),
 ])
 def test_a_wrong_answer_gets_a_hint_that_does_not_give_it_away(answer, expected, hint, capsys):
-    status = exercises.check("5", answer, expected, hints=[(9, "forgot the diagonal")], factors=(2,))
+    status = checking.check("5", answer, expected, hints=[(9, "forgot the diagonal")], factors=(2,))
     out = capsys.readouterr().out
-    assert status == exercises.WRONG and hint in out
+    assert status == checking.WRONG and hint in out
     if not isinstance(expected, bool):
         assert str(expected) not in out.replace(str(answer), "")
 
 
 def test_accept_predicates_and_answers_that_break_the_check_are_wrong_not_fatal(capsys):
-    assert exercises.check("6", 3, accept=lambda a: a % 2 == 1) == exercises.RIGHT
-    assert exercises.check("7", "x", accept=lambda a: a % 2 == 1, hint="odd") == exercises.WRONG
+    assert checking.check("6", 3, accept=lambda a: a % 2 == 1) == checking.RIGHT
+    assert checking.check("7", "x", accept=lambda a: a % 2 == 1, hint="odd") == checking.WRONG
     assert "checking it raised TypeError" in capsys.readouterr().out
 
 
@@ -53,7 +53,7 @@ def test_notebook05_checker_knows_the_answers_without_the_notebook_giving_them(c
             return {"loss": 1.5, "ce": 1.0, "pair_term": 0.5, "disc_loss": 1.0}
 
     statuses = exercises.notebook05(np.eye(3), 9, ..., model=Model(), inputs=None, labels=None)
-    assert statuses == {"1": exercises.RIGHT, "2": exercises.WRONG, "3": exercises.UNANSWERED}
+    assert statuses == {"1": checking.RIGHT, "2": checking.WRONG, "3": checking.UNANSWERED}
     assert "labelled 1 pairs with itself" in capsys.readouterr().out
 
 

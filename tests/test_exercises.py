@@ -9,8 +9,8 @@ import types
 import numpy as np
 import pytest
 
-from emokit.course import exercises
-from emokit.course.exercises import RIGHT, UNANSWERED, WRONG
+from emokit.course import checking, exercises
+from emokit.course.checking import RIGHT, UNANSWERED, WRONG
 from emokit.data.manifest import Utterance
 
 SPEAKERS = [f"Ses0{s}{g}" for s in range(1, 6) for g in "FM"]
@@ -28,16 +28,16 @@ def _line(out, name):
 # --- the generic check ---------------------------------------------------------------------------
 
 def test_true_and_false_are_no_numbers_and_numbers_are_no_booleans(capsys):
-    assert exercises.check("1", False, 0.0) == WRONG
-    assert exercises.check("2", np.False_, 0) == WRONG
-    assert exercises.check("3", 0, False) == WRONG
-    assert exercises.check("4", np.True_, True) == RIGHT
+    assert checking.check("1", False, 0.0) == WRONG
+    assert checking.check("2", np.False_, 0) == WRONG
+    assert checking.check("3", 0, False) == WRONG
+    assert checking.check("4", np.True_, True) == RIGHT
     assert "expected a number, got bool" in _line(capsys.readouterr().out, "1")
 
 
 def test_a_factor_hint_comes_only_where_the_exercise_names_that_factor(capsys):
-    assert exercises.check("1", 5, 10) == WRONG
-    assert exercises.check("2", 5, 10, factors=(2,)) == WRONG
+    assert checking.check("1", 5, 10) == WRONG
+    assert checking.check("2", 5, 10, factors=(2,)) == WRONG
     out = capsys.readouterr().out
     assert "factor" not in _line(out, "1") and "off by a factor of 2" in _line(out, "2")
 

@@ -43,6 +43,7 @@ def test_the_grader_replaces_the_students_checks_with_the_sources():
     assert not any("✓ exercise 2" in c or c == "exercises.notebook00(True, 64)" for c in code)
     assert code[-1].count("notebook00(") == 1 and "['answer_1', 'answer_2']" in code[-1]
     assert 'modules.pop("emokit.course.exercises"' in code[-1]
+    assert 'modules.pop("emokit.course.checking"' in code[-1]
 
 
 def test_a_renamed_submission_is_matched_by_its_cells_and_students_by_folder(tmp_path):
@@ -75,7 +76,9 @@ def test_two_submissions_are_graded_into_a_csv_with_feedback(tmp_path, capsys):
     for student, notebook in {
         "alice": _submission("answer_1 = bool(1)\nanswer_2 = 4 * 16"),
         "bob": _submission("answer_1 = True\nanswer_2 = 16\nimport emokit.course.exercises\n"
-                           "emokit.course.exercises.check = lambda *a, **k: 'right'",
+                           "emokit.course.exercises.check = lambda *a, **k: 'right'\n"
+                           "import emokit.course.checking\n"
+                           "emokit.course.checking.check = lambda *a, **k: 'right'",
                            check='print("✓ exercise 2: right")'),
         "carol": _submission("answer_1 = True", extra="1 / 0"),
     }.items():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from emokit.core.atomic import write_atomic
-from emokit.evaluation.report import (
+from emokit.evaluation.fold_statistics import (
     ONE_FOLD,
     bootstrap_ci,
     detectable_difference,
@@ -18,12 +18,9 @@ from emokit.evaluation.report import (
     paired_differences,
     paired_t,
     paired_t_test,
-    summarize,
-    to_csv,
-    to_markdown,
     wilcoxon_test,
-    write_report,
 )
+from emokit.evaluation.report import summarize, to_csv, to_markdown, write_report
 from emokit.evaluation.runstore import load_runs
 
 

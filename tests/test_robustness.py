@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 from emokit.core.errors import DataError, UsageError
-from emokit.evaluation import robustness
-from emokit.evaluation.robustness import CONDITIONS, paired_over_folds
+from emokit.evaluation.robustness import CONDITIONS
+from emokit.evaluation.robustness_report import paired_over_folds
 from emokit.evaluation.runstore import FINAL_WEIGHTS, load_runs, run_path
+from emokit.experiment import robustness
 from emokit.experiment.cli import load_config
 from emokit.experiment.robustness import evaluate_robustness
 from emokit.experiment.runner import run_experiment

@@ -7,7 +7,8 @@ notebooks themselves, named after the student (``alice.ipynb``, ``alice_05.ipynb
 ``.ipynb`` below it is graded. Each submission runs top to bottom in a fresh kernel, but its check
 cells are not trusted: every cell that calls ``exercises.notebookNN(...)`` is dropped, and the
 grader appends the check cell of the *source* notebook (``notebooks/solutions/``), which imports
-``emokit.course.exercises`` afresh and reports each exercise's status to the grader. A student can thus
+``emokit.course.exercises`` (and :mod:`emokit.course.checking`, whose ``check`` it calls) afresh
+and reports each exercise's status to the grader. A student can thus
 neither edit a check away nor patch the checker. Answers are judged by the same checkers the
 student saw while working, with the same hints.
 
@@ -30,7 +31,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from emokit.course.exercises import RIGHT
+from emokit.course.checking import RIGHT
 from emokit.course.student_notebooks import SOURCES
 
 CHECK_CALL = re.compile(r"exercises\.(notebook\d\d)\(")  # the course checkers
@@ -110,6 +111,7 @@ def grader_cell(source: dict) -> str:
         "import builtins as _grade_builtins, importlib as _grade_importlib, json as _grade_json",
         "import sys as _grade_sys",
         '_grade_sys.modules.pop("emokit.course.exercises", None)  # a fresh checker, whatever was patched',
+        '_grade_sys.modules.pop("emokit.course.checking", None)',
         '_grade_checker = _grade_importlib.import_module("emokit.course.exercises")',
         "def _grade_value(expression):",
         "    try:",

@@ -1,8 +1,8 @@
 """Test-time degradations of one modality: noisy audio, word errors, a missing modality.
 
 Functions you can call on your own waveforms, transcripts and batches; every random choice comes
-from a ``seed``, so the same call gives the same result. :mod:`emokit.evaluation.robustness` applies them to
-a finished experiment's test folds.
+from a ``seed``, so the same call gives the same result. :mod:`emokit.evaluation.degraded_folds`
+applies them to a finished experiment's test folds.
 
 - Audio: :func:`add_noise` mixes noise into a waveform ``(samples,)`` at a chosen signal-to-noise
   ratio (SNR, dB, over the whole utterance): :func:`white_noise`, or :func:`babble`, a sum of other

@@ -114,7 +114,7 @@ class FoldData:
     train_examples: Examples
     pipeline: PipelineConfig
     coverage: Coverage | None = None  # of the pretrained vectors, when TextConfig.vectors_path
-    test_examples: Examples | None = None  # what ``test`` batches (emokit.evaluation.robustness degrades it)
+    test_examples: Examples | None = None  # what ``test`` batches (emokit.evaluation.degraded_folds degrades it)
 
     @property
     def train(self):

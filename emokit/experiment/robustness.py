@@ -1,5 +1,7 @@
 """Robustness over a finished experiment: every run's test fold with a modality missing or
-degraded, no retraining (the conditions and the statistics: :mod:`emokit.evaluation.robustness`).
+degraded, no retraining (the conditions and each run's evaluation:
+:mod:`emokit.evaluation.robustness`; the statistics, table and plot:
+:mod:`emokit.evaluation.robustness_report`).
 
     python -m emokit.experiment.robustness results/quick
 
@@ -16,19 +18,18 @@ from pathlib import Path
 from emokit.config.systems import expand_systems
 from emokit.core.atomic import write_atomic
 from emokit.core.errors import UsageError
+from emokit.evaluation.degraded_folds import DegradedFold
 from emokit.evaluation.robustness import (
     CONDITIONS,
     CSV_NAME,
     TABLE_NAME,
-    DegradedFold,
     Run,
     evaluate_run,
     experiment_runs,
     read_rows,
-    save_robustness_plot,
-    to_markdown,
     write_rows,
 )
+from emokit.evaluation.robustness_report import save_robustness_plot, to_markdown
 from emokit.experiment.corpus import load_corpus
 
 

@@ -15,9 +15,9 @@ thread count. A script that sets ``jobs`` must call :func:`run_experiment` under
 Runs of one fold and seed are paired: they see the same fold data in the same order (the seed
 sets the data order too, :func:`emokit.data.pipeline.data_order_seed`) and start from the same initial
 weights (``build_model`` with the same seed), so "contrastive minus baseline" is measured per
-(fold, seed) and :mod:`emokit.evaluation.report` tests those paired differences. With ``init_from:
-baseline``, contrastive systems and the ``baseline-continued`` control start from the trained
-baseline of their fold and seed instead (its encoders and, with ``warm_start_classifier:
+(fold, seed) and :mod:`emokit.evaluation.fold_statistics` tests those paired differences. With
+``init_from: baseline``, contrastive systems and the ``baseline-continued`` control start from the
+trained baseline of their fold and seed instead (its encoders and, with ``warm_start_classifier:
 copy``, its classifier; ``reinit`` keeps the seed's fresh classifier, as the paper's script), and
 train for the same budget.
 """

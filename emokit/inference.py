@@ -119,7 +119,8 @@ def bundle_problems(bundle: Bundle) -> list[str]:
     """What is wrong with the values of a loaded bundle (the keys are checked on reading):
     feature settings out of range, class names that do not match the model's outputs, a
     normalizer of the wrong length, padding limits out of range."""
-    from emokit.config.validation import RULES, build_config
+    from emokit.config.rules import RULES
+    from emokit.config.validation import build_config
     from emokit.core.errors import ConfigError
     from emokit.data.features import feature_dim
 

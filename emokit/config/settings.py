@@ -245,7 +245,7 @@ class ExperimentConfig:
     @classmethod
     def load(cls, path: str | Path) -> ExperimentConfig:
         """Read a YAML (or JSON) config file; missing keys keep their defaults."""
-        from emokit.config.validation import read_settings
+        from emokit.config.settings_file import read_settings
 
         return cls.from_dict(read_settings(path), source=str(path))
 

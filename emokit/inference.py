@@ -90,7 +90,7 @@ def _load_bundle(folder: str, modified: float) -> Bundle:
     import keras
 
     import emokit.model.emotion_model  # noqa: F401  (registers EmotionModel for loading)
-    from emokit.data.features import FeatureNormalizer
+    from emokit.data.normalization import FeatureNormalizer
     from emokit.data.text import Vocabulary
 
     info = _read_info(Path(folder) / BUNDLE_FILE)

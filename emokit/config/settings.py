@@ -72,7 +72,7 @@ class FeatureConfig:
     fmin_hz: float = 60.0  # pitch search range
     fmax_hz: float = 400.0
     # "none", "utterance", "speaker" (each speaker's own frames, no labels) or "global" (training
-    # fold's frames); see emokit.data.features.FeatureNormalizer
+    # fold's frames); see emokit.data.normalization.FeatureNormalizer
     normalization: str = "speaker"
 
     def key(self) -> str:

@@ -26,7 +26,8 @@ from data_prep.features import build_cache
 from data_prep.synthetic_writer import COMPLETE_MARKER, generate
 from emokit.config import FeatureConfig
 from emokit.data.audio import load_audio
-from emokit.data.features import extract_features, load_features, write_shard
+from emokit.data.feature_cache import load_features, write_shard
+from emokit.data.features import extract_features
 from emokit.data.manifest import read_manifest, write_manifest
 
 

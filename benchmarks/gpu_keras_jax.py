@@ -1,8 +1,8 @@
 """Time one jitted emokit training step under Keras 3's JAX backend (a proxy for the GPU path).
 
 TensorFlow is not available on the lent GPU machine, so this builds the paper-sized model from
-emokit's own Keras 3 layers (``emokit.model.layers``) and losses (``emokit.model.losses``), which import only
-keras, and times a full training step with JAX:
+emokit's own Keras 3 layers (``emokit.model.layers``, ``emokit.model.discriminators``) and losses
+(``emokit.model.losses``), which import only keras, and times a full training step with JAX:
 
     forward -> CE + 0.5 * InfoNCE pair loss (label pairing) -> jax.value_and_grad over the
     trainable variables (model.stateless_call) -> Adam (global_clipnorm 1.0, as
@@ -46,13 +46,8 @@ import jax
 import keras
 import numpy as np
 
-from emokit.model.layers import (
-    AudioEncoder,
-    ConcatFusion,
-    EmotionClassifier,
-    PairDiscriminator,
-    TextEncoder,
-)
+from emokit.model.discriminators import PairDiscriminator
+from emokit.model.layers import AudioEncoder, ConcatFusion, EmotionClassifier, TextEncoder
 from emokit.model.losses import classification_loss, combine_losses, pair_loss
 
 

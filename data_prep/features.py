@@ -38,7 +38,8 @@ from emokit.core.cli import run_cli
 from emokit.core.errors import DataError
 from emokit.core.lock import data_lock
 from emokit.data.audio import load_audio
-from emokit.data.features import COMPLETE_MARKER, extract_features, feature_dim, write_shard
+from emokit.data.feature_cache import COMPLETE_MARKER, write_shard
+from emokit.data.features import extract_features, feature_dim
 from emokit.data.manifest import read_manifest
 
 CHUNK_SIZE = 64  # utterances per shard: ~90 files for IEMOCAP's 5.5k labelled turns
@@ -68,7 +69,7 @@ def build_cache(manifest_path: str | Path, release_root: str | Path, config: Fea
 
     Idempotent (an up-to-date cache is left alone) and resumable (finished shards are kept).
     ``workers`` processes share the work (default: every core; 1 runs in this process).
-    Read the result with ``emokit.data.features.load_features(cache_folder, ids)``.
+    Read the result with ``emokit.data.feature_cache.load_features(cache_folder, ids)``.
     """
     manifest_path = Path(manifest_path).expanduser()
     out = cache_dir(manifest_path, config, cache_root)

@@ -90,7 +90,7 @@ def _load_bundle(folder: str, modified: float) -> Bundle:
     import keras
 
     import emokit.model.emotion_model  # noqa: F401  (registers EmotionModel for loading)
-    from emokit.data.features import FeatureNormalizer
+    from emokit.data.normalization import FeatureNormalizer
     from emokit.data.text import Vocabulary
 
     info = _read_info(Path(folder) / BUNDLE_FILE)
@@ -119,7 +119,8 @@ def bundle_problems(bundle: Bundle) -> list[str]:
     """What is wrong with the values of a loaded bundle (the keys are checked on reading):
     feature settings out of range, class names that do not match the model's outputs, a
     normalizer of the wrong length, padding limits out of range."""
-    from emokit.config.validation import RULES, build_config
+    from emokit.config.rules import RULES
+    from emokit.config.validation import build_config
     from emokit.core.errors import ConfigError
     from emokit.data.features import feature_dim
 

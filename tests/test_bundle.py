@@ -21,7 +21,8 @@ TINY = ModelConfig(latent_dim=8, audio_conv_filters=4, audio_conv_kernel=3, audi
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     """``(bundle folder, wav)``: a tiny model's bundle and a one-second recording."""
-    from emokit.data.features import FeatureNormalizer, extract_features, feature_dim
+    from emokit.data.features import extract_features, feature_dim
+    from emokit.data.normalization import FeatureNormalizer
     from emokit.data.text import Vocabulary
     from emokit.inference import save_bundle
 

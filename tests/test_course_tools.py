@@ -191,7 +191,7 @@ def test_input_report_names_unknown_words_a_cut_recording_and_the_normalization(
 
     from emokit import inference
     from emokit.config import FeatureConfig
-    from emokit.data.features import FeatureNormalizer
+    from emokit.data.normalization import FeatureNormalizer
     from emokit.data.text import Vocabulary
 
     soundfile.write(tmp_path / "me.wav", np.zeros(4 * 16000, "float32") + 0.01, 16000)

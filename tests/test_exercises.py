@@ -120,7 +120,7 @@ def _largest_mean(normalizer, features, ids):
 
 
 def test_notebook02_right_answers_in_other_forms(features02, capsys):
-    from emokit.data.features import FeatureNormalizer
+    from emokit.data.normalization import FeatureNormalizer
 
     f = features02["features"]
     test_ids = [u for u in f if u not in features02["train_ids"]]
@@ -141,7 +141,7 @@ def test_notebook02_right_answers_in_other_forms(features02, capsys):
     ((..., ..., "speaker"), "3", "speaker normalizer"),
 ])
 def test_notebook02_foreseen_slips_get_their_hint(features02, answers, name, hint, capsys):
-    from emokit.data.features import FeatureNormalizer
+    from emokit.data.normalization import FeatureNormalizer
 
     f, speakers = features02["features"], features02["speakers"]
     test_ids = [u for u in f if u not in features02["train_ids"]]

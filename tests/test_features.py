@@ -1,4 +1,5 @@
-"""emokit.data.features and data_prep.features: extraction, the cache, resuming, normalization."""
+"""emokit.data.features, feature_cache and normalization, and data_prep.features: extraction, the
+cache, resuming, normalization."""
 
 import dataclasses
 import json
@@ -16,17 +17,16 @@ import soundfile as sf
 from data_prep.features import FeatureExtractionError, build_cache, cache_dir
 from emokit.config import FeatureConfig
 from emokit.data.audio import load_audio
+from emokit.data.feature_cache import IncompleteCacheError, load_features
 from emokit.data.features import (
-    FeatureNormalizer,
-    IncompleteCacheError,
     extract_features,
     feature_dim,
     frame_count,
-    load_features,
     prosody_by_class,
     track_pitch,
 )
 from emokit.data.manifest import Utterance, write_manifest
+from emokit.data.normalization import FeatureNormalizer
 
 REPO = Path(__file__).resolve().parent.parent
 RATE = 16000
@@ -376,14 +376,14 @@ def test_a_nan_wav_stops_the_cache_naming_it_and_nothing_non_finite_is_cached(tm
                                                      r".*100 non-finite samples"):
         build_cache(manifest, release, FeatureConfig(), workers=1, chunk_size=1, progress=False)
     out = cache_dir(manifest, FeatureConfig())
-    from emokit.data.features import read_shard
+    from emokit.data.feature_cache import read_shard
 
     for shard in out.glob("shard-*.npz"):
         assert all(np.isfinite(a).all() for a in read_shard(shard).values())
 
 
 def test_a_cache_never_holds_non_finite_features(tmp_path):
-    from emokit.data.features import read_shard, write_shard
+    from emokit.data.feature_cache import read_shard, write_shard
 
     with pytest.raises(ValueError, match="non-finite"):
         write_shard(tmp_path / "shard.npz", {"a": np.full((3, 2), np.nan, np.float32)})

@@ -1,4 +1,5 @@
-"""emokit.model.layers: masking, the pair grid, serialization, use inside a user's keras.Model."""
+"""emokit.model.layers and emokit.model.discriminators: masking, the pair grid, serialization,
+use inside a user's keras.Model."""
 
 import keras
 import numpy as np
@@ -6,12 +7,12 @@ import pytest
 from _fake_batches import FEATURE_DIM, VOCAB_SIZE, fake_examples
 
 from emokit.config import DISCRIMINATORS
+from emokit.model.discriminators import PairDiscriminator
 from emokit.model.layers import (
     AudioEncoder,
     ConcatFusion,
     EmotionClassifier,
     MaskedAttentionPooling,
-    PairDiscriminator,
     TextEncoder,
 )
 
@@ -224,13 +225,15 @@ def test_a_text_encoders_word_vectors_survive_from_config_and_clone_model():
     assert not np.allclose(np.asarray(random.embedding.embeddings), vectors)
 
 
-def test_the_layer_docstring_examples_run():
+@pytest.mark.parametrize("module, examples", [("emokit.model.layers", 10),
+                                              ("emokit.model.discriminators", 3)])
+def test_the_layer_docstring_examples_run(module, examples):
     import doctest
+    import importlib
 
-    import emokit.model.layers
-
-    failures, tried = doctest.testmod(emokit.model.layers, optionflags=doctest.ELLIPSIS)
-    assert tried >= 10 and failures == 0
+    failures, tried = doctest.testmod(importlib.import_module(module),
+                                      optionflags=doctest.ELLIPSIS)
+    assert tried >= examples and failures == 0
 
 
 def test_load_corpus_hands_workers_to_the_feature_extraction(monkeypatch, tmp_path):

@@ -118,7 +118,8 @@ def test_predict_from_a_saved_bundle(tmp_path):
     import soundfile as sf
 
     from emokit.config import ExperimentConfig
-    from emokit.data.features import FeatureNormalizer, extract_features, feature_dim
+    from emokit.data.features import extract_features, feature_dim
+    from emokit.data.normalization import FeatureNormalizer
     from emokit.data.text import Vocabulary, tokenize
     from emokit.inference import load_bundle, predict, prepare_inputs, save_bundle
 

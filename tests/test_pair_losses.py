@@ -9,8 +9,8 @@ import tensorflow as tf
 from _fake_batches import FEATURE_DIM, NUM_CLASSES, VOCAB_SIZE, fake_dataset, fake_examples
 
 from emokit.config import ModelConfig, TrainConfig
+from emokit.model.discriminators import PairDiscriminator
 from emokit.model.emotion_model import build_model
-from emokit.model.layers import PairDiscriminator
 from emokit.model.losses import (
     combine_losses,
     infonce_from_scores,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from emokit.model.layers import PairDiscriminator
+from emokit.model.discriminators import PairDiscriminator
 from emokit.model.losses import (
     classification_loss,
     pair_loss,

@@ -213,7 +213,7 @@ def test_float_settings_take_numbers_and_numeric_strings_alike_property(name, va
        value=st.integers(-10**6, 10**6))
 def test_integer_ranges_property(name, value):
     """Whole numbers are accepted exactly when the rule admits them, and refused by name."""
-    from emokit.config.validation import RULES
+    from emokit.config.rules import RULES
 
     rule = RULES.get(name)
     try:

@@ -72,7 +72,7 @@ class FeatureConfig:
     fmin_hz: float = 60.0  # pitch search range
     fmax_hz: float = 400.0
     # "none", "utterance", "speaker" (each speaker's own frames, no labels) or "global" (training
-    # fold's frames); see emokit.data.features.FeatureNormalizer
+    # fold's frames); see emokit.data.normalization.FeatureNormalizer
     normalization: str = "speaker"
 
     def key(self) -> str:
@@ -245,7 +245,7 @@ class ExperimentConfig:
     @classmethod
     def load(cls, path: str | Path) -> ExperimentConfig:
         """Read a YAML (or JSON) config file; missing keys keep their defaults."""
-        from emokit.config.validation import read_settings
+        from emokit.config.settings_file import read_settings
 
         return cls.from_dict(read_settings(path), source=str(path))
 

@@ -81,7 +81,8 @@ def notebook02(answer_1, answer_2, answer_3, *, features, train_ids, speakers, c
     ``train_ids``)."""
     import dataclasses
 
-    from emokit.data.features import FeatureNormalizer, feature_dim, frame_count
+    from emokit.data.features import feature_dim, frame_count
+    from emokit.data.normalization import FeatureNormalizer
 
     samples = int(3.2 * config.sample_rate)
     hop = round(config.sample_rate * config.hop_ms / 1000)

@@ -1,4 +1,4 @@
-"""Frame-level audio features, the feature cache reader and feature normalization.
+"""Frame-level audio features: MFCCs with their deltas and prosody (YIN pitch), or log-mel.
 
 ``extract_features`` turns a waveform into ``(frames, dims)`` float32 features at a 10 ms hop and a
 25 ms window (``FeatureConfig``). Frame ``i`` is centred on sample ``i * hop`` (the signal is
@@ -14,7 +14,6 @@ zero-padded by half a window at both ends), so a waveform of ``n`` samples gives
 One STFT per utterance feeds MFCCs and energy; pitch runs on the signal decimated to 8 kHz.
 
 >>> from emokit.config import FeatureConfig
-from emokit.core.errors import CorruptFileError, DataError
 >>> import numpy as np
 >>> cfg = FeatureConfig()
 >>> wave = np.sin(2 * np.pi * 200 * np.arange(16000) / 16000).astype("float32")
@@ -25,18 +24,13 @@ True
 from __future__ import annotations
 
 import functools
-import json
-import os
-import zipfile
-from pathlib import Path
 
 import numpy as np
 import scipy.fft
 import scipy.signal
 
 from emokit.config import FeatureConfig
-from emokit.core.errors import CorruptFileError, DataError
-from emokit.config.choices import FEATURE_KINDS, NORMALIZATION_MODES
+from emokit.core.errors import DataError
 
 PITCH_RATE = 8000  # Hz: pitch is tracked on the signal decimated to this rate
 YIN_THRESHOLD = 0.2  # aperiodicity below which a frame counts as voiced
@@ -113,7 +107,8 @@ def track_pitch(wave: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np
     factor = max(1, rate // PITCH_RATE)
     if _hop(config) % factor:  # keep pitch frames on the same 10 ms grid as the spectrum
         factor = 1
-    low = np.convolve(wave, _decimation_filter(factor), mode="same")[::factor] if factor > 1 else wave
+    low = (np.convolve(wave, _decimation_filter(factor), mode="same")[::factor] if factor > 1
+           else wave)
     rate //= factor
     hop = _hop(config) // factor
     lag_min = max(2, int(rate / config.fmax_hz))
@@ -191,7 +186,8 @@ def _cumulative_mean_normalized_difference(frames, energy_at_lag, width: int) ->
 def _pick_period(cmnd: np.ndarray, lag_min: int, lag_max: int) -> tuple[np.ndarray, np.ndarray]:
     """Fractional period (in samples) and aperiodicity of every frame."""
     inner = cmnd[:, lag_min:lag_max]
-    is_dip = (inner < cmnd[:, lag_min - 1:lag_max - 1]) & (inner <= cmnd[:, lag_min + 1:lag_max + 1])
+    is_dip = ((inner < cmnd[:, lag_min - 1:lag_max - 1])
+              & (inner <= cmnd[:, lag_min + 1:lag_max + 1]))
     # the first dip below the threshold or, in weakly periodic frames, close to the deepest dip
     # (taking the deepest dip itself would often pick twice the period: an octave too low)
     threshold = np.maximum(YIN_THRESHOLD, inner.min(axis=1, keepdims=True) + DIP_TOLERANCE)
@@ -246,7 +242,8 @@ def _mel_basis(config: FeatureConfig) -> np.ndarray:
 
 @functools.lru_cache(maxsize=8)
 def _dct_basis_cached(n_mels: int, n_mfcc: int) -> np.ndarray:
-    return scipy.fft.dct(np.eye(n_mels), type=2, norm="ortho", axis=1)[:, :n_mfcc].astype(np.float32)
+    dct = scipy.fft.dct(np.eye(n_mels), type=2, norm="ortho", axis=1)
+    return dct[:, :n_mfcc].astype(np.float32)
 
 
 def _dct_basis(config: FeatureConfig) -> np.ndarray:
@@ -268,199 +265,3 @@ def prosody_by_class(features: dict[str, np.ndarray], labels: dict[str, str]) ->
         frames.setdefault(label, []).append(features[uid][:, -3:])
     return {label: dict(zip(PROSODY_COLUMNS, np.concatenate(parts).mean(axis=0).tolist()))
             for label, parts in sorted(frames.items())}
-
-
-# ----------------------------------------------------------------------------------------------
-# The feature cache (written by ``python -m data_prep.features``)
-
-COMPLETE_MARKER = "complete.json"
-
-
-class IncompleteCacheError(DataError):
-    """A feature cache whose extraction never finished; re-run the extraction command."""
-
-
-def load_features(cache_dir: str | Path, ids=None) -> dict[str, np.ndarray]:
-    """Raw (un-normalized) features ``{id: (frames, dims) float32}`` from a finished cache.
-
-    ``cache_dir`` is the folder ``data_prep.features.build_cache`` returns; ``ids`` selects
-    utterances (``None``: all). Only the shards holding them are read. A cache without its
-    ``complete.json`` marker (an extraction killed or still running) is refused.
-    """
-    cache_dir = Path(cache_dir)
-    marker = cache_dir / COMPLETE_MARKER
-    if not marker.exists():
-        raise IncompleteCacheError(
-            f"feature cache {cache_dir} is incomplete (no {COMPLETE_MARKER}: its extraction was "
-            f"interrupted or is still running); re-run `python -m data_prep.features --manifest "
-            f"MANIFEST --root RELEASE_ROOT` (or data_prep.features.build_cache) to finish it"
-        )
-    shards = _read_marker(marker)
-    shard_of = {uid: shard["file"] for shard in shards for uid in shard["ids"]}
-    wanted = list(shard_of) if ids is None else list(ids)
-    missing = [uid for uid in wanted if uid not in shard_of]
-    if missing:
-        raise KeyError(
-            f"{len(missing)} id(s) not in feature cache {cache_dir}, e.g. {missing[:3]}; build the "
-            f"cache from the manifest that lists them"
-        )
-    needed = {shard_of[uid] for uid in wanted}
-    found: dict[str, np.ndarray] = {}
-    for name in sorted(needed):
-        found.update(read_shard(cache_dir / name))
-    return {uid: found[uid] for uid in wanted}
-
-
-def _read_marker(marker: Path) -> list[dict]:
-    """The shard list of a cache's ``complete.json``; a damaged marker is a clear error."""
-    fix = (f"delete {marker} and re-run `python -m data_prep.features` (finished shards are "
-           "kept)")
-    try:
-        shards = json.loads(marker.read_text())["shards"]
-        return [{"file": str(s["file"]), "ids": [str(i) for i in s["ids"]]} for s in shards]
-    except (ValueError, KeyError, TypeError) as e:
-        raise CorruptFileError(marker, f"{type(e).__name__}: {e}", fix) from None
-
-
-def read_shard(path: str | Path) -> dict[str, np.ndarray]:
-    """``{id: (frames, dims) float32}`` of one shard; the arrays are views of one block.
-
-    A shard that cannot be read, or that holds NaN or inf, is a
-    :class:`emokit.core.errors.CorruptFileError` saying what to delete.
-    """
-    path = Path(path)
-    fix = f"delete {path.parent} (this feature cache) and run the feature step again"
-    try:
-        with np.load(path) as shard:
-            block, offsets, ids = shard["features"], shard["offsets"], shard["ids"]
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
-        raise CorruptFileError(path, f"{type(e).__name__}: {e}", fix) from None
-    found = {str(uid): block[offsets[i]:offsets[i + 1]] for i, uid in enumerate(ids)}
-    bad = [uid for uid, arr in found.items() if not np.isfinite(arr).all()]
-    if bad:
-        raise CorruptFileError(path, f"non-finite features for {len(bad)} utterance(s), e.g. "
-                               f"{bad[:3]}", fix)
-    return found
-
-
-def write_shard(path: str | Path, features: dict[str, np.ndarray]) -> None:
-    """Write ``{id: (frames, dims)}`` as one shard, atomically (temp file, then rename).
-    Non-finite features are refused: a cache never holds NaN or inf."""
-    path = Path(path)
-    bad = [uid for uid, arr in features.items() if not np.isfinite(arr).all()]
-    if bad:
-        raise DataError(f"refusing to cache non-finite (NaN or inf) features of {bad[:3]}")
-    ids = list(features)
-    lengths = [len(features[uid]) for uid in ids]
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    block = np.concatenate([features[uid] for uid in ids]).astype(np.float32, copy=False)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, features=block, offsets=offsets, ids=np.array(ids))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # a full disk or a kill: no half shard left behind
-        raise
-
-
-# ----------------------------------------------------------------------------------------------
-# Normalization
-
-STD_FLOOR = 1e-5
-
-
-class FeatureNormalizer:
-    """Zero-mean, unit-variance features per dim, with statistics chosen by ``mode``.
-
-    * ``"none"``: features pass through unchanged.
-    * ``"utterance"``: each utterance by its own mean/std (nothing is fit).
-    * ``"global"``: one mean/std fit on the frames of the **training** utterances only.
-    * ``"speaker"``: each speaker by the mean/std of **that speaker's own frames**, from every
-      utterance of theirs in ``features`` -- test speakers included. This uses the test speakers'
-      audio but never a label, the standard practice for speaker normalization on IEMOCAP (a
-      deployed system does the same with a new speaker's unlabelled recordings). An utterance
-      whose speaker was not seen at fit time (a new wav at inference) falls back to the global
-      training statistics.
-
-    The global training statistics are fit in every mode except ``"none"``/``"utterance"`` and
-    always come from ``train_ids`` alone.
-    """
-
-    def __init__(self, mode: str, mean=None, std=None, speaker_stats=None, speaker_of=None):
-        if mode not in NORMALIZATION_MODES:
-            raise ValueError(f"unknown normalization {mode!r}; use one of {NORMALIZATION_MODES}")
-        self.mode = mode
-        self.mean, self.std = mean, std  # (dims,) global statistics of the training frames
-        self.speaker_stats = speaker_stats or {}  # speaker -> (mean, std)
-        self.speaker_of = speaker_of or {}  # utterance id -> speaker
-
-    @classmethod
-    def fit(cls, features: dict[str, np.ndarray], train_ids, speakers: dict[str, str],
-            mode: str) -> FeatureNormalizer:
-        """Fit statistics: global ones from ``train_ids`` only, per speaker from their own frames.
-
-        ``features`` maps id -> ``(frames, dims)``; ``speakers`` maps id -> speaker.
-        """
-        if mode in ("none", "utterance"):
-            return cls(mode)
-        missing = [uid for uid in train_ids if uid not in features]
-        if missing:
-            raise KeyError(f"{len(missing)} training id(s) have no features, e.g. {missing[:3]}")
-        bad = [uid for uid, arr in features.items() if not np.isfinite(arr).all()]
-        if bad:
-            raise DataError(f"the features of {len(bad)} utterance(s) hold NaN or inf, e.g. "
-                            f"{bad[:3]}: they would spread to every utterance normalized with "
-                            "them. Rebuild the feature cache (`python -m data_prep.features`)")
-        mean, std = _mean_std([features[uid] for uid in train_ids])
-        if mode == "global":
-            return cls(mode, mean, std)
-        unknown = [uid for uid in features if uid not in speakers]
-        if unknown:
-            raise KeyError(f"{len(unknown)} id(s) have no speaker, e.g. {unknown[:3]}")
-        speaker_of = {uid: speakers[uid] for uid in features}
-        by_speaker: dict[str, list[np.ndarray]] = {}
-        for uid, arr in features.items():
-            by_speaker.setdefault(speaker_of[uid], []).append(arr)
-        stats = {spk: _mean_std(arrays) for spk, arrays in sorted(by_speaker.items())}
-        return cls(mode, mean, std, stats, speaker_of)
-
-    def transform(self, uid: str, features: np.ndarray) -> np.ndarray:
-        """Normalized ``(frames, dims)`` float32 features of utterance ``uid``."""
-        if self.mode == "none":
-            return features
-        if self.mode == "utterance":
-            mean, std = _mean_std([features])
-        elif self.mode == "speaker" and self.speaker_of.get(uid) in self.speaker_stats:
-            mean, std = self.speaker_stats[self.speaker_of[uid]]
-        else:
-            mean, std = self.mean, self.std
-        return ((features - mean) / std).astype(np.float32)
-
-    def to_dict(self) -> dict:
-        """JSON-ready statistics (for an inference bundle)."""
-        as_list = lambda a: None if a is None else a.tolist()
-        return {
-            "mode": self.mode, "mean": as_list(self.mean), "std": as_list(self.std),
-            "speaker_stats": {s: [m.tolist(), d.tolist()] for s, (m, d) in self.speaker_stats.items()},
-            "speaker_of": dict(self.speaker_of),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict) -> FeatureNormalizer:
-        as_array = lambda a: None if a is None else np.asarray(a, dtype=np.float32)
-        stats = {s: (as_array(m), as_array(d)) for s, (m, d) in data["speaker_stats"].items()}
-        return cls(data["mode"], as_array(data["mean"]), as_array(data["std"]), stats,
-                   data["speaker_of"])
-
-
-def _mean_std(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Per-dim mean and std (floored at ``STD_FLOOR``) over the frames of all ``arrays``."""
-    count = sum(len(a) for a in arrays)
-    if count == 0:
-        raise ValueError("cannot fit normalization statistics on zero frames")
-    total = sum(a.sum(axis=0, dtype=np.float64) for a in arrays)
-    mean = total / count
-    squares = sum(np.square(a - mean).sum(axis=0) for a in arrays)
-    std = np.sqrt(squares / count)
-    return mean.astype(np.float32), np.maximum(std, STD_FLOOR).astype(np.float32)

@@ -46,11 +46,11 @@ from typing import Any
 import numpy as np
 
 from emokit.config import ExperimentConfig, PipelineConfig, TextConfig
-from emokit.core.errors import DataError
-from emokit.data.folds import Fold
 from emokit.config.labels import class_names as class_names_of
-from emokit.data.manifest import Utterance
+from emokit.core.errors import DataError
 from emokit.core.paths import data_dir
+from emokit.data.folds import Fold
+from emokit.data.manifest import Utterance
 from emokit.data.text import Vocabulary, tokenize
 from emokit.data.vector_sources import resolve_vectors
 from emokit.data.word_vectors import Coverage, load_pretrained_vectors, train_word_vectors
@@ -104,7 +104,7 @@ class FoldData:
     test: Any  # tf.data.Dataset in test_ids order
     vocab: Vocabulary
     embedding_matrix: np.ndarray  # (len(vocab), vector dim) float32
-    normalizer: Any  # emokit.data.features.FeatureNormalizer
+    normalizer: Any  # emokit.data.normalization.FeatureNormalizer
     feature_dim: int
     num_classes: int
     class_names: list[str]
@@ -156,9 +156,9 @@ def prepare_fold(config: ExperimentConfig, utterances: list[Utterance],
     """Vocabulary, word vectors, normalizer and datasets of ``fold``, fitted on its training ids.
 
     ``features`` maps utterance ids to raw ``(frames, feature_dim)`` arrays (from
-    ``emokit.data.features.load_features``); ``utterances`` are the manifest rows.
+    ``emokit.data.feature_cache.load_features``); ``utterances`` are the manifest rows.
     """
-    from emokit.data.features import FeatureNormalizer
+    from emokit.data.normalization import FeatureNormalizer
 
     by_id = {u.id: u for u in utterances}
     fold_ids = (*fold.train_ids, *fold.val_ids, *fold.test_ids)

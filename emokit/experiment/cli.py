@@ -24,7 +24,7 @@ def load_config(preset: str, config_file: str | None = None, results: str | None
 
     config = get_preset(preset)
     if config_file:
-        from emokit.config.validation import read_settings
+        from emokit.config.settings_file import read_settings
 
         overrides = read_settings(config_file)
         config = ExperimentConfig.from_dict(_deep_update(config.to_dict(), overrides),

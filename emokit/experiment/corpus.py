@@ -18,7 +18,7 @@ def load_corpus(config: ExperimentConfig, workers: int | None = None, verbose: b
     ``verbose``: say what was loaded (and show the feature-extraction progress)."""
     from data_prep.features import build_cache
     from data_prep.synthetic import ensure_corpus, release_root
-    from emokit.data.features import load_features
+    from emokit.data.feature_cache import load_features
     from emokit.data.manifest import read_manifest
 
     def say(message: str) -> None:

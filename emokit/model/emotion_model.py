@@ -25,12 +25,12 @@ from emokit.config import (
     RENAMED_DISCRIMINATORS,
     ModelConfig,
 )
+from emokit.model.discriminators import PairDiscriminator
 from emokit.model.layers import (
     AudioEncoder,
     ConcatFusion,
     EmotionClassifier,
     ModalityDropout,
-    PairDiscriminator,
     TextEncoder,
 )
 from emokit.model.losses import classification_loss, combine_losses, pair_loss

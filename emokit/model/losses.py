@@ -21,9 +21,9 @@ The pair loss ``L`` depends on the discriminator's kind (``emokit.config.DISCRIM
   ``n x n`` pair grid (see :mod:`emokit.model.pairs`).
 
 The critic ``T`` of MINE and shuffled BCE (and the grid kinds' scorers) is emokit's own
-(:class:`emokit.model.layers.PairDiscriminator`: an MLP on ``[a, t, a*t, |a-t|]``). The published
-script's MINE and BCE branches call a critic, ``Mimax``, that the published code never defines,
-so what the paper used there is unknown.
+(:class:`emokit.model.discriminators.PairDiscriminator`: an MLP on ``[a, t, a*t, |a-t|]``). The
+published script's MINE and BCE branches call a critic, ``Mimax``, that the published code never
+defines, so what the paper used there is unknown.
 
 Identical transcripts (given the batch's ``tokens``, :func:`emokit.model.pairs.pair_mask`): a pair of
 two different utterances with the same token sequence is never a negative. InfoNCE leaves it out

@@ -20,8 +20,8 @@ from emokit.model.losses import (
     shuffled_keep,
 )
 from emokit.model.pairs import contrastive_pairs, pair_mask, pair_targets
-from emokit.training.trainer import SCALE_MAX_CHANGE, Trainer
 from emokit.training.loop import fit
+from emokit.training.trainer import SCALE_MAX_CHANGE, Trainer
 
 SCORES = np.array([[0.9, 0.1, 0.4],
                    [0.2, 0.5, -0.3],

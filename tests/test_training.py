@@ -23,9 +23,9 @@ from _fake_batches import (
 
 from emokit.config import ModelConfig, TrainConfig
 from emokit.model.emotion_model import build_model
-from emokit.training.trainer import Trainer, TrainingDiverged, make_optimizer
 from emokit.training.forward import encode_dataset, evaluate, evaluate_and_encode, predict_dataset
 from emokit.training.loop import fit
+from emokit.training.trainer import Trainer, TrainingDiverged, make_optimizer
 
 TINY = ModelConfig(latent_dim=8, audio_conv_filters=4, audio_conv_kernel=3, audio_rnn_units=4,
                    text_rnn_units=4, discriminator_units=8, dropout=0.2, contrastive_weight=0.5)

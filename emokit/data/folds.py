@@ -19,10 +19,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from emokit.config.choices import PROTOCOLS
 from emokit.core.errors import ConfigError, DataError
 from emokit.data.manifest import Utterance
-from emokit.config.choices import PROTOCOLS
-
 
 
 @dataclass(frozen=True)

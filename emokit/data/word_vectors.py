@@ -24,9 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from emokit.config import TextConfig
-from emokit.data.text import Vocabulary
 from emokit.config.choices import TRAINERS
-
+from emokit.data.text import Vocabulary
 
 
 def stable_hash(text: str) -> int:

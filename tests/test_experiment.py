@@ -21,9 +21,10 @@ from emokit.config import ExperimentConfig
 from emokit.config.systems import System, expand_systems, is_selected, parse_system, system_config
 from emokit.data.manifest import Utterance
 from emokit.evaluation.runstore import RunResult, load_runs, run_path
-from emokit.experiment import runner
+from emokit.experiment import cli, runner, runs
 from emokit.experiment.cli import load_config
 from emokit.experiment.runner import run_experiment, run_sweep
+from emokit.training import warm_start
 
 ROOT = Path(__file__).parent.parent
 CLASSES = ["neutral", "happy", "angry", "sad"]
@@ -122,7 +123,7 @@ class Stub:
         monkeypatch.setattr(runner, "load_corpus",
                             lambda cfg, verbose=True: (self.utterances, {}))
         monkeypatch.setattr(runner, "prepare_fold", self.prepare_fold)
-        monkeypatch.setattr(runner, "train_and_evaluate", self.train_and_evaluate)
+        monkeypatch.setattr(runs, "train_and_evaluate", self.train_and_evaluate)
 
     def prepare_fold(self, config, utterances, features, fold):
         self.prepared.append(fold.name)
@@ -293,7 +294,7 @@ def test_selected_system_takes_the_weight_of_best_validation_ua(tmp_path, stub, 
                           "epochs_run": 2}
         return result
 
-    monkeypatch.setattr(runner, "train_and_evaluate", varied)
+    monkeypatch.setattr(runs, "train_and_evaluate", varied)
     cfg = _config(tmp_path)
     rows = run_experiment(cfg, verbose=False)
     out = tmp_path / "stub"
@@ -327,7 +328,7 @@ def test_paired_runs_start_from_the_same_shared_weights():
                           text_rnn_units=4, discriminator_units=4, contrastive_weight=weight,
                           discriminator=discriminator)
         model = build_model(cfg, feature_dim=6, vocab_size=20, num_classes=4, seed=seed)
-        return runner.shared_fingerprint(model), runner.weight_hashes(model)
+        return warm_start.shared_fingerprint(model), warm_start.weight_hashes(model)
 
     base, base_hashes = fingerprint(0.0, seed=3)
     con, con_hashes = fingerprint(0.5, seed=3, discriminator="bilinear")
@@ -350,22 +351,22 @@ def _tiny(weight=0.0, seed=0, discriminator="infonce"):
 
 
 def test_warm_start_reinit_loads_the_encoders_and_keeps_the_seeds_classifier():
-    trained = [v.numpy() for v in runner.shared_weights(_tiny(seed=5))]  # "the baseline"
+    trained = [v.numpy() for v in warm_start.shared_weights(_tiny(seed=5))]  # "the baseline"
     regularized, control = _tiny(0.5, seed=3), _tiny(0.0, seed=3)
     fresh = [v.numpy() for v in regularized.classifier.weights]
     for model in (regularized, control):
-        runner.warm_start(model, trained, "reinit")
-    assert (runner.shared_fingerprint(regularized)
-            == runner.shared_fingerprint(control))  # the control stays fair
-    by_id = {id(v): w for v, w in zip(runner.shared_weights(regularized), trained)}
+        warm_start.warm_start(model, trained, "reinit")
+    assert (warm_start.shared_fingerprint(regularized)
+            == warm_start.shared_fingerprint(control))  # the control stays fair
+    by_id = {id(v): w for v, w in zip(warm_start.shared_weights(regularized), trained)}
     for v in regularized.audio_encoder.weights + regularized.text_encoder.weights:
         np.testing.assert_array_equal(v.numpy(), by_id[id(v)])
     for v, before in zip(regularized.classifier.weights, fresh, strict=True):
         np.testing.assert_array_equal(v.numpy(), before)  # the seed's initial classifier
     copied = _tiny(0.5, seed=3)
-    runner.warm_start(copied, trained, "copy")  # every shared weight, the classifier too
+    warm_start.warm_start(copied, trained, "copy")  # every shared weight, the classifier too
     classifier = {id(v) for v in copied.classifier.weights if v.trainable}
-    pairs = [(v, w) for v, w in zip(runner.shared_weights(copied), trained)
+    pairs = [(v, w) for v, w in zip(warm_start.shared_weights(copied), trained)
              if id(v) in classifier]
     assert pairs and all(np.array_equal(v.numpy(), w) for v, w in pairs)
     assert not np.array_equal(pairs[0][1], fresh[0])
@@ -400,7 +401,7 @@ def test_the_run_seed_sets_the_data_order_and_paired_runs_share_it(monkeypatch):
 
     def order(system, seed):
         with pytest.raises(_Trained) as seen:
-            runner.train_and_evaluate(config, parse_system(system), fold, seed)
+            runs.train_and_evaluate(config, parse_system(system), fold, seed)
         return seen.value.args[0]
 
     np.testing.assert_array_equal(order("baseline", 1), order("contrastive-mlp-0.5", 1))
@@ -438,20 +439,20 @@ def test_quick_experiment_killed_and_resumed_end_to_end(tmp_path, monkeypatch):
     for key in ("EMOKIT_QUICK", "EMOKIT_DATA", "EMOKIT_RESULTS"):
         monkeypatch.setenv(key, env[key])
     trained = []
-    real = runner.train_and_evaluate
+    real = runs.train_and_evaluate
 
     def counting(config, system, data, seed, *args, **kwargs):
         trained.append((system.name, data.test_ids[0]))
         return real(config, system, data, seed, *args, **kwargs)
 
-    monkeypatch.setattr(runner, "train_and_evaluate", counting)
-    assert runner.main(["--preset", "quick"]) == 0
-    runs = load_runs(out)
-    assert len(runs) == total and len(trained) == total - len(finished_before)
+    monkeypatch.setattr(runs, "train_and_evaluate", counting)
+    assert cli.main(["--preset", "quick"]) == 0
+    finished = load_runs(out)
+    assert len(finished) == total and len(trained) == total - len(finished_before)
     with open(out / "report.csv") as f:
         assert [r["system"] for r in csv.DictReader(f)] == names
     by_pair = {}
-    for r in runs:
+    for r in finished:
         assert 0.0 <= r["wa"] <= 1.0 and 0.0 <= r["ua"] <= 1.0
         if r["system"] not in ("audio", "text"):  # unimodal models have other weights
             by_pair.setdefault((r["fold"], r["seed"]), set()).add(r["shared_fingerprint"])

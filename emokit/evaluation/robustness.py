@@ -129,14 +129,14 @@ def _listed(paths: list[Path]) -> str:
 # --- one run ---------------------------------------------------------------------------------------
 
 def rebuild_model(config: ExperimentConfig, run: Run, data):
-    """The run's trained model: ``build_model`` with the run's config and seed, then its saved
-    weights (all but the discriminator's, which no prediction reads)."""
-    from emokit.model.emotion_model import build_model
+    """The run's trained model: built as the run was (its config and seed, the kept model of its
+    architecture: :func:`emokit.training.reuse.build_run_model`), then its saved weights (all but
+    the discriminator's, which no prediction reads)."""
+    from emokit.training.reuse import build_run_model
     from emokit.training.warm_start import warm_start
 
     cfg = system_config(config, run.system)
-    model = build_model(cfg.model, data.feature_dim, len(data.vocab), data.num_classes,
-                        embedding_matrix=data.embedding_matrix, seed=run.seed)
+    model = build_run_model(cfg.model, data, run.seed)
     warm_start(model, load_final_weights(run.path))
     return model
 

@@ -2,7 +2,7 @@
 
 Runs of one fold and seed are paired: they see the same fold data in the same order (the seed sets
 the data order too, :func:`emokit.data.pipeline.data_order_seed`) and start from the same initial
-weights (``build_model`` with the same seed), or, warm-started, from the trained baseline of their
+weights (``build_model`` with the same seed, :func:`emokit.training.reuse.build_run_model`), or, warm-started, from the trained baseline of their
 fold and seed (:mod:`emokit.training.warm_start`).
 """
 
@@ -71,14 +71,12 @@ def train_and_evaluate(config: ExperimentConfig, system: System, fold_data, seed
     ``run_dir``, training checkpoints every epoch to ``run_dir/checkpoint`` (and resumes from
     it), and TensorBoard logs (when ``train.tensorboard_dir`` is set) go to a folder of their own
     per run; with ``keep_codes``, the result holds the latent codes of the test set."""
-    from emokit.model.emotion_model import build_model
     from emokit.training.forward import encode_dataset, predict_dataset
     from emokit.training.loop import fit, release_run_state
+    from emokit.training.reuse import build_run_model
 
     cfg = system_config(config, system)
-    model = build_model(cfg.model, fold_data.feature_dim, len(fold_data.vocab),
-                        fold_data.num_classes, embedding_matrix=fold_data.embedding_matrix,
-                        seed=seed)
+    model = build_run_model(cfg.model, fold_data, seed)  # compiled already after the first run
     if init_weights is not None:
         warm_start(model, init_weights, config.warm_start_classifier)
     initial = weight_hashes(model)

@@ -31,7 +31,8 @@ from emokit.core.tf_process import absorb_onednn_bool_notice, skip_graph_rewrite
 from emokit.model.emotion_model import EmotionModel
 from emokit.training.checkpoints import Checkpoints, LoopState
 from emokit.training.forward import evaluate, evaluate_and_encode, probe_codes, probe_keys
-from emokit.training.trainer import Trainer, TrainingDiverged, learning_rate_at
+from emokit.training.reuse import trainer_for
+from emokit.training.trainer import TrainingDiverged, learning_rate_at
 
 
 def release_run_state() -> None:
@@ -98,7 +99,7 @@ def fit(model: EmotionModel, train_ds, val_ds, config: TrainConfig, probe_train_
     absorb_onednn_bool_notice()  # TensorFlow's one-time DT_BOOL notice, see emokit.core.tf_process
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
-    trainer = Trainer(model, config)
+    trainer, shared = trainer_for(model, config)  # a kept model's is compiled already
     trainer.compile_for(train_ds.element_spec)
     checkpoints = Checkpoints(config.checkpoint_dir, trainer) if config.checkpoint_dir else None
     state, best_weights = checkpoints.restore() if checkpoints else (LoopState(), None)
@@ -153,7 +154,8 @@ def fit(model: EmotionModel, train_ds, val_ds, config: TrainConfig, probe_train_
             state.wait += 1
         if checkpoints:
             checkpoints.save(state, best_weights)
-    trainer.release()  # the traced steps can go with the trainer (issue #20)
+    if not shared:
+        trainer.release()  # the traced steps can go with the trainer (issue #20)
     stopped_early = stopped_early or state.wait >= config.patience
     if best_weights is not None:
         trainer.model.set_weights(best_weights)

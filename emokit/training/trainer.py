@@ -128,6 +128,11 @@ class Trainer:
                                                name="ce_norm_average")
             self.pair_norm_average = tf.Variable(0.0, trainable=False, aggregation=replica_only,
                                                  name="pair_norm_average")
+        # what reset() puts back: the optimizer's step count, slots and learning rate, the scale
+        # and its running averages, as they are before a first step
+        self._initial_state = [(v, v.numpy()) for v in (*self.optimizer.variables, self.pair_scale,
+                                                        self.ce_norm_average,
+                                                        self.pair_norm_average)]
         self.trace_count = 0
         # what tracing the step registers in TensorFlow for good: given back by release(), or
         # when this Trainer is garbage-collected (see emokit.training.runtime.CustomGradients)
@@ -139,13 +144,32 @@ class Trainer:
         self._ratio = own_function(self._gradient_ratio)
         self._compiled_for = None
 
+    @staticmethod
+    def compiled_settings(config: TrainConfig) -> tuple:
+        """The settings of ``config`` that the compiled step holds: two configs that agree on them
+        can share one Trainer (the learning rate is set every epoch, the rest is the loop's)."""
+        return config.xla, config.mixed_precision, config.distribute, config.clipnorm
+
+    def restart(self, model: EmotionModel) -> None:
+        """Ready this Trainer, built for ``model``, for a new run of it: the optimizer's step count
+        and moments, the pair scale and its averages back to where a new Trainer starts, and a
+        training copy (mixed precision, distribute) given ``model``'s current weights. The
+        compiled step is kept: the run trains exactly as with a new Trainer, without tracing."""
+        if self.model is not model:
+            self.model.set_weights(model.get_weights())
+        for variable, value in self._initial_state:
+            variable.assign(value)
+
     def compile_for(self, element_spec) -> None:
-        """Trace the step once for every batch shape of a dataset with this ``element_spec``
-        (a signature with free batch and length dimensions) instead of once per shape.
-        Not available under ``distribute`` (its batches are per-replica values)."""
+        """Trace the step (and the monitored gradient ratio) once for every batch shape of a
+        dataset with this ``element_spec`` (a signature with free batch and length dimensions)
+        instead of once per shape: one trace serves every fold. Not available under
+        ``distribute`` (its batches are per-replica values)."""
         if self.config.distribute or self._compiled_for == element_spec:
             return
-        self.step = own_function(self._step, input_signature=general_signature(element_spec))
+        signature = general_signature(element_spec)
+        self.step = own_function(self._step, input_signature=signature)
+        self._ratio = own_function(self._gradient_ratio, input_signature=signature)
         self._compiled_for = element_spec
 
     def _scale(self, loss):

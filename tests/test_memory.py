@@ -184,3 +184,33 @@ def test_forgotten_custom_gradients_free_the_graph_they_were_traced_in():
     custom.forget()
     gc.collect()
     assert graph() is None and not custom.names
+
+
+STATEFUL_RANDOM_OPS = {"RandomUniform", "RandomUniformInt", "RandomStandardNormal",
+                       "TruncatedNormal", "RandomShuffle", "Multinomial", "RandomGamma",
+                       "RandomPoisson", "RandomPoissonV2", "StatefulUniform", "StatefulUniformInt",
+                       "StatefulUniformFullInt", "StatefulStandardNormalV2",
+                       "StatefulTruncatedNormal", "StatefulRandomBinomial"}
+
+
+def test_the_training_step_holds_no_stateful_random_kernel():
+    """What keeping TensorFlow's kernel cache between runs relies on
+    (``emokit.core.tf_process.kernel_cache_kept``): the compiled step of a model with dropout and
+    a discriminator draws its randomness from stateless ops seeded by variables, so no kernel
+    carries a random state from one run into the next."""
+    from emokit.config import ModelConfig, TrainConfig
+    from emokit.model.emotion_model import build_model
+    from emokit.training.trainer import Trainer
+
+    model = build_model(ModelConfig(latent_dim=8, audio_conv_filters=4, audio_rnn_units=4,
+                                    text_rnn_units=4, dropout=0.5, modality_dropout=0.3,
+                                    contrastive_weight=0.5, discriminator_units=8),
+                        FEATURE_DIM, VOCAB_SIZE, NUM_CLASSES, seed=0)
+    trainer = Trainer(model, TrainConfig(verbose=0))
+    train = _fold().train
+    trainer.compile_for(train.element_spec)
+    graph = trainer.step.get_concrete_function(*next(iter(train))).graph.as_graph_def()
+    ops = {node.op for node in graph.node}
+    ops |= {node.op for function in graph.library.function for node in function.node_def}
+    assert any(op.startswith("StatelessRandom") for op in ops), "dropout's ops were not found"
+    assert not ops & STATEFUL_RANDOM_OPS, sorted(ops & STATEFUL_RANDOM_OPS)

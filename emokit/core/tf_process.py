@@ -6,6 +6,8 @@ Each function imports TensorFlow when called, so importing this module stays che
 
 from __future__ import annotations
 
+import contextlib
+
 
 def gpus() -> list[str]:
     """Names of the visible GPUs (empty on a CPU-only machine)."""
@@ -64,3 +66,35 @@ def absorb_onednn_bool_notice() -> None:
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+
+@contextlib.contextmanager
+def kernel_cache_kept():
+    """Inside this block TensorFlow keeps its cache of compiled kernels when something asks to
+    clear it (``tf.random.set_seed`` and ``keras.backend.clear_session`` both do).
+
+    A cleared cache makes every compiled function create its kernels again on its next call:
+    0.6-0.8 s for the quick model's training step on a 2-core CPU, paid again in every run that
+    reuses a compiled model (:mod:`emokit.training.reuse`). The clearing exists so that stateful
+    random kernels restart from a new seed; emokit's graphs hold none (dropout and initializers
+    are Keras' stateless ops, seeded from ``SeedGenerator`` variables: ``tests/test_memory.py``
+    checks the training step's graph), so for them it buys nothing.
+    """
+    from tensorflow.python import pywrap_tfe
+
+    real = pywrap_tfe.TFE_ContextClearCaches
+    pywrap_tfe.TFE_ContextClearCaches = lambda handle: None
+    try:
+        yield
+    finally:
+        pywrap_tfe.TFE_ContextClearCaches = real
+
+
+def set_random_seed(seed: int) -> None:
+    """``keras.utils.set_random_seed(seed)`` (Python, NumPy, Keras and TensorFlow seeds), keeping
+    TensorFlow's compiled kernels (:func:`kernel_cache_kept`)."""
+    import keras
+
+    with kernel_cache_kept():
+        keras.utils.set_random_seed(seed)

@@ -263,11 +263,11 @@ def build_model(config: ModelConfig, feature_dim, vocab_size, num_classes, embed
     the same seed gives the same initial weights whatever ``contrastive_weight`` is.
     ``model_class``: your own subclass of ``EmotionModel`` (another fusion, say; notebook 07).
     """
-    from emokit.core.tf_process import absorb_onednn_bool_notice
+    from emokit.core.tf_process import absorb_onednn_bool_notice, set_random_seed
 
     absorb_onednn_bool_notice()  # before the masked GRUs' first run, see emokit.core.tf_process
     model_class = model_class or EmotionModel
-    keras.utils.set_random_seed(seed)
+    set_random_seed(seed)
     embedding_dim = 100 if embedding_matrix is None else int(np.shape(embedding_matrix)[1])
     model = model_class(config, feature_dim, vocab_size, num_classes, embedding_dim, seed,
                          embedding_matrix, name="emotion_model")

@@ -27,7 +27,12 @@ import tensorflow as tf
 
 from emokit.config import TrainConfig
 from emokit.core.optional import require
-from emokit.core.tf_process import absorb_onednn_bool_notice, skip_graph_rewrites_on_cpu
+from emokit.core.tf_process import (
+    absorb_onednn_bool_notice,
+    kernel_cache_kept,
+    set_random_seed,
+    skip_graph_rewrites_on_cpu,
+)
 from emokit.model.emotion_model import EmotionModel
 from emokit.training.checkpoints import Checkpoints, LoopState
 from emokit.training.forward import evaluate, evaluate_and_encode, probe_codes, probe_keys
@@ -37,12 +42,14 @@ from emokit.training.trainer import TrainingDiverged, learning_rate_at
 
 def release_run_state() -> None:
     """Give back what a finished run left in Keras' global state (layer-name counters, the
-    default graph, TensorFlow's kernel cache), then collect the run's garbage: its model,
-    ``Trainer`` and traced functions (a ``Trainer`` gives back the custom gradients its step
-    registered in TensorFlow when it is collected; see :class:`emokit.training.runtime.CustomGradients`).
-    A model still in use keeps working; the global dtype policy is kept."""
+    default graph), then collect the run's garbage: its model, ``Trainer`` and traced functions
+    (a ``Trainer`` gives back the custom gradients its step registered in TensorFlow when it is
+    collected; see :class:`emokit.training.runtime.CustomGradients`). A model still in use keeps
+    working; the global dtype policy and TensorFlow's compiled kernels are kept (the kept models'
+    functions would otherwise create theirs again: :func:`emokit.core.tf_process.kernel_cache_kept`)."""
     policy = keras.config.dtype_policy()
-    keras.backend.clear_session(free_memory=True)
+    with kernel_cache_kept():
+        keras.backend.clear_session(free_memory=True)
     keras.config.set_dtype_policy(policy)
 
 
@@ -94,7 +101,7 @@ def fit(model: EmotionModel, train_ds, val_ds, config: TrainConfig, probe_train_
     """
     if config.tensorboard_dir:  # before any work: TensorFlow >= 2.21 does not bring tensorboard
         require("tensorboard", f"TrainConfig.tensorboard_dir={config.tensorboard_dir!r}")
-    keras.utils.set_random_seed(config.seed)
+    set_random_seed(config.seed)  # keeps compiled kernels when the seed is unchanged
     skip_graph_rewrites_on_cpu()  # seconds per model on CPU, see emokit.core.tf_process
     absorb_onednn_bool_notice()  # TensorFlow's one-time DT_BOOL notice, see emokit.core.tf_process
     if config.deterministic:

@@ -8,6 +8,9 @@ A bundle is a folder with ``model.keras`` (the whole model) and ``bundle.json``:
 settings, the feature normalizer's statistics, the vocabulary, the class names and the padding
 limits the model was trained with. A new speaker is normalized with the training fold's global
 statistics.
+
+Stage 6 of the data flow: may import :mod:`emokit.core`, :mod:`emokit.config`,
+:mod:`emokit.data`, :mod:`emokit.model` and :mod:`emokit.training`.
 """
 
 from __future__ import annotations

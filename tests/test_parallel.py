@@ -44,12 +44,22 @@ def _saw(path: Path) -> bool:
 
 
 def _gone(pid: int) -> bool:
-    """True once process ``pid`` has ended (a zombie counts as ended)."""
+    """True once every thread of process ``pid`` has ended (zombies count as ended). The thread
+    group's leader shows "Z" while its other threads (a numpy's BLAS pool, say) are still being
+    torn down, and the process's pipes close only when the last one is: its parent cannot know
+    of the death before that."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        threads = list(Path(f"/proc/{pid}/task").iterdir())
     except (FileNotFoundError, ProcessLookupError):
-        return True
-    return state in ("Z", "X")
+        return True  # reaped
+    for thread in threads:
+        try:
+            state = thread.joinpath("stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # this thread is gone
+        if state not in ("Z", "X"):
+            return False
+    return True
 
 
 def _killed_once(started: Path, pid_file: Path) -> None:

@@ -155,3 +155,36 @@ def test_paired_over_folds():
     assert (result.low, result.high) == pytest.approx((diffs.mean() - half, diffs.mean() + half))
     assert result.p == pytest.approx(0.013847, abs=1e-5)  # scipy.stats.ttest_rel
     assert paired_over_folds({1: 0.5}, {1: 0.4}) is None
+
+
+@pytest.mark.parametrize("padded", [True, False])
+def test_a_run_is_rebuilt_at_the_vocabulary_size_it_was_trained_with(tmp_path, padded):
+    """Runs trained since compile-once (issue 30) have a padded embedding; runs trained before it
+    have one row per word: both are rebuilt with exactly their saved weights."""
+    from types import SimpleNamespace
+
+    from emokit.config import ExperimentConfig, ModelConfig
+    from emokit.config.systems import parse_system
+    from emokit.evaluation.robustness import Run, rebuild_model
+    from emokit.evaluation.runstore import save_final_weights
+    from emokit.model.emotion_model import build_model
+    from emokit.training.reuse import build_run_model, padded_vocab_size
+    from emokit.training.warm_start import shared_weights
+
+    model_config = ModelConfig(latent_dim=8, audio_conv_filters=4, audio_rnn_units=4,
+                               text_rnn_units=4, discriminator_units=8)
+    vectors = np.random.default_rng(0).normal(size=(37, 6)).astype("float32")
+    data = SimpleNamespace(feature_dim=5, vocab=range(37), num_classes=4,
+                           embedding_matrix=vectors)
+    config = ExperimentConfig(model=model_config)
+    trained = (build_run_model(model_config, data, seed=3) if padded else
+               build_model(model_config, 5, 37, 4, embedding_matrix=vectors, seed=3))
+    for v in trained.weights:  # "training": every weight moved
+        v.assign(v.numpy() + 0.25)
+    saved = [v.numpy() for v in shared_weights(trained)]
+    save_final_weights(tmp_path, saved)
+    run = Run(parse_system("baseline"), 1, 3, tmp_path)
+    rebuilt = rebuild_model(config, run, data)
+    assert rebuilt.vocab_size == (padded_vocab_size(37) if padded else 37)
+    for got, want in zip(shared_weights(rebuilt), saved, strict=True):
+        np.testing.assert_array_equal(got.numpy(), want)

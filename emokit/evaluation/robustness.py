@@ -131,14 +131,32 @@ def _listed(paths: list[Path]) -> str:
 def rebuild_model(config: ExperimentConfig, run: Run, data):
     """The run's trained model: built as the run was (its config and seed, the kept model of its
     architecture: :func:`emokit.training.reuse.build_run_model`), then its saved weights (all but
-    the discriminator's, which no prediction reads)."""
+    the discriminator's, which no prediction reads). A run trained before the vocabulary was
+    padded (its embedding has one row per word) is rebuilt at its own size."""
+    from emokit.model.emotion_model import build_model
     from emokit.training.reuse import build_run_model
     from emokit.training.warm_start import warm_start
 
     cfg = system_config(config, run.system)
+    weights = load_final_weights(run.path)
     model = build_run_model(cfg.model, data, run.seed)
-    warm_start(model, load_final_weights(run.path))
+    if _embedding_rows(weights, model) == len(data.vocab) != model.vocab_size:
+        model = build_model(cfg.model, data.feature_dim, len(data.vocab), data.num_classes,
+                            embedding_matrix=data.embedding_matrix, seed=run.seed)
+    warm_start(model, weights)
     return model
+
+
+def _embedding_rows(weights: list[np.ndarray], model) -> int | None:
+    """The rows of the word embedding among a run's saved ``weights`` (in
+    :func:`emokit.training.warm_start.shared_weights` order), or None for a model without text."""
+    from emokit.training.warm_start import shared_weights
+
+    if model.text_encoder is None:
+        return None
+    embedding = model.text_encoder.embedding.embeddings
+    position = [id(v) for v in shared_weights(model)].index(id(embedding))
+    return len(weights[position]) if position < len(weights) else None
 
 
 def stored_probabilities(run_dir: Path) -> tuple[list[str], np.ndarray]:

@@ -18,6 +18,8 @@ import os
 # every dataset pass) would bury the progress lines; set before TensorFlow is first imported.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from emokit.core.lazy import lazy_names
+
 _FACE = {
     "load_corpus": "emokit.experiment.corpus",
     "run_experiment": "emokit.experiment.runner",
@@ -27,12 +29,4 @@ _FACE = {
     "evaluate_robustness": "emokit.experiment.robustness",
 }
 __all__ = sorted(_FACE)
-
-
-def __getattr__(name):
-    """The public functions, imported when first used (importing the package stays cheap)."""
-    if name in _FACE:
-        import importlib
-
-        return getattr(importlib.import_module(_FACE[name]), name)
-    raise AttributeError(f"module 'emokit.experiment' has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _FACE)

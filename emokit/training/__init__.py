@@ -11,6 +11,8 @@ The public face:
 May import: :mod:`emokit.core`, :mod:`emokit.config`, :mod:`emokit.data`, :mod:`emokit.model`.
 """
 
+from emokit.core.lazy import lazy_names
+
 _FACE = {
     "fit": "emokit.training.loop",
     "Trainer": "emokit.training.trainer",
@@ -19,12 +21,4 @@ _FACE = {
     "evaluate": "emokit.training.forward",
 }
 __all__ = sorted(_FACE)
-
-
-def __getattr__(name):
-    """The public functions, imported when first used (importing the package stays cheap)."""
-    if name in _FACE:
-        import importlib
-
-        return getattr(importlib.import_module(_FACE[name]), name)
-    raise AttributeError(f"module 'emokit.training' has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _FACE)

@@ -4,8 +4,8 @@ Kept apart from :mod:`emokit.config.settings` so that validation and the system 
 them without importing the settings they check.
 """
 
-# The pair losses (see emokit.model.losses): three kinds score the whole n x n grid of (audio, text) pairs
-# with a balanced binary cross-entropy; three follow the paper's published code.
+# The pair losses (see emokit.model.losses): three kinds score the whole n x n grid of (audio,
+# text) pairs with a balanced binary cross-entropy; three follow the paper's published code.
 GRID_DISCRIMINATORS = ("mlp", "bilinear", "cosine_grid")
 PAPER_DISCRIMINATORS = ("infonce", "mine", "shuffled_bce")
 DISCRIMINATORS = GRID_DISCRIMINATORS + PAPER_DISCRIMINATORS

@@ -23,17 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emokit.config.choices import (  # noqa: F401  (re-exported by emokit.config)
-    DISCRIMINATORS,
-    GRID_DISCRIMINATORS,
-    OBJECTIVES,
-    PAIR_LOSS_SCALINGS,
-    PAIRINGS,
-    PAPER_DISCRIMINATORS,
-    RENAMED_DISCRIMINATORS,
-    WARM_START_CLASSIFIERS,
-)
-
 
 def quick_mode() -> bool:
     """True when ``EMOKIT_QUICK=1``: notebooks and the test suite run a small, fast version."""

@@ -89,7 +89,11 @@ def keep(model: EmotionModel) -> EmotionModel:
 def build_run_model(config: ModelConfig, fold_data, seed: int) -> EmotionModel:
     """One run's model on ``fold_data`` (a :class:`emokit.data.pipeline.FoldData`): built from
     ``seed`` as :func:`emokit.model.emotion_model.build_model` builds it, the vocabulary padded
-    to :func:`padded_vocab_size`, and given as the kept model of its architecture (:func:`keep`)."""
+    to :func:`padded_vocab_size`, and given as the kept model of its architecture (:func:`keep`).
+
+    The model is shared: the next call for the same architecture loads its own weights into this
+    same object. Keep ``model.get_weights()`` (or save it) before building the next run's model
+    if you still need a run's trained weights."""
     rows = padded_vocab_size(len(fold_data.vocab))
     model = build_model(config, fold_data.feature_dim, rows, fold_data.num_classes,
                         embedding_matrix=pad_embedding(fold_data.embedding_matrix, rows),

@@ -61,6 +61,9 @@ def cross_problems(values: dict) -> list[str]:
         problems.append(f"pipeline.bucket_width: {get('pipeline.bucket_width')!r} is more than "
                         f"pipeline.max_frames ({get('pipeline.max_frames')!r}): no utterance is "
                         "that long; use at most max_frames")
+    if get("train.unlabelled_pairs") is True and get("model.pairing") == "label":
+        problems.append("train.unlabelled_pairs: true needs model.pairing 'instance': label "
+                        "pairing reads the emotion labels that unlabelled turns do not have")
     problems += _system_problems(get("systems"), get("init_from"), get("model.objective"))
     name = get("name")
     if isinstance(name, str) and not _inside(name):

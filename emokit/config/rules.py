@@ -62,6 +62,11 @@ RULES: dict[str, Rule] = {
     "corpus.text_disagreement": FRACTION,
     "corpus.audio_ambiguity": FRACTION,
     "corpus.snr_db": Rule(low=-20, high=120),
+    "corpus.cue_probability": FRACTION,
+    "corpus.scripted_share": FRACTION,
+    "corpus.length_decorrelation": FRACTION,
+    "corpus.train_label_noise": Rule(low=0, high=0.75),  # above 3/4 a class is more often wrong
+    "corpus.labelled_fraction": Rule(low=0, high=1, low_open=True),
     "corpus.class_set": Rule(choices=tuple(CLASS_SETS)),
     "features.kind": Rule(choices=choices.FEATURE_KINDS),
     "features.sample_rate": Rule(low=4000, high=192000),

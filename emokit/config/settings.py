@@ -40,6 +40,26 @@ class CorpusConfig:
     text_disagreement: float = 0.2  # of the transcripts with cue words: share pointing elsewhere
     audio_ambiguity: float = 0.3  # fraction of utterances whose voice leans to another emotion
     snr_db: float = 20.0  # background noise against neutral speech
+    # Of the transcripts, the share holding emotional cue words at all (the others: filler only).
+    cue_probability: float = 0.7
+    # The share of each session's four-class turns played in scripted dialogs (lines that recur
+    # from session to session); None = the size's own dialog mix (mini: 1 of 3 dialogs).
+    scripted_share: float | None = None
+    # True: every vocabulary word has one fixed pronunciation (its own syllables and vowels), so
+    # the audio carries which words were said, as real speech does. False: each word is spoken
+    # as random syllables, and the audio carries only how many words and how long.
+    lexical_voice: bool = False
+    # 0: pauses and syllables as today (duration predicts the word count, r about 0.9 on mini);
+    # 1: pauses and syllable lengths drawn so that duration says little about the word count
+    # (data_prep.synthetic measures the correlation each value reaches).
+    length_decorrelation: float = 0.0
+    # Applied per fold, never written into the corpus (test labels stay clean): the share of the
+    # labels outside the test fold (training and validation turns) flipped to another class, each
+    # turn's flip fixed by its id and synthetic_seed (emokit.data.label_views).
+    train_label_noise: float = 0.0
+    # The share of *training* turns whose label the model may see (validation and test keep
+    # theirs); the hidden ones feed only the pair loss under train.unlabelled_pairs.
+    labelled_fraction: float = 1.0
     data_dir: str | None = None  # corpus and manifest go here; None = emokit.core.paths.data_dir()
     class_set: str = "4class"  # see emokit.config.labels.CLASS_SETS
     # True: the experiment keeps only improvised dialogs (manifest mode "impro"). Scripted dialogs
@@ -178,6 +198,11 @@ class TrainConfig:
     # the kept (best) epoch, whose probes are run on the restored best weights after training.
     # 1 = every epoch. The gradient ratio is recorded every epoch either way.
     probe_every: int = 1
+    # True: the pair loss also sees the training fold's turns without a usable label: those
+    # outside the class set (frustrated, surprised, ..., no agreement) and those hidden by
+    # corpus.labelled_fraction. CE sees only labelled turns; validation and test turns never
+    # enter. Needs instance pairing (the pair loss must not read labels).
+    unlabelled_pairs: bool = False
 
 
 @dataclass

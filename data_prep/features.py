@@ -64,8 +64,12 @@ def cache_dir(manifest_path: str | Path, config: FeatureConfig, cache_root=None)
 
 def build_cache(manifest_path: str | Path, release_root: str | Path, config: FeatureConfig,
                 cache_root=None, workers: int | None = None, chunk_size: int = CHUNK_SIZE,
-                progress: bool = True) -> Path:
+                progress: bool = True, outside_class_set: bool = False) -> Path:
     """Extract the features of every labelled row of a manifest; returns the cache folder.
+
+    ``outside_class_set``: also the rows outside the class set (frustrated, ..., no agreement), in
+    shards of their own (the labelled shards stay valid): the unlabelled turns the pair loss sees
+    under ``train.unlabelled_pairs``.
 
     Idempotent (an up-to-date cache is left alone) and resumable (finished shards are kept).
     ``workers`` processes share the work (default: every core; 1 runs in this process).
@@ -73,7 +77,7 @@ def build_cache(manifest_path: str | Path, release_root: str | Path, config: Fea
     """
     manifest_path = Path(manifest_path).expanduser()
     out = cache_dir(manifest_path, config, cache_root)
-    chunks = _plan(manifest_path, Path(release_root).expanduser(), chunk_size)
+    chunks = _plan(manifest_path, Path(release_root).expanduser(), chunk_size, outside_class_set)
     if _is_up_to_date(out, chunks):
         _say(progress, f"feature cache {out} is up to date ({sum(map(len, chunks.values()))} "
                        f"utterances); nothing to do")
@@ -107,12 +111,19 @@ def _build(manifest_path: Path, out: Path, chunks: dict[str, list[_Item]], confi
     }, indent=1))
 
 
-def _plan(manifest_path: Path, release_root: Path, chunk_size: int) -> dict[str, list[_Item]]:
-    """Shard file name -> its utterances. A name hashes its rows, so a changed manifest re-plans."""
+def _plan(manifest_path: Path, release_root: Path, chunk_size: int,
+          outside_class_set: bool = False) -> dict[str, list[_Item]]:
+    """Shard file name -> its utterances. A name hashes its rows, so a changed manifest re-plans.
+    The labelled rows come first; with ``outside_class_set`` the others follow in ``shard-out-``
+    shards."""
     rows = read_manifest(manifest_path)
     items = [_Item(row.id, str(release_root / row.wav), line)
              for line, row in enumerate(rows, start=2) if row.label]
-    outside = [item for item in items if not _is_inside(Path(item.wav), release_root)]
+    others = [_Item(row.id, str(release_root / row.wav), line)
+              for line, row in enumerate(rows, start=2)
+              if outside_class_set and not row.label and row.wav]
+    outside = [item for item in (*items, *others)
+               if not _is_inside(Path(item.wav), release_root)]
     if outside:
         first = outside[0]
         raise DataError(
@@ -122,11 +133,15 @@ def _plan(manifest_path: Path, release_root: Path, chunk_size: int) -> dict[str,
             "(`python -m data_prep.iemocap`) or fix those rows")
     if not items:
         raise ValueError(f"{manifest_path} has no labelled rows to extract features from")
+    return {**_shards(items, chunk_size, "shard"), **_shards(others, chunk_size, "shard-out")}
+
+
+def _shards(items: list[_Item], chunk_size: int, prefix: str) -> dict[str, list[_Item]]:
     chunks = {}
     for index, start in enumerate(range(0, len(items), chunk_size)):
         chunk = items[start:start + chunk_size]
         digest = hashlib.sha256("\n".join(f"{i.id}|{i.wav}" for i in chunk).encode()).hexdigest()
-        chunks[f"shard-{index:05d}-{digest[:8]}.npz"] = chunk
+        chunks[f"{prefix}-{index:05d}-{digest[:8]}.npz"] = chunk
     return chunks
 
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from emokit.config import TextConfig
-from emokit.data.pipeline import fold_word_vectors
 from emokit.data.text import Vocabulary
 from emokit.data.vector_sources import is_gensim_data_name, resolve_vectors
+from emokit.data.word_vectors import fold_word_vectors
 
 NAME = "glove-test-gigaword-3"
 VOCAB = Vocabulary.build([["happy", "happy", "sad", "angry", "unseen"]])

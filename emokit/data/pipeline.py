@@ -8,7 +8,7 @@ whose datasets yield ``(inputs, labels)``::
               "audio_mask": bool    (batch, frames),      # True on real frames
               "tokens":     int32   (batch, max_words),   # 0 = <pad>, 1 = <unk>
               "text_mask":  bool    (batch, max_words)}   # True on real words
-    labels = int32 (batch,)
+    labels = int32 (batch,)   # -1 on unlabelled training turns (emokit.data.label_views)
 
 Policies:
 
@@ -45,15 +45,13 @@ from typing import Any
 
 import numpy as np
 
-from emokit.config import ExperimentConfig, PipelineConfig, TextConfig
+from emokit.config import ExperimentConfig, PipelineConfig
 from emokit.config.labels import class_names as class_names_of
-from emokit.core.errors import DataError
-from emokit.core.paths import data_dir
 from emokit.data.folds import Fold
+from emokit.data.label_views import FoldLabels, fold_labels
 from emokit.data.manifest import Utterance
 from emokit.data.text import Vocabulary, tokenize
-from emokit.data.vector_sources import resolve_vectors
-from emokit.data.word_vectors import Coverage, load_pretrained_vectors, train_word_vectors
+from emokit.data.word_vectors import Coverage, fold_word_vectors
 
 
 @dataclass
@@ -115,6 +113,7 @@ class FoldData:
     pipeline: PipelineConfig
     coverage: Coverage | None = None  # of the pretrained vectors, when TextConfig.vectors_path
     test_examples: Examples | None = None  # what ``test`` batches (emokit.evaluation.degraded_folds degrades it)
+    labels_seen: FoldLabels | None = None  # label noise, hidden and unlabelled turns of the fold
 
     @property
     def train(self):
@@ -164,31 +163,46 @@ def prepare_fold(config: ExperimentConfig, utterances: list[Utterance],
     fold_ids = (*fold.train_ids, *fold.val_ids, *fold.test_ids)
     names = class_names_of(config.corpus.class_set)
     _check_inputs(fold, fold_ids, by_id, features, names)
+    seen = fold_labels(fold, utterances, config, names)
+    _check_unlabelled(fold, seen.train_ids[len(fold.train_ids) - seen.hidden:], features)
+    fold_ids = (*seen.train_ids, *fold.val_ids, *fold.test_ids)
     tokens = {i: tokenize(by_id[i].transcript, config.text.lowercase) for i in fold_ids}
-    train_tokens = [tokens[i] for i in fold.train_ids]
+    train_tokens = [tokens[i] for i in seen.train_ids]
 
     vocab = Vocabulary.build(train_tokens, config.text.min_count)
     embedding_matrix, coverage = fold_word_vectors(train_tokens, vocab, config.text)
     normalizer = FeatureNormalizer.fit(
-        {i: features[i] for i in fold_ids}, list(fold.train_ids),
+        {i: features[i] for i in fold_ids}, list(seen.train_ids),
         {i: by_id[i].speaker for i in fold_ids}, config.features.normalization)
 
-    def examples(ids):
+    def examples(ids, labels):
         return pack_examples(
             [truncate_frames(normalizer.transform(i, features[i]), config.pipeline) for i in ids],
-            [encode_tokens(tokens[i], vocab, config.pipeline) for i in ids],
-            np.array([names.index(by_id[i].label) for i in ids], dtype=np.int32),
+            [encode_tokens(tokens[i], vocab, config.pipeline) for i in ids], labels,
             config.pipeline)
 
-    test_examples = examples(fold.test_ids)
+    test_examples = examples(fold.test_ids, seen.test_labels)
     return FoldData(
-        val=make_dataset(examples(fold.val_ids), config.pipeline, training=False),
+        val=make_dataset(examples(fold.val_ids, seen.val_labels), config.pipeline,
+                         training=False),
         test=make_dataset(test_examples, config.pipeline, training=False),
         vocab=vocab, embedding_matrix=embedding_matrix, normalizer=normalizer,
         feature_dim=int(features[fold.train_ids[0]].shape[1]), num_classes=len(names),
-        class_names=names, train_ids=fold.train_ids, val_ids=fold.val_ids,
-        test_ids=fold.test_ids, train_examples=examples(fold.train_ids),
-        pipeline=config.pipeline, coverage=coverage, test_examples=test_examples)
+        class_names=names, train_ids=seen.train_ids, val_ids=fold.val_ids,
+        test_ids=fold.test_ids, train_examples=examples(seen.train_ids, seen.train_labels),
+        pipeline=config.pipeline, coverage=coverage, test_examples=test_examples,
+        labels_seen=seen)
+
+
+def _check_unlabelled(fold: Fold, ids, features) -> None:
+    """The unlabelled training turns need features too (``load_corpus`` extracts them when
+    ``train.unlabelled_pairs`` is on)."""
+    missing = [i for i in ids if i not in features]
+    if missing:
+        raise KeyError(f"fold {fold.name}: no features for {len(missing)} unlabelled training "
+                       f"turn(s), e.g. {missing[:3]}; load the corpus with train.unlabelled_pairs "
+                       "on (emokit.experiment.load_corpus extracts the turns outside the class "
+                       "set then)")
 
 
 def _check_inputs(fold: Fold, fold_ids, by_id, features, names: list[str]) -> None:
@@ -216,23 +230,6 @@ def _check_inputs(fold: Fold, fold_ids, by_id, features, names: list[str]) -> No
         raise ValueError(f"fold {fold.name}: {len(outside)} label(s) outside the class set "
                          f"{names}, e.g. {outside[:3]}; build the manifest and the folds with "
                          "the config's corpus.class_set")
-
-
-def fold_word_vectors(train_tokens: list[list[str]], vocab: Vocabulary,
-                      config: TextConfig) -> tuple[np.ndarray, Coverage | None]:
-    """Pretrained vectors from ``config.vectors_path``, or vectors trained on the training fold."""
-    if config.vectors_path:  # a file, or a gensim-data name fetched once into the data folder
-        path = resolve_vectors(config.vectors_path, data_dir())
-        matrix, coverage = load_pretrained_vectors(path, vocab, binary=config.vectors_binary,
-                                                   seed=config.seed)
-        if coverage.types_found == 0:
-            raise DataError(f"{path} has a vector for none of the {coverage.types_total} words of "
-                            f"the training fold (e.g. {coverage.missing[:5]}): the wrong file, a "
-                            "different language, or text.lowercase not matching the file? Every "
-                            "word would start from a random vector")
-        print(f"word vectors {path.name}: {coverage}", flush=True)
-        return matrix, coverage
-    return train_word_vectors(train_tokens, vocab, config), None
 
 
 def truncate_frames(audio: np.ndarray, config: PipelineConfig) -> np.ndarray:

@@ -25,7 +25,10 @@ import numpy as np
 
 from emokit.config import TextConfig
 from emokit.config.choices import TRAINERS
+from emokit.core.errors import DataError
+from emokit.core.paths import data_dir
 from emokit.data.text import Vocabulary
+from emokit.data.vector_sources import resolve_vectors
 
 
 def stable_hash(text: str) -> int:
@@ -284,3 +287,21 @@ def _coverage(vocab: Vocabulary, found: dict[str, np.ndarray]) -> Coverage:
         tokens_found=sum(vocab.counts.get(w, 0) for w in words if w in found),
         tokens_total=sum(vocab.counts.get(w, 0) for w in words),
         missing=missing[:20])
+
+
+def fold_word_vectors(train_tokens: list[list[str]], vocab: Vocabulary,
+                      config: TextConfig) -> tuple[np.ndarray, Coverage | None]:
+    """Pretrained vectors from ``config.vectors_path``, or vectors trained on the training fold."""
+    if config.vectors_path:  # a file, or a gensim-data name fetched once into the data folder
+        path = resolve_vectors(config.vectors_path, data_dir())
+        matrix, coverage = load_pretrained_vectors(path, vocab, binary=config.vectors_binary,
+                                                   seed=config.seed)
+        if coverage.types_found == 0:
+            raise DataError(f"{path} has a vector for none of the {coverage.types_total} words of "
+                            f"the training fold (e.g. {coverage.missing[:5]}): the wrong file, a "
+                            "different language, or text.lowercase not matching the file? Every "
+                            "word would start from a random vector")
+        print(f"word vectors {path.name}: {coverage}", flush=True)
+        return matrix, coverage
+    return train_word_vectors(train_tokens, vocab, config), None
+

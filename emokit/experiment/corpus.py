@@ -10,7 +10,9 @@ from emokit.config import ExperimentConfig
 
 def load_corpus(config: ExperimentConfig, workers: int | None = None, verbose: bool = True):
     """The corpus's labelled utterances and their raw features ``{id: (frames, dims)}``: builds
-    the corpus (or parses the release) and the feature cache first if they are not there.
+    the corpus (or parses the release) and the feature cache first if they are not there. Under
+    ``train.unlabelled_pairs`` the rows outside the class set come too (``label == ""``; the
+    folds leave them out, :mod:`emokit.data.label_views` gives them to the pair loss).
 
     ``workers``: processes that extract features (default: every core; 1 extracts in this
     process). Worker processes import the calling script again, so a script that calls
@@ -30,8 +32,10 @@ def load_corpus(config: ExperimentConfig, workers: int | None = None, verbose: b
     root = Path(config.corpus.root) if config.corpus.root else release_root(manifest)
     say(f"corpus: {manifest} ({time.perf_counter() - start:.1f} s)")
     start = time.perf_counter()
-    cache = build_cache(manifest, root, config.features, workers=workers, progress=verbose)
-    utterances = read_manifest(manifest, labelled_only=True)
+    unlabelled = config.train.unlabelled_pairs
+    cache = build_cache(manifest, root, config.features, workers=workers, progress=verbose,
+                        outside_class_set=unlabelled)
+    utterances = [u for u in read_manifest(manifest) if u.label or (unlabelled and u.wav)]
     features = load_features(cache, [u.id for u in utterances])
     say(f"features: {len(features)} utterances from {cache} ({time.perf_counter() - start:.1f} s)")
     return utterances, features

@@ -60,10 +60,17 @@ class PairLoss(NamedTuple):
 
 
 def classification_loss(labels, logits):
-    """Mean sparse categorical cross-entropy: ``labels (n,) int, logits (n, classes)`` -> scalar."""
-    losses = ops.sparse_categorical_crossentropy(labels, ops.cast(logits, "float32"),
-                                                 from_logits=True)
-    return ops.mean(losses)
+    """Mean sparse categorical cross-entropy over the *labelled* examples: ``labels (n,) int``
+    (``-1`` = unlabelled, :data:`emokit.data.label_views.UNLABELLED`: seen by the pair loss
+    only), ``logits (n, classes)`` -> scalar; 0 for a batch without labels. With every example
+    labelled it is exactly the plain mean."""
+    labels = ops.convert_to_tensor(labels)
+    labelled = ops.cast(ops.greater_equal(labels, 0), "float32")
+    losses = ops.sparse_categorical_crossentropy(ops.maximum(labels, 0),
+                                                 ops.cast(logits, "float32"), from_logits=True)
+    n = ops.cast(ops.shape(labels)[0], "float32")
+    # mean(losses) * (n / n) is exactly mean(losses): labelled batches train as before
+    return ops.mean(losses * labelled) * (n / ops.maximum(ops.sum(labelled), 1.0))
 
 
 def combine_losses(ce, pair, weight: float, objective: str = "sum"):

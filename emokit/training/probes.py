@@ -27,11 +27,14 @@ from emokit.training.metrics import classification_metrics
 
 def linear_probe_ua(train_codes, train_labels, eval_codes, eval_labels, num_classes) -> float:
     """UA on ``eval_codes (m, d)`` of a logistic regression fitted on ``train_codes (n, d)``
-    (standardized with the training codes' statistics; class-balanced, deterministic)."""
+    (standardized with the training codes' statistics; class-balanced, deterministic). Training
+    rows labelled ``-1`` (unlabelled turns, :mod:`emokit.data.label_views`) are left out."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
 
-    train_codes = np.asarray(train_codes, dtype="float64")
+    labelled = np.asarray(train_labels) >= 0
+    train_codes = np.asarray(train_codes, dtype="float64")[labelled]
+    train_labels = np.asarray(train_labels)[labelled]
     mean, std = train_codes.mean(0), train_codes.std(0) + 1e-6
     probe = LogisticRegression(max_iter=300, class_weight="balanced")
     with warnings.catch_warnings():

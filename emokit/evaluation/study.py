@@ -1,0 +1,120 @@
+"""A pre-registered study's verdicts: one effect per independent corpus, Holm, equivalence.
+
+The unit of replication is an independently generated corpus: each corpus gives one effect, the
+mean over its folds of ``system - control`` (``benchmarks/regimes.py``). Per regime,
+:func:`regime_verdict` turns the corpora's effects ``(n,)`` into a mean, a 95% t-interval, a
+two-sided p-value, a TOST equivalence interval and the difference the study could detect;
+:func:`holm` adjusts the p-values over the primary hypotheses; :func:`verdict` names the result:
+
+- "helps" / "hurts": Holm-adjusted p below alpha, by the sign of the mean;
+- "does not help": the 90% interval lies inside +- the equivalence margin (TOST at alpha 0.05);
+- "inconclusive": neither; the table says what difference the study could have detected.
+
+>>> holm([0.01, 0.04, 0.03])
+[0.03, 0.06, 0.06]
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from emokit.evaluation.fold_statistics import detectable_difference
+
+
+@dataclass
+class RegimeResult:
+    """One regime's primary contrast over ``n`` corpora (UA points)."""
+
+    regime: str
+    prediction: str
+    effects: list[float]  # one per corpus that finished (points)
+    failed: int  # corpora whose runs failed: counted, their effect missing
+    mean: float
+    ci95: tuple[float, float]
+    ci90: tuple[float, float]  # TOST: inside +- margin means equivalent
+    p: float
+    p_holm: float = math.nan
+    detectable: float = math.nan  # 80% power, two-sided alpha
+    verdict: str = ""
+
+
+def t_interval(values, confidence: float) -> tuple[float, float]:
+    """The t-interval of the mean of ``values (n,)``; NaNs for fewer than 2 values."""
+    from scipy.stats import t
+
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2:
+        return math.nan, math.nan
+    half = t.ppf(0.5 + confidence / 2, len(values) - 1) * values.std(ddof=1) / math.sqrt(
+        len(values))
+    return float(values.mean() - half), float(values.mean() + half)
+
+
+def one_sample_p(values) -> float:
+    """Two-sided p of a one-sample t-test of mean 0 (1.0 when every value is 0; NaN for n < 2)."""
+    from scipy.stats import ttest_1samp
+
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2:
+        return math.nan
+    if not values.any():
+        return 1.0
+    return float(ttest_1samp(values, 0.0).pvalue)
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjustment of ``p_values`` (NaN stays NaN and does not count)."""
+    order = sorted((p, k) for k, p in enumerate(p_values) if not math.isnan(p))
+    adjusted = [math.nan] * len(p_values)
+    running, m = 0.0, len(order)
+    for rank, (p, k) in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p))
+        adjusted[k] = round(running, 12)
+    return adjusted
+
+
+def verdict(result: RegimeResult, alpha: float, margin: float) -> str:
+    """"helps", "hurts", "does not help" (equivalent within +- margin) or "inconclusive"."""
+    if result.p_holm < alpha:
+        return "helps" if result.mean > 0 else "hurts"
+    low, high = result.ci90
+    if -margin < low and high < margin:
+        return "does not help"
+    return "inconclusive"
+
+
+def regime_verdicts(effects: dict[str, list[float]], predictions: dict[str, str],
+                    failed: dict[str, int], alpha: float = 0.05,
+                    margin: float = 1.5) -> list[RegimeResult]:
+    """Every regime's :class:`RegimeResult`, Holm-adjusted over the regimes given."""
+    results = []
+    for regime, values in effects.items():
+        values = [float(v) for v in values]
+        results.append(RegimeResult(
+            regime=regime, prediction=predictions.get(regime, ""), effects=values,
+            failed=failed.get(regime, 0), mean=float(np.mean(values)) if values else math.nan,
+            ci95=t_interval(values, 0.95), ci90=t_interval(values, 0.90), p=one_sample_p(values),
+            detectable=detectable_difference(values, alpha=alpha)))
+    for result, adjusted in zip(results, holm([r.p for r in results]), strict=True):
+        result.p_holm = adjusted
+        result.verdict = verdict(result, alpha, margin)
+    return results
+
+
+def study_table(results: list[RegimeResult], margin: float) -> str:
+    """The study's Markdown table: one row per regime."""
+    lines = ["| regime | predicted | corpora | effect (UA points) [95% CI] | p (Holm) | "
+             "detectable | verdict |", "|---|---|---:|---:|---:|---:|---|"]
+    for r in results:
+        corpora = f"{len(r.effects)}" + (f" (+{r.failed} failed)" if r.failed else "")
+        lines.append(f"| {r.regime} | {r.prediction} | {corpora} | {r.mean:+.2f} "
+                     f"[{r.ci95[0]:+.2f}, {r.ci95[1]:+.2f}] | {r.p_holm:.3g} | "
+                     f"{r.detectable:.1f} | {r.verdict} |")
+    lines.append("")
+    lines.append(f"Effect: contrastive-infonce-selected minus baseline, per corpus the mean over "
+                 f"its 5 folds; t-interval over corpora. 'does not help' needs the 90% interval "
+                 f"inside +-{margin:g} (TOST); 'detectable': the difference 80% power would find.")
+    return "\n".join(lines) + "\n"

@@ -213,7 +213,8 @@ def main(argv=None) -> int:
         return 0
     if args.phase == "pilot":
         out = measured / "regimes_pilot.json"
-        subset = dict(plan, regimes={r: plan["regimes"][r] for r in args.regimes or plan["regimes"]})
+        chosen = args.regimes or list(plan["regimes"])
+        subset = dict(plan, regimes={r: plan["regimes"][r] for r in chosen})
         run_phase(subset, "pilot", rule["pilot_seeds"], args.jobs, out)
         corpora = json.loads(out.read_text())["corpora"]
         print(json.dumps(choose_n(plan, corpora), indent=1))

@@ -1,7 +1,7 @@
 """Named experiment configs for ``python -m emokit.experiment --preset NAME``.
 
 - ``quick``: the README's main command. Built-in ``mini`` corpus, all 5 leave-one-session-out
-  folds, the paper's rows: audio, text, baseline and contrastive (the paper code's InfoNCE pair
+  folds, the paper's systems trained jointly: audio, text, baseline and contrastive (the paper code's InfoNCE pair
   loss, instance pairing, raw cosine, lambda 0.3), one seed, a small model. Its baseline is
   trained to convergence: Adam at 3e-3
   decayed 0.8 per epoch (2.6e-4 by epoch 12), three conv + pool layers (the GRU reads frames at

@@ -17,7 +17,9 @@ the evaluation core (which runs, each run's model rebuilt and evaluated, the row
 - ``audio_noise_white`` / ``audio_noise_babble`` at SNR 20, 10 and 0 dB: noise added to the
   waveform (babble: :data:`emokit.data.degrade.BABBLE_TALKERS` other test-fold utterances), features
   recomputed with the experiment's feature settings and normalized by the run's own normalizer
-  (fitted on the clean training fold, as at training time);
+  (the statistics it was fitted with on clean features, as at training time: under
+  ``features.normalization: speaker`` each test speaker's own clean statistics, under
+  ``global`` the training fold's);
 - ``text_errors`` at WER 10, 30 and 50%: :func:`emokit.data.degrade.word_errors` on the tokenized
   transcript, substitutions and insertions drawn from the fold's training vocabulary.
 

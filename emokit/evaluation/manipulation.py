@@ -116,8 +116,8 @@ def _difference(c: Comparison | None) -> str:
 
 
 def checks_markdown(rows) -> list[str]:
-    """The report's manipulation-check table (Markdown lines) for the rows (``SystemSummary``)
-    with a :class:`ManipulationCheck`; ``[]`` when there is none."""
+    """The report's manipulation-check table (Markdown lines) for the rows
+    (``SystemSummary``) with a :class:`ManipulationCheck`; ``[]`` when there is none."""
     shown = [r for r in rows if getattr(r, "checks", None) is not None]
     if not shown:
         return []

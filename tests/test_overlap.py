@@ -156,7 +156,8 @@ def test_folds_record_holds_the_validation_sets_size_and_overlap(mini_rows):
     speakers = {len(r["val_speakers"]) for r in records}
     turns = sorted(r["val_turns"] for r in records)
     span = f"{turns[0]}" if turns[0] == turns[-1] else f"{turns[0]}-{turns[-1]}"
-    assert f"; validation (early stopping): {min(speakers)}" in note
+    assert speakers == {1}  # pipeline.validation_speakers
+    assert "; validation (early stopping): 1 speaker, " in note
     assert f"{span} turns per fold" in note
     share = sum(r["val_seen_transcript_scripted"] for r in records) / len(records)
     assert f"(scripted {100 * share:.0f}%, improvised" in note

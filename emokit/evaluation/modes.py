@@ -78,10 +78,11 @@ def _validation_note(folds: list[dict]) -> str:
     in training 29% (scripted 80%, improvised 0%)"``, or ``""`` without the records."""
     if not folds:
         return ""
-    speakers = _span([len(f.get("val_speakers", [])) for f in folds])
+    counts = [len(f.get("val_speakers", [])) for f in folds]
+    speakers = f"{_span(counts)} speaker{'' if max(counts) == 1 else 's'}"
     seen = [f"{name} {_pct(_mean(f[f'val_seen_transcript_{name}'] for f in folds))}"
             for name in (MODE_NAMES["script"], MODE_NAMES["impro"])]
-    return (f"; validation (early stopping): {speakers} speaker(s), "
+    return (f"; validation (early stopping): {speakers}, "
             f"{_span([f['val_turns'] for f in folds])} turns per fold, transcripts seen verbatim "
             f"in training {_pct(_mean(f['val_seen_transcript'] for f in folds))} "
             f"({', '.join(seen)})")

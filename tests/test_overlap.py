@@ -134,3 +134,76 @@ def test_mode_split_averages_seeds_within_a_fold_then_folds(tmp_path):
     assert "75% of scripted test turns occur verbatim" in markdown
     assert (tmp_path / "report.md").read_text() == markdown
     assert modes.append_mode_section(tmp_path, [], ["text"], "# report\n") == "# report\n"
+
+
+def test_folds_record_holds_the_validation_sets_size_and_overlap(mini_rows):
+    folds = list(enumerate(make_folds(mini_rows, "session"), start=1))
+    records = json.loads(folds_record(folds, mini_rows))
+    by_id = {u.id: u for u in mini_rows}
+    for r in records:
+        train = {overlap.transcript_key(by_id[i].transcript) for i in r["train_ids"]}
+        scripted = [i for i in r["val_ids"] if by_id[i].mode == "script"]
+        assert r["val_turns"] == len(r["val_ids"]) > 0
+        assert r["val_scripted"] == len(scripted)
+        assert r["val_seen_transcript"] == pytest.approx(
+            sum(overlap.transcript_key(by_id[i].transcript) in train for i in r["val_ids"])
+            / len(r["val_ids"]))
+        if scripted:
+            assert r["val_seen_transcript_scripted"] == pytest.approx(
+                sum(overlap.transcript_key(by_id[i].transcript) in train for i in scripted)
+                / len(scripted))
+    note = modes.protocol_note(records)
+    speakers = {len(r["val_speakers"]) for r in records}
+    turns = sorted(r["val_turns"] for r in records)
+    span = f"{turns[0]}" if turns[0] == turns[-1] else f"{turns[0]}-{turns[-1]}"
+    assert speakers == {1}  # pipeline.validation_speakers
+    assert "; validation (early stopping): 1 speaker, " in note
+    assert f"{span} turns per fold" in note
+    share = sum(r["val_seen_transcript_scripted"] for r in records) / len(records)
+    assert f"(scripted {100 * share:.0f}%, improvised" in note
+    old = [{k: v for k, v in r.items() if not k.startswith("val_") or k == "val_speakers"}
+           for r in records]
+    assert "validation" not in modes.protocol_note(old)  # folds.json written before
+
+
+def test_each_fused_system_gets_a_paired_interval_per_mode(tmp_path):
+    """Per fold and mode: the system's UA minus the baseline's, seeds averaged within a fold,
+    then the 95% t-interval over the three folds; the text model (unimodal) gets none."""
+    import math
+
+    import numpy as np
+    from scipy.stats import t
+
+    folds = [{"fold": k, "scripted_test_ids": [f"s{k}a", f"s{k}b"]} for k in (1, 2, 3)]
+    (tmp_path / "folds.json").write_text(json.dumps(folds))
+
+    def rows(k, impro_right, script_right):  # two sad turns per mode: UA = share right
+        return [(f"i{k}a", "sad", "sad" if impro_right >= 1 else "angry"),
+                (f"i{k}b", "sad", "sad" if impro_right >= 2 else "angry"),
+                (f"s{k}a", "sad", "sad" if script_right >= 1 else "angry"),
+                (f"s{k}b", "sad", "sad" if script_right >= 2 else "angry")]
+
+    # (system, fold, seed, improvised right of 2, scripted right of 2)
+    plan = [("baseline", 1, 0, 1, 1), ("baseline", 1, 1, 1, 2), ("baseline", 2, 0, 0, 1),
+            ("baseline", 3, 0, 1, 0), ("contrastive-infonce-0.3", 1, 0, 2, 1),
+            ("contrastive-infonce-0.3", 1, 1, 1, 2), ("contrastive-infonce-0.3", 2, 0, 2, 2),
+            ("contrastive-infonce-0.3", 3, 0, 1, 2), ("text", 1, 0, 0, 2)]
+    runs = [_write_run(tmp_path, s, k, seed, rows(k, i, sc)) for s, k, seed, i, sc in plan]
+    records = modes.run_mode_uas(tmp_path, runs, ["baseline", "contrastive-infonce-0.3"])
+    # fold 1: seeds differ by (+0.5, 0) improvised -> +0.25; scripted (0, 0) -> 0
+    expected = {"impro": [0.25, 1.0, 0.0], "script": [0.0, 0.5, 1.0]}
+    markdown = modes.mode_split_markdown(tmp_path, runs, ["baseline", "contrastive-infonce-0.3",
+                                                          "text"])
+    cells = []
+    for mode, want in expected.items():
+        diffs, test = modes.mode_difference(records, "contrastive-infonce-0.3", mode)
+        np.testing.assert_allclose(diffs, want)
+        half = t.ppf(0.975, 2) * np.std(want, ddof=1) / math.sqrt(3)
+        assert (test.ci_low, test.ci_high) == pytest.approx((np.mean(want) - half,
+                                                             np.mean(want) + half))
+        cells.append(f"{100 * np.mean(want):+.1f} [{100 * (np.mean(want) - half):+.1f}, "
+                     f"{100 * (np.mean(want) + half):+.1f}]")
+    line = next(x for x in markdown.splitlines() if x.startswith("| contrastive-infonce-0.3"))
+    assert line.endswith(f"| {cells[0]} | {cells[1]} |")
+    assert next(x for x in markdown.splitlines() if x.startswith("| text")).endswith("|  |  |")
+    assert next(x for x in markdown.splitlines() if x.startswith("| baseline")).endswith("|  |  |")

@@ -323,3 +323,86 @@ def test_the_regularizer_plot_shows_only_the_epochs_that_were_probed():
 
     plt.close(figure)
     assert drawn == {"run audio": [[2, 0.4], [4, 0.5]], "run text": [[1, 0.3], [4, 0.6]]}
+
+
+def _checked(fold, seed, ua, probe, **measures):
+    return {**_run("contrastive-infonce-0.3", fold, seed, ua, ua), "probe_audio_ua": probe,
+            "disc_chance": 1 / 32, **measures}
+
+
+CHECKED_RUNS = [
+    {**_run("baseline", 1, 0, 0.5, 0.5), "probe_audio_ua": 0.40},
+    {**_run("baseline", 1, 1, 0.5, 0.5), "probe_audio_ua": 0.42},
+    {**_run("baseline", 2, 0, 0.5, 0.5), "probe_audio_ua": 0.40},
+    {**_run("baseline", 3, 0, 0.5, 0.5), "probe_audio_ua": 0.45},
+    # solved by length (0.121 <= 0.114 + 0.01), beyond, solved, and an older run (no matcher)
+    _checked(1, 0, 0.55, 0.50, disc_acc=0.121, length_matcher_acc=0.114, grad_cos_audio=0.2),
+    _checked(1, 1, 0.56, 0.46, disc_acc=0.20, length_matcher_acc=0.11, grad_cos_audio=-0.1),
+    _checked(2, 0, 0.52, 0.30, disc_acc=0.10, length_matcher_acc=0.12),
+    _checked(3, 0, 0.51, 0.55, disc_acc=0.15),
+]
+
+
+def test_manipulation_checks_by_hand(tmp_path):
+    from emokit.evaluation.manipulation import run_verdict
+
+    assert [run_verdict(r) for r in CHECKED_RUNS[4:]] == [
+        "solved by length", "beyond length", "solved by length", "n/a"]
+    rows = summarize(CHECKED_RUNS, n_resamples=100)
+    assert rows[0].checks is None  # the baseline has no pair loss
+    c = rows[1].checks
+    assert (c.solved_runs, c.checked_runs) == (2, 3)
+    assert c.pair_acc == pytest.approx((0.121 + 0.20 + 0.10 + 0.15) / 4)
+    assert c.length_acc == pytest.approx((0.114 + 0.11 + 0.12) / 3)
+    assert c.probe_audio == pytest.approx((0.50 + 0.46 + 0.30 + 0.55) / 4)
+    assert c.probe_audio_baseline == pytest.approx((0.40 + 0.42 + 0.40 + 0.45) / 4)
+    per_fold = [(0.10 + 0.04) / 2, -0.10, 0.10]  # seeds averaged within fold 1
+    low, high = _t_interval(per_fold)
+    d = c.probe_difference
+    assert (d.mean_diff, d.ci_low, d.ci_high) == pytest.approx((np.mean(per_fold), low, high))
+    assert c.grad_cos_audio == pytest.approx(0.05) and math.isnan(c.grad_cos_text)
+    markdown = to_markdown(rows, "p")
+    line = next(x for x in markdown.split("Manipulation checks")[1].splitlines()
+                if x.startswith("| contrastive-infonce-0.3"))
+    pct = [f"{100 * x:.1f}" for x in (c.pair_acc, c.length_acc, 1 / 32, c.probe_audio,
+                                      c.probe_audio_baseline)]
+    assert line == (f"| contrastive-infonce-0.3 | {pct[0]} | {pct[1]} | {pct[2]} | 2 of 3 | "
+                    f"{pct[3]} | {pct[4]} | {100 * np.mean(per_fold):+.1f} [{100 * low:+.1f}, "
+                    f"{100 * high:+.1f}] | +0.05 | n/a |")
+    assert "at most the length matcher's + 1 point" in markdown
+    table = list(csv.DictReader(io.StringIO(to_csv(rows))))
+    assert float(table[1]["length_matcher_acc"]) == pytest.approx(c.length_acc)
+    assert float(table[1]["dprobe_audio_ua_ci_low"]) == pytest.approx(low)
+    assert (table[1]["solved_by_length_runs"], table[1]["length_checked_runs"]) == ("2", "3")
+    assert table[1]["grad_cos_text"] == "" and table[0]["solved_by_length_runs"] == ""
+    write_report(rows, tmp_path, "p", CHECKED_RUNS)
+    verdicts = list(csv.DictReader(io.StringIO(
+        (tmp_path / "manipulation_checks.csv").read_text())))
+    assert [(r["fold"], r["seed"], r["verdict"], r["baseline_probe_audio_ua"])
+            for r in verdicts] == [("1", "0", "solved by length", "0.4"),
+                                   ("1", "1", "beyond length", "0.42"),
+                                   ("2", "0", "solved by length", "0.4"),
+                                   ("3", "0", "n/a", "0.45")]
+
+
+def test_old_metrics_without_the_new_measures_still_report(tmp_path):
+    import json
+
+    old = [_run("baseline", f, 0, 0.5, 0.4 + f / 100) for f in (1, 2)]
+    old += [{**_run("contrastive-infonce-0.3", f, 0, 0.5, 0.42), "disc_acc": 0.2,
+             "disc_chance": 0.03} for f in (1, 2)]
+    for r in old:
+        write_atomic(tmp_path / "runs" / r["system"] / f"fold{r['fold']}_seed0" / "metrics.json",
+                     json.dumps(r))
+    runs = load_runs(tmp_path)
+    rows = summarize(runs, n_resamples=100)
+    markdown = write_report(rows, tmp_path, "p", runs)
+    line = next(x for x in markdown.split("Manipulation checks")[1].splitlines()
+                if x.startswith("| contrastive-infonce-0.3"))
+    assert line == ("| contrastive-infonce-0.3 | 20.0 | n/a | 3.0 | n/a | n/a | n/a | n/a | n/a "
+                    "| n/a |")
+    table = list(csv.DictReader(io.StringIO((tmp_path / "report.csv").read_text())))
+    assert table[1]["length_matcher_acc"] == "" and table[1]["dprobe_audio_ua_mean"] == ""
+    no_pair_loss = summarize(old[:2], n_resamples=100)
+    assert "Manipulation checks" not in write_report(no_pair_loss, tmp_path / "b", "p", old[:2])
+    assert not (tmp_path / "b" / "manipulation_checks.csv").exists()

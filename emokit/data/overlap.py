@@ -59,12 +59,24 @@ def transcript_overlap(utterances, train_ids: Iterable[str], test_ids: Sequence[
             "test_scripted": len(by_mode["script"])}
 
 
+def validation_overlap(utterances, fold, lowercase: bool = True) -> dict:
+    """:func:`transcript_overlap` of ``fold``'s validation set against its training ids, its keys
+    prefixed ``val_`` (``val_seen_transcript``, ``val_seen_transcript_scripted``, ...,
+    ``val_scripted``), plus ``val_turns``: early stopping picks the epoch on these turns, so a
+    validation set of recalled scripted lines rewards recall."""
+    seen = transcript_overlap(utterances, fold.train_ids, fold.val_ids, lowercase)
+    seen["scripted"] = seen.pop("test_scripted")
+    return {"val_turns": len(fold.val_ids), **{f"val_{k}": v for k, v in seen.items()}}
+
+
 def fold_overlap(utterances, fold, lowercase: bool = True) -> dict:
     """:func:`transcript_overlap` of ``fold``'s test set against its training ids, plus
-    ``scripted_test_ids`` (what :func:`ua_by_mode` splits a run's predictions by)."""
+    ``scripted_test_ids`` (what :func:`ua_by_mode` splits a run's predictions by) and the
+    validation set's overlap (:func:`validation_overlap`)."""
     by_id = {u.id: u for u in utterances}
     return {**transcript_overlap(utterances, fold.train_ids, fold.test_ids, lowercase),
-            "scripted_test_ids": [i for i in fold.test_ids if by_id[i].mode == "script"]}
+            "scripted_test_ids": [i for i in fold.test_ids if by_id[i].mode == "script"],
+            **validation_overlap(utterances, fold, lowercase)}
 
 
 def repeated_transcripts(utterances, lowercase: bool = True) -> dict[str, dict]:

@@ -45,12 +45,21 @@ from emokit.evaluation.fold_statistics import (
     fold_means,
     mean_std,
 )
+from emokit.evaluation.manipulation import (
+    CSV_COLUMNS,
+    ManipulationCheck,
+    check_system,
+    checks_markdown,
+    csv_cells,
+    runs_csv,
+)
 
 METRICS = ("wa", "ua")
 FOLDS_AVAILABLE = {"leave-one-session-out": 5, "leave-one-speaker-out": 10}  # IEMOCAP's caps
 # Measures recorded per run (at the kept epoch) and shown in the "what the regularizer did" table
 MEASURES = ("disc_acc", "disc_chance", "grad_ratio", "probe_audio_ua", "probe_text_ua",
-            "retrieval", "retrieval_chance")
+            "retrieval", "retrieval_chance", "length_matcher_acc", "grad_cos_audio",
+            "grad_cos_text")
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,7 @@ class SystemSummary:
     measures: dict[str, float] | None = None  # mean over runs of MEASURES that were recorded
     n_folds: int = 0
     notes: tuple[str, ...] = ()  # said below the table (absent classes, weights chosen, ...)
+    checks: ManipulationCheck | None = None  # a regularized system's manipulation checks
 
 
 def _mean_measures(runs: list[dict]) -> dict[str, float]:
@@ -126,7 +136,8 @@ def summarize(runs: list[dict], systems: list[str] | None = None, baseline: str 
                                   mean_std(fold_means(mine, "ua")), vs, vs_control,
                                   mine[0].get("objective", ""), _mean_measures(mine),
                                   len({r["fold"] for r in mine}),
-                                  tuple(folds_notes + _selection_notes(system, mine))))
+                                  tuple(folds_notes + _selection_notes(system, mine)),
+                                  check_system(runs, system, baseline)))
     return rows
 
 
@@ -218,7 +229,8 @@ def _cap(protocol: str) -> str:
 def to_markdown(rows: list[SystemSummary], protocol: str) -> str:
     """The table as Markdown (percent), with the protocol and what the statistics are stated
     above it and notes below; a second table compares warm-started systems with their fair
-    control, and a third says what the regularizer did."""
+    control, a third says what the regularizer did, and a fourth gives the manipulation checks
+    (:mod:`emokit.evaluation.manipulation`)."""
     notes: list[str] = []
     warm = [r for r in rows if r.vs_control]
     start = ("same initial weights; warm-started rows start from the trained baseline instead"
@@ -242,9 +254,9 @@ def to_markdown(rows: list[SystemSummary], protocol: str) -> str:
                  "rule; only the pair loss differs. (Against `baseline`, extra training alone "
                  "looks like a gain.)")
         lines += ["", intro, "", *_table(warm, "vs_control", notes)]
-    measures = _measures_table(rows)
-    if measures:
-        lines += ["", *measures]
+    for table in (_measures_table(rows), checks_markdown(rows)):
+        if table:
+            lines += ["", *table]
     for row in rows:
         notes += list(row.notes)
     if notes:
@@ -271,7 +283,7 @@ def to_csv(rows: list[SystemSummary]) -> str:
     for prefix in ("", "control_"):
         for m in METRICS:
             header += [f"{prefix}d{m}_{name}" for name, _ in _CSV_FIELDS]
-    header += list(MEASURES)
+    header += [*MEASURES, *CSV_COLUMNS]
     writer.writerow(header)
     for row in rows:
         cells = [row.system, row.objective, row.n_runs, row.n_folds, *row.wa, *row.ua]
@@ -281,6 +293,7 @@ def to_csv(rows: list[SystemSummary]) -> str:
                 cells += ([_blank_nan(getattr(c, attr)) for _, attr in _CSV_FIELDS] if c
                           else [""] * len(_CSV_FIELDS))
         cells += [(row.measures or {}).get(m, "") for m in MEASURES]
+        cells += csv_cells(row.checks)
         writer.writerow(cells)
     return out.getvalue()
 
@@ -293,12 +306,16 @@ def to_json(rows: list[SystemSummary]) -> str:
     return json.dumps([asdict(r) for r in rows], indent=2)
 
 
-def write_report(rows: list[SystemSummary], experiment_dir: str | Path, protocol: str) -> str:
-    """Write ``report.md``, ``report.csv`` and ``summary.json`` into ``experiment_dir``; returns
-    the Markdown."""
+def write_report(rows: list[SystemSummary], experiment_dir: str | Path, protocol: str,
+                 runs: list[dict] | None = None, baseline: str = BASELINE) -> str:
+    """Write ``report.md``, ``report.csv`` and ``summary.json`` into ``experiment_dir`` and, with
+    the ``runs`` summarized, the per-run verdicts ``manipulation_checks.csv`` (when a run has a
+    pair loss); returns the Markdown."""
     experiment_dir = Path(experiment_dir)
     markdown = to_markdown(rows, protocol)
     write_atomic(experiment_dir / "report.md", markdown)
     write_atomic(experiment_dir / "report.csv", to_csv(rows))
     write_atomic(experiment_dir / "summary.json", to_json(rows))
+    if runs and any("disc_acc" in r for r in runs):
+        write_atomic(experiment_dir / "manipulation_checks.csv", runs_csv(runs, baseline))
     return markdown

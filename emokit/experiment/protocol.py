@@ -95,8 +95,9 @@ def folds_record(folds: list[tuple[int, object]], utterances=None, lowercase: bo
     """JSON of every fold's speakers and ids (written next to the runs for auditing); with the
     manifest's ``utterances``, also each fold's transcript overlap
     (:func:`emokit.data.overlap.fold_overlap`: ``seen_transcript``, ``seen_transcript_scripted``,
-    ``seen_transcript_improvised``, ``test_scripted``, ``scripted_test_ids``), tokenized with
-    ``lowercase`` as the text pipeline does."""
+    ``seen_transcript_improvised``, ``test_scripted``, ``scripted_test_ids``, and the validation
+    set's ``val_turns``, ``val_seen_transcript``, ``val_seen_transcript_scripted``, ...),
+    tokenized with ``lowercase`` as the text pipeline does."""
     from emokit.data.overlap import fold_overlap
 
     return json.dumps([{"fold": k, **dataclasses.asdict(f),

@@ -166,7 +166,7 @@ def finish_report(config: ExperimentConfig, fold_numbers: list[int], systems: li
     rows = summarize(runs, names)
     protocol = describe_protocol(config, fold_numbers) + protocol_note(read_folds(out),
                                                                        fold_numbers)
-    markdown = write_report(rows, out, protocol)
+    markdown = write_report(rows, out, protocol, runs)
     markdown = append_mode_section(out, runs, names, markdown)
     save_experiment_plots(out, runs, rows)
     if show:

@@ -41,6 +41,22 @@ def _kept_epoch_measures(history: dict) -> dict:
             if len(history.get(k, [])) >= best}
 
 
+def length_matcher_measures(model_config, fold_data, seed: int, history: dict) -> dict:
+    """``{"length_matcher_acc"}``: the pair accuracy a matcher reading only lengths gets on the
+    kept epoch's training batches (:mod:`emokit.training.length_matcher`), beside that epoch's
+    ``disc_acc``; ``{}`` where it does not apply (no pair loss, a kind other than InfoNCE with
+    instance pairing, no kept epoch)."""
+    from emokit.training.length_matcher import fold_length_matcher_accuracy
+
+    best = history.get("best_epoch", -1)
+    if (model_config.contrastive_weight <= 0 or model_config.discriminator != "infonce"
+            or model_config.pairing != "instance" or best < 1):
+        return {}
+    order = data_order_seed(fold_data.pipeline, seed)
+    return {"length_matcher_acc": fold_length_matcher_accuracy(fold_data, order, best - 1,
+                                                               model_config.symmetric)}
+
+
 def code_measures(model, audio, text, labels, train_audio,
                   train_text) -> tuple[dict, np.ndarray | None]:
     """Cross-modal retrieval of emotion on test-set codes ``(n, d)`` through the same post-hoc
@@ -97,6 +113,7 @@ def train_and_evaluate(config: ExperimentConfig, system: System, fold_data, seed
         train_audio, train_text, _ = encode_dataset(model, fold_data.train_in_order)
     measures, aligned = code_measures(model, audio, text, labels, train_audio, train_text)
     measures.update(_kept_epoch_measures(history))
+    measures.update(length_matcher_measures(cfg.model, fold_data, seed, history))
     if getattr(fold_data, "coverage", None) is not None:  # stored beside the scores it explains
         measures["word_vector_type_coverage"] = fold_data.coverage.type_rate
         measures["word_vector_token_coverage"] = fold_data.coverage.token_rate

@@ -24,7 +24,7 @@ import numpy as np
 
 from data_prep.features import build_cache
 from data_prep.synthetic_writer import COMPLETE_MARKER, generate
-from emokit.config import FeatureConfig
+from emokit.config import CorpusConfig, FeatureConfig
 from emokit.data.audio import load_audio
 from emokit.data.feature_cache import load_features, write_shard
 from emokit.data.features import extract_features
@@ -37,7 +37,7 @@ def ensure_benchmark_corpus(folder: Path, size: str) -> Path:
 
     if not (folder / COMPLETE_MARKER).exists() or not (folder / "manifest.csv").exists():
         print(f"generating the {size} corpus into {folder} (once) ...", flush=True)
-        root = generate(folder, size=size)
+        root = generate(folder, CorpusConfig(synthetic_size=size))
         write_manifest(parse_release(root), folder / "manifest.csv")
     return folder / "manifest.csv"
 

@@ -4,11 +4,19 @@ A glottal pulse train (pitch contour, jitter, shimmer) is tilted by a one-pole l
 aspiration noise (breathiness), shaped into syllables and passed through vowel-like formant
 resonances; background noise is added at a chosen SNR. Emotion is carried by :class:`Prosody`:
 pitch level and range, speaking rate, energy, spectral tilt, breathiness and jitter.
+
+What is said: by default each syllable takes one of four vowels at random, so the audio tells how
+many words and how long, not which. The lexical voice (``lexical=True``) speaks every word with its
+one :func:`pronunciation` (syllables gliding between their own F1/F2 targets, their own relative
+lengths, maybe a consonant-like onset burst), the same for every speaker and seed, so the audio
+carries the words too; speakers still differ by vocal tract (:class:`Voice`) and prosody.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+import zlib
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -86,35 +94,130 @@ def _syllables(word: str) -> int:
     return int(np.clip(round(len(word) / 3.0), 1, 4))
 
 
-def _timeline(tokens: list[str], rate: float, n_samples: int, rng: np.random.Generator):
-    """Segments ``(start, length, kind)`` in samples; kind 0 = syllable, 1 = laughter, 2 = breath.
+@dataclass(frozen=True)
+class Syllable:
+    """One syllable of a word's fixed pronunciation (the lexical voice)."""
 
-    Relative durations follow the rate; the whole is scaled to fill the utterance between short
-    leading and trailing silences.
+    formants: tuple[float, float, float, float]  # F1, F2 at its start, then at its end (Hz)
+    length: float  # relative length (1 = an average syllable)
+    burst_hz: float  # centre of a consonant-like noise burst at its onset; 0 = none
+
+
+@functools.lru_cache(maxsize=8192)
+def pronunciation(word: str) -> tuple[Syllable, ...]:
+    """How the lexical voice says ``word`` (case aside): the same for every speaker, session and
+    seed, since it is drawn from a generator seeded by the word itself (crc32). F1/F2 targets are
+    continuous (F1 250-850 Hz, F2 up to 2600 Hz, for a reference male tract), so two words rarely
+    sound alike."""
+    rng = np.random.default_rng(zlib.crc32(word.lower().encode()))
+    return tuple(_lexical_syllable(rng) for _ in range(_syllables(word)))
+
+
+def _lexical_syllable(rng: np.random.Generator) -> Syllable:
+    start = _vowel_target(rng)
+    end = _vowel_target(rng) if rng.random() < 0.5 else start  # a diphthong or a steady vowel
+    burst = float(rng.uniform(1500.0, 6500.0)) if rng.random() < 0.7 else 0.0
+    return Syllable(start + end, float(rng.uniform(0.6, 1.5)), burst)
+
+
+def _vowel_target(rng: np.random.Generator) -> tuple[float, float]:
+    f1 = float(rng.uniform(250.0, 850.0))
+    return f1, float(rng.uniform(max(800.0, f1 + 350.0), 2600.0))
+
+
+def _timeline(tokens: list[str], rate: float, n_samples: int, rng: np.random.Generator,
+              lexical: bool = False):
+    """Segments ``(start, length, kind)`` in samples, kind 0 = syllable, 1 = laughter, 2 = breath,
+    and each segment's :class:`Syllable` (``None`` unless ``lexical``; non-speech: ``None``).
+
+    Relative durations follow the rate (and, ``lexical``, each syllable's own length); the whole is
+    scaled to fill the utterance between short leading and trailing silences.
     """
-    units, kinds = [], []  # relative start offsets are built from durations and pauses
+    units, kinds, sounds = [], [], []  # relative start offsets are built from durations and pauses
     for i, token in enumerate(tokens):
         if i:
             units.append(rng.uniform(0.15, 0.7) / rate)  # pause between words
             kinds.append(-1)
+            sounds.append(None)
         if token == "[LAUGHTER]":
             for _ in range(int(rng.integers(3, 6))):
                 units += [rng.uniform(0.5, 0.8), 0.25]
                 kinds += [1, -1]
+                sounds += [None, None]
         elif token.startswith("["):
             units.append(rng.uniform(2.0, 3.0))
             kinds.append(2)
+            sounds.append(None)
         else:
-            for _ in range(_syllables(token)):
-                units.append(rng.uniform(0.75, 1.25) / rate)
+            syllables = pronunciation(token) if lexical else (None,) * _syllables(token)
+            for syllable in syllables:
+                length = (rng.uniform(0.75, 1.25) if syllable is None
+                          else syllable.length * rng.uniform(0.9, 1.1))
+                units.append(length / rate)
                 kinds.append(0)
+                sounds.append(syllable)
     lead, tail = (int(rng.uniform(0.05, 0.2) * SAMPLE_RATE) for _ in range(2))
     span = max(n_samples - lead - tail, len(units))
     lengths = np.asarray(units) * span / np.sum(units)
     starts = lead + np.concatenate([[0.0], np.cumsum(lengths)[:-1]])
     kinds = np.asarray(kinds)
     keep = kinds >= 0
-    return starts[keep].astype(int), np.maximum(lengths[keep].astype(int), 1), kinds[keep]
+    sounds = [sound for sound, kept in zip(sounds, keep) if kept]
+    return starts[keep].astype(int), np.maximum(lengths[keep].astype(int), 1), kinds[keep], sounds
+
+
+def _segment_vowels(sounds: list, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Each segment's vowel: an index into ``_VOWELS`` drawn at random `(n_seg,)`, and the F1, F2
+    it starts and ends on `(n_seg, 4)`, a segment's own :class:`Syllable` overriding the draw."""
+    vowel = rng.integers(0, len(_VOWELS), len(sounds))
+    formants = np.asarray(_VOWELS)[vowel][:, [0, 1, 0, 1]]
+    for i, sound in enumerate(sounds):
+        if sound is not None:
+            formants[i] = sound.formants
+    return vowel, formants
+
+
+_RING = 400  # samples a segment's resonances ring on after it (25 ms)
+_BURST = 400  # samples of a syllable's onset burst
+
+
+def _lexical_tract(excitation: np.ndarray, noise: np.ndarray, starts, lengths, formants,
+                   sounds: list, scale: float) -> np.ndarray:
+    """Each segment through its own F1/F2 resonances, gliding from its start targets to its end
+    targets (two filters cross-faded) and brought back to its excitation's level (as speakers keep
+    vowels about equally loud); `(n_samples,)`."""
+    n_samples = len(excitation)
+    speech = np.zeros(n_samples)
+    for start, length, targets, sound in zip(starts, lengths, formants, sounds):
+        end = min(start + length + _RING, n_samples)
+        x = excitation[start:end].copy()
+        x[length:] = 0.0  # this segment's excitation only; the rest of the slice is its ring
+        glide = np.clip(np.arange(end - start) / length, 0.0, 1.0)
+        first = lfilter([1.0], _formant_filter(tuple(targets[:2]), scale), x)
+        last = lfilter([1.0], _formant_filter(tuple(targets[2:]), scale), x)
+        y = (1 - glide) * first + glide * last
+        speech[start:end] += y * _rms(x) / max(_rms(y), 1e-12)
+    return speech
+
+
+def _add_bursts(speech: np.ndarray, noise: np.ndarray, starts, lengths, sounds: list,
+                scale: float) -> np.ndarray:
+    """``speech`` `(n_samples,)` with each syllable's onset burst: decaying noise through one
+    resonance at its ``burst_hz``, half as loud (RMS) as the syllable."""
+    speech = speech.copy()
+    for start, length, sound in zip(starts, lengths, sounds):
+        if sound is None or not sound.burst_hz:
+            continue
+        n = min(_BURST, length, len(speech) - start)
+        burst = noise[start:start + n] * np.exp(-np.arange(n) / (n / 2))
+        burst = lfilter([1.0], _formant_filter((sound.burst_hz,), scale), burst)
+        speech[start:start + n] += burst * 0.5 * _rms(speech[start:start + length]) / max(
+            _rms(burst), 1e-12)
+    return speech
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(x**2)))
 
 
 def _segment_index(starts, lengths, n_samples):
@@ -129,10 +232,11 @@ def _segment_index(starts, lengths, n_samples):
 
 
 def synthesize(transcript: str, n_samples: int, voice: Voice, prosody: Prosody,
-               snr_db: float, rng: np.random.Generator) -> np.ndarray:
-    """A speech-like waveform `(n_samples,)` float32 for ``transcript``, 16 kHz."""
+               snr_db: float, rng: np.random.Generator, lexical: bool = False) -> np.ndarray:
+    """A speech-like waveform `(n_samples,)` float32 for ``transcript``, 16 kHz; ``lexical``: each
+    word spoken with its own :func:`pronunciation`."""
     tokens = re.findall(r"\[[A-Z]+\]|[\w']+", transcript) or ["uh"]
-    starts, lengths, kinds = _timeline(tokens, prosody.rate, n_samples, rng)
+    starts, lengths, kinds, sounds = _timeline(tokens, prosody.rate, n_samples, rng, lexical)
     seg, pos = _segment_index(starts, lengths, n_samples)
     n_seg = len(starts)
 
@@ -163,12 +267,20 @@ def synthesize(transcript: str, n_samples: int, voice: Voice, prosody: Prosody,
     nonspeech = np.where(kinds[np.maximum(seg, 0)] > 0, 0.3 * np.std(source) * noise, 0.0)
     excitation = (source * syllable + aspiration * syllable) * shape * loudness + nonspeech * shape
 
-    # Vocal tract: one vowel per syllable, then the higher formants.
-    vowel = rng.integers(0, len(_VOWELS), n_seg)[np.maximum(seg, 0)]
-    speech = np.zeros(n_samples)
-    for v, formants in enumerate(_VOWELS):
-        speech += lfilter([1.0], _formant_filter(formants, voice.formant_scale), excitation * (vowel == v))
+    # Vocal tract: one vowel per syllable (or its pronunciation's glide), then the higher formants.
+    vowel, formants = _segment_vowels(sounds, rng)
+    if lexical:
+        speech = _lexical_tract(excitation, noise, starts, lengths, formants, sounds,
+                                voice.formant_scale)
+    else:
+        vowel = vowel[np.maximum(seg, 0)]
+        speech = np.zeros(n_samples)
+        for v, targets in enumerate(_VOWELS):
+            speech += lfilter([1.0], _formant_filter(targets, voice.formant_scale),
+                              excitation * (vowel == v))
     speech = lfilter([1.0], _formant_filter(_F3_F4, voice.formant_scale), speech)
+    if lexical:
+        speech = _add_bursts(speech, noise, starts, lengths, sounds, voice.formant_scale)
     speech -= speech.mean()
 
     active = seg >= 0

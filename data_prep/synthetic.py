@@ -1,6 +1,6 @@
 """The built-in corpus: a synthetic release shaped exactly like IEMOCAP on disk.
 
-    python -m data_prep.synthetic [--size mini|iemocap] [--seed N] [--out DIR]
+    python -m data_prep.synthetic [--size mini|iemocap] [--seed N] [--out DIR] [knobs]
 
 IEMOCAP is licensed and cannot ship with the kit, so the kit generates a stand-in with the same
 layout, id scheme and file formats (``Session1..5``, ``dialog/EmoEvaluation``,
@@ -15,7 +15,18 @@ made imperfect on purpose, so that fusing them helps:
 - ``text_disagreement``: of the transcripts holding emotional cue words (about 70%; the others
   hold only filler words), the fraction whose cue words point to another emotion;
 - ``audio_ambiguity``: the fraction whose voice leans towards another emotion;
-- ``snr_db``: background noise level against neutral speech.
+- ``snr_db``: background noise level against neutral speech;
+- ``cue_probability``: the share of transcripts holding cue words at all (0.7);
+- ``scripted_share``: the share of each session's four-class turns played in scripted dialogs
+  (``None``: the size's own dialog mix, a third on ``mini``);
+- ``lexical_voice``: every word gets one fixed pronunciation
+  (:func:`data_prep._voice.pronunciation`), so the audio carries which words were said; off,
+  syllables get random vowels and the audio carries only how many words and how long;
+- ``length_decorrelation``: how far the word count stops following the utterance's duration
+  (r(duration, words) over ``mini``'s four-class turns: 0.93 at 0, 0.42 at 0.5, -0.03 at 1).
+
+All of them live in :class:`~emokit.config.CorpusConfig`; at their defaults the corpus is the one
+generated before the last four existed, byte for byte.
 
 Scripted dialogs (``script01_1`` ...) are plays: as in IEMOCAP, every session performs the same
 script, so its lines recur verbatim from session to session (and twice within a session, once per
@@ -53,6 +64,8 @@ from data_prep.synthetic_plan import (
     DEFAULT_SNR_DB,
     DEFAULT_TEXT_DISAGREEMENT,
     SIZES,
+    generation_params,
+    later_knobs_set,
 )
 from data_prep.synthetic_writer import COMPLETE_MARKER, generate
 from emokit.config import CorpusConfig
@@ -67,13 +80,16 @@ from emokit.data.manifest import write_manifest
 def corpus_dir(corpus: CorpusConfig) -> Path:
     """Where the built-in corpus of these settings lives: ``data_dir()/synthetic_<size>_seed<N>``.
 
-    Knobs away from their defaults add a suffix, so each variant keeps its own folder.
+    Generator knobs away from their defaults add a suffix (``_text0.5_audio0.3_snr20``,
+    ``_lexical_voice``, ``_length_decorrelation1`` ...), so each variant keeps its own folder.
     """
     base = Path(corpus.data_dir).expanduser() if corpus.data_dir else data_dir()
     name = f"synthetic_{corpus.synthetic_size}_seed{corpus.synthetic_seed}"
     knobs = (corpus.text_disagreement, corpus.audio_ambiguity, corpus.snr_db)
     if knobs != (DEFAULT_TEXT_DISAGREEMENT, DEFAULT_AUDIO_AMBIGUITY, DEFAULT_SNR_DB):
         name += "_text{:g}_audio{:g}_snr{:g}".format(*knobs)
+    for knob, value in later_knobs_set(corpus).items():
+        name += f"_{knob}" if value is True else f"_{knob}{value:g}"
     return base / name
 
 
@@ -113,9 +129,7 @@ def ensure_corpus(corpus: CorpusConfig) -> Path:
         out = corpus_dir(corpus)
         root = (out / RELEASE_DIR).resolve()
         manifest = out / "manifest.csv"
-        params = {"size": corpus.synthetic_size, "seed": corpus.synthetic_seed,
-                  "text_disagreement": corpus.text_disagreement,
-                  "audio_ambiguity": corpus.audio_ambiguity, "snr_db": corpus.snr_db}
+        params = generation_params(corpus)
     marker = out / COMPLETE_MARKER
 
     def ready() -> bool:
@@ -127,8 +141,7 @@ def ensure_corpus(corpus: CorpusConfig) -> Path:
     try:
         with data_lock(out, "the corpus"):  # a second process waits instead of reading half
             if params is not None and _marker_params(marker) != params:
-                generate(out, corpus.synthetic_size, corpus.synthetic_seed,
-                         corpus.text_disagreement, corpus.audio_ambiguity, corpus.snr_db)
+                generate(out, corpus)
                 manifest.unlink(missing_ok=True)
             if not _manifest_is_current(manifest, root, corpus.class_set):
                 write_manifest(parse_release(root, corpus.class_set), manifest)
@@ -179,19 +192,28 @@ def _main(argv) -> int:
     parser.add_argument("--text-disagreement", type=float, default=DEFAULT_TEXT_DISAGREEMENT)
     parser.add_argument("--audio-ambiguity", type=float, default=DEFAULT_AUDIO_AMBIGUITY)
     parser.add_argument("--snr-db", type=float, default=DEFAULT_SNR_DB)
+    parser.add_argument("--cue-probability", type=float, default=CorpusConfig.cue_probability)
+    parser.add_argument("--scripted-share", type=float, default=CorpusConfig.scripted_share,
+                        help="share of four-class turns in scripted dialogs (default: the size's)")
+    parser.add_argument("--lexical-voice", action="store_true",
+                        help="every word gets one fixed pronunciation")
+    parser.add_argument("--length-decorrelation", type=float,
+                        default=CorpusConfig.length_decorrelation)
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args(argv)
     corpus = CorpusConfig(synthetic_size=args.size, synthetic_seed=args.seed,
                           text_disagreement=args.text_disagreement,
-                          audio_ambiguity=args.audio_ambiguity, snr_db=args.snr_db)
+                          audio_ambiguity=args.audio_ambiguity, snr_db=args.snr_db,
+                          cue_probability=args.cue_probability,
+                          scripted_share=args.scripted_share, lexical_voice=args.lexical_voice,
+                          length_decorrelation=args.length_decorrelation)
     from emokit.config import ExperimentConfig
     from emokit.config.validation import validate_config
 
     validate_config(ExperimentConfig(corpus=corpus), "the command line")
     out = Path(args.out) if args.out else corpus_dir(corpus)
     began = time.perf_counter()
-    root = generate(out, args.size, args.seed, args.text_disagreement, args.audio_ambiguity,
-                    args.snr_db, args.workers)
+    root = generate(out, corpus, args.workers)
     took = time.perf_counter() - began
     rows = parse_release(root)
     manifest = write_manifest(rows, out / "manifest.csv")

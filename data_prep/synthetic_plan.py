@@ -2,14 +2,18 @@
 
 :func:`plan_corpus` draws, from a seed, each turn of each dialog of each session (labelled and
 ``XX``): its id, speaker, label, times, transcript, dimensional ratings and rater lines, and which
-emotion its words and its voice point to (the knobs ``text_disagreement`` and
-``audio_ambiguity``). Scripted dialogs perform one play per script name, so their lines recur
-from session to session (:func:`script_name`). :mod:`data_prep.synthetic_writer` turns the plan
-into files; :data:`SIZES` holds the counts and durations of ``mini`` and ``iemocap``.
+emotion its words and its voice point to. The generator knobs of
+:class:`~emokit.config.CorpusConfig` (:data:`GENERATOR_KNOBS`) shape it: ``text_disagreement``,
+``audio_ambiguity``, ``cue_probability``, ``scripted_share`` and ``length_decorrelation`` here,
+``snr_db`` and ``lexical_voice`` in the audio. Scripted dialogs perform one play per script name,
+so their lines recur from session to session (:func:`script_name`).
+:mod:`data_prep.synthetic_writer` turns the plan into files; :data:`SIZES` holds the counts and
+durations of ``mini`` and ``iemocap``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass
 
@@ -22,8 +26,13 @@ from emokit.config import labels as labels_lib
 DEFAULT_TEXT_DISAGREEMENT = CorpusConfig.text_disagreement  # the knobs' defaults live in the config
 DEFAULT_AUDIO_AMBIGUITY = CorpusConfig.audio_ambiguity
 DEFAULT_SNR_DB = CorpusConfig.snr_db
+#: The CorpusConfig fields that change the generated files. The first three were there from the
+#: start; the others (:data:`LATER_KNOBS`) name the corpus folder and enter its completion marker
+#: only when set away from their defaults, so a corpus generated before they existed stays current.
+GENERATOR_KNOBS = ("text_disagreement", "audio_ambiguity", "snr_db", "cue_probability",
+                   "scripted_share", "lexical_voice", "length_decorrelation")
+LATER_KNOBS = GENERATOR_KNOBS[3:]
 
-CUE_PROBABILITY = 0.7  # share of transcripts holding emotional cue words at all
 WORDS_PER_SECOND = 2.2
 XX_TURN_PROBABILITY = 0.04  # unlabelled turns (ids with XX), as in the release
 # Of the scripted turns, the share that play a line written for their own emotion; the others play
@@ -99,21 +108,17 @@ class Turn:
         return bool(self.raw_label)
 
 
-def plan_corpus(size: str = "mini", seed: int = 0,
-                text_disagreement: float = DEFAULT_TEXT_DISAGREEMENT,
-                audio_ambiguity: float = DEFAULT_AUDIO_AMBIGUITY) -> list[Turn]:
-    """Every turn of the corpus (labelled and XX), in session, dialog and time order; no audio."""
-    if size not in SIZES:
-        raise ValueError(f"unknown size {size!r}; choose one of {sorted(SIZES)}")
-    for name, value in (("text_disagreement", text_disagreement),
-                        ("audio_ambiguity", audio_ambiguity)):
-        if not 0.0 <= value <= 1.0:
-            raise ValueError(f"{name} must be a fraction in [0, 1], got {value}")
-    spec = SIZES[size]
+def plan_corpus(corpus: CorpusConfig | None = None) -> list[Turn]:
+    """Every turn of ``corpus``'s built-in corpus (labelled and XX), in session, dialog and time
+    order; no audio. ``None``: the default ``mini`` corpus of seed 0."""
+    corpus = corpus or CorpusConfig()
+    _check_knobs(corpus)
+    spec = SIZES[corpus.synthetic_size]
+    seed = corpus.synthetic_seed
     rng = np.random.default_rng(seed)
     four = rng.permutation([raw for raw, n in spec.raw_counts.items() for _ in range(n)])
     others = rng.permutation([raw for raw, n in spec.out_of_set.items() for _ in range(n)])
-    scripts = {name: _write_script(spec, np.random.default_rng([seed, 13, i]), text_disagreement)
+    scripts = {name: _write_script(spec, np.random.default_rng([seed, 13, i]), corpus)
                for i, name in enumerate(spec.dialogs) if name.startswith("script")}
     bounds = np.cumsum((0,) + spec.session_counts)
     other_split = np.array_split(others, len(spec.session_counts))
@@ -121,12 +126,57 @@ def plan_corpus(size: str = "mini", seed: int = 0,
     for s, (lo, hi) in enumerate(itertools.pairwise(bounds), start=1):
         session_labels = rng.permutation(np.concatenate([four[lo:hi], other_split[s - 1]]))
         dialogs = _dialog_names(s, spec.dialogs)
-        which = rng.integers(0, len(dialogs), len(session_labels))
+        which = _dialog_of_each_turn(session_labels, dialogs, corpus.scripted_share, rng)
         for d, dialog in enumerate(dialogs):
-            turns += _plan_dialog(dialog, s, session_labels[which == d], spec, rng,
-                                  text_disagreement, audio_ambiguity, first_index=len(turns),
-                                  script=scripts.get(script_name(dialog)))
+            turns += _plan_dialog(dialog, s, session_labels[which == d], spec, rng, corpus,
+                                  first_index=len(turns), script=scripts.get(script_name(dialog)))
     return turns
+
+
+def _check_knobs(corpus: CorpusConfig) -> None:
+    if corpus.synthetic_size not in SIZES:
+        raise ValueError(f"unknown size {corpus.synthetic_size!r}; choose one of {sorted(SIZES)}")
+    for name in ("text_disagreement", "audio_ambiguity", "cue_probability", "scripted_share",
+                 "length_decorrelation"):
+        value = getattr(corpus, name)
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must be a fraction in [0, 1], got {value}")
+
+
+def later_knobs_set(corpus: CorpusConfig) -> dict:
+    """The :data:`LATER_KNOBS` that ``corpus`` sets away from their defaults, by name."""
+    return {name: getattr(corpus, name) for name in LATER_KNOBS
+            if getattr(corpus, name) != getattr(CorpusConfig, name)}
+
+
+def generation_params(corpus: CorpusConfig) -> dict:
+    """What a corpus's completion marker records: size, seed and the generator knobs (the
+    :data:`LATER_KNOBS` only where set away from their defaults)."""
+    return {"size": corpus.synthetic_size, "seed": corpus.synthetic_seed,
+            "text_disagreement": corpus.text_disagreement,
+            "audio_ambiguity": corpus.audio_ambiguity, "snr_db": corpus.snr_db,
+            **later_knobs_set(corpus)}
+
+
+def _dialog_of_each_turn(labels: np.ndarray, dialogs: list[str], scripted_share: float | None,
+                         rng) -> np.ndarray:
+    """The index in ``dialogs`` of each of a session's turns `(len(labels),)`.
+
+    ``scripted_share`` None: any dialog, uniformly. Otherwise the first ``round(share * n)`` of the
+    four-class labels (already in random order), and as many of the out-of-set ones, go to the
+    scripted dialogs, the others to the improvised ones, uniformly within each group.
+    """
+    if scripted_share is None:
+        return rng.integers(0, len(dialogs), len(labels))
+    in_four = np.array([labels_lib.to_class(str(raw)) is not None for raw in labels])
+    scripted = np.zeros(len(labels), dtype=bool)
+    for group in (np.flatnonzero(in_four), np.flatnonzero(~in_four)):
+        scripted[group[:round(scripted_share * len(group))]] = True
+    which = np.empty(len(labels), dtype=int)
+    for mask, mode in ((scripted, "script"), (~scripted, "impro")):
+        choices = np.array([d for d, name in enumerate(dialogs) if mode in name])
+        which[mask] = choices[rng.integers(0, len(choices), int(mask.sum()))]
+    return which
 
 
 def _dialog_names(session: int, names: tuple[str, ...]) -> list[str]:
@@ -153,11 +203,11 @@ class ScriptLine:
     seconds: float  # its length as written; each performance varies it (PERFORMANCE_SPREAD)
 
 
-def _write_script(spec: Size, rng, text_disagreement: float) -> dict:
+def _write_script(spec: Size, rng, corpus: CorpusConfig) -> dict:
     """One play: ``{(scene emotion, cue emotion or ""): [ScriptLine]}``, each pool about as many
     lines as one performance has turns of that kind, so a line recurs in every performance."""
-    per_performance = ((sum(spec.session_counts) + sum(spec.out_of_set.values()))
-                       / (2 * len(spec.session_counts) * len(spec.dialogs)))
+    text_disagreement, cue_probability = corpus.text_disagreement, corpus.cue_probability
+    per_performance = _turns_per_performance(spec, corpus.scripted_share)
     counts = {c: sum(n for raw, n in spec.raw_counts.items() if labels_lib.to_class(raw) == c)
               for c in CLASSES}
     script = {}
@@ -165,20 +215,44 @@ def _write_script(spec: Size, rng, text_disagreement: float) -> dict:
         share = counts[scene] / sum(counts.values())
         for cue in ("", *CLASSES):
             if not cue:
-                p = 1 - CUE_PROBABILITY
+                p = 1 - cue_probability
             else:
-                p = CUE_PROBABILITY * ((1 - text_disagreement) if cue == scene
+                p = cue_probability * ((1 - text_disagreement) if cue == scene
                                        else text_disagreement / (len(CLASSES) - 1))
-            script[scene, cue] = [_script_line(scene, cue, spec, rng)
+            script[scene, cue] = [_script_line(scene, cue, spec, rng, corpus.length_decorrelation)
                                   for _ in range(max(1, round(per_performance * share * p)))]
     return script
 
 
-def _script_line(scene: str, cue: str, spec: Size, rng) -> ScriptLine:
+def _turns_per_performance(spec: Size, scripted_share: float | None) -> float:
+    """How many turns one recording of a scripted dialog holds, on average."""
+    turns = sum(spec.session_counts) + sum(spec.out_of_set.values())
+    if scripted_share is None:  # every dialog gets as many
+        return turns / (2 * len(spec.session_counts) * len(spec.dialogs))
+    n_scripts = sum(name.startswith("script") for name in spec.dialogs)
+    return turns * scripted_share / (2 * len(spec.session_counts) * n_scripts)
+
+
+def _script_line(scene: str, cue: str, spec: Size, rng, length_decorrelation: float) -> ScriptLine:
     seconds = _duration(spec, rng)
     rate = _voice.EMOTION_PROSODY[scene].rate
-    n_words = int(np.clip(round(seconds * WORDS_PER_SECOND * rate * rng.uniform(0.8, 1.2)), 1, 25))
+    n_words = _word_count(seconds, rate, spec, rng, length_decorrelation)
     return ScriptLine(_transcript(n_words, cue, rng, has_cue=bool(cue)), seconds)
+
+
+def _word_count(seconds: float, rate: float, spec: Size, rng, length_decorrelation: float) -> int:
+    """How many words an utterance of ``seconds`` says at ``rate``: about ``WORDS_PER_SECOND``.
+
+    With probability ``length_decorrelation`` the count follows an independent duration of the
+    same distribution instead, so it keeps its distribution but stops following the utterance's
+    length (the synthesized speech still fills the utterance: :func:`data_prep._voice.synthesize`
+    stretches syllables and pauses). Pearson r(duration, word count) over mini's four-class turns,
+    mean over seeds 0-4: 0.93 at 0, 0.42 at 0.5, -0.03 at 1; its scripted turns alone (few distinct
+    lines, so noisier from seed to seed): 0.94, 0.35, -0.03.
+    """
+    if length_decorrelation and rng.random() < length_decorrelation:
+        seconds = _duration(spec, rng)
+    return int(np.clip(round(seconds * WORDS_PER_SECOND * rate * rng.uniform(0.8, 1.2)), 1, 25))
 
 
 def _duration(spec: Size, rng) -> float:
@@ -187,23 +261,22 @@ def _duration(spec: Size, rng) -> float:
     return float(np.clip(rng.lognormal(np.log(mean) - sigma**2 / 2, sigma), lo, hi))
 
 
-def _plan_dialog(dialog, session, raw_labels, spec, rng, text_disagreement, audio_ambiguity,
-                 first_index, script=None):
+def _plan_dialog(dialog, session, raw_labels, spec, rng, corpus, first_index, script=None):
     turns, counters, clock = [], {"F": 0, "M": 0, "XX": 0}, float(rng.uniform(1.0, 8.0))
+    unlabelled = dataclasses.replace(corpus, text_disagreement=0.0, audio_ambiguity=0.0)
     for raw in raw_labels:
         if rng.random() < XX_TURN_PROBABILITY:
-            turns.append(_plan_turn(dialog, session, "", spec, rng, 0.0, 0.0, clock, counters,
+            turns.append(_plan_turn(dialog, session, "", spec, rng, unlabelled, clock, counters,
                                     first_index + len(turns), script))
             clock = turns[-1].end
-        turns.append(_plan_turn(dialog, session, str(raw), spec, rng, text_disagreement,
-                                audio_ambiguity, clock, counters, first_index + len(turns),
-                                script))
+        turns.append(_plan_turn(dialog, session, str(raw), spec, rng, corpus, clock, counters,
+                                first_index + len(turns), script))
         clock = turns[-1].end
     return turns
 
 
-def _plan_turn(dialog, session, raw, spec, rng, text_disagreement, audio_ambiguity, clock,
-               counters, index, script=None) -> Turn:
+def _plan_turn(dialog, session, raw, spec, rng, corpus, clock, counters, index,
+               script=None) -> Turn:
     """One turn; a scripted dialog's turn (``script`` given) plays one of the script's lines."""
     gender = "F" if rng.random() < 0.5 else "M"
     if raw:
@@ -214,14 +287,13 @@ def _plan_turn(dialog, session, raw, spec, rng, text_disagreement, audio_ambigui
         counters["XX"] += 1
     emotion = labels_lib.to_class(raw) if raw else None
     emotion = emotion or _OUT_OF_SET_EMOTION.get(raw) or CLASSES[rng.integers(len(CLASSES))]
-    text_emotion, text_disagrees = _maybe_other(emotion, text_disagreement, rng)
-    audio_emotion, audio_ambiguous = _maybe_other(emotion, audio_ambiguity, rng)
-    has_cue = bool(rng.random() < CUE_PROBABILITY)
+    text_emotion, text_disagrees = _maybe_other(emotion, corpus.text_disagreement, rng)
+    audio_emotion, audio_ambiguous = _maybe_other(emotion, corpus.audio_ambiguity, rng)
+    has_cue = bool(rng.random() < corpus.cue_probability)
     if script is None:
         seconds = _duration(spec, rng)
         rate = _voice.EMOTION_PROSODY[audio_emotion].rate
-        n_words = int(np.clip(round(seconds * WORDS_PER_SECOND * rate * rng.uniform(0.8, 1.2)),
-                              1, 25))
+        n_words = _word_count(seconds, rate, spec, rng, corpus.length_decorrelation)
         transcript = _transcript(n_words, text_emotion, rng, has_cue)
     else:
         line = _performed_line(script, emotion, text_emotion if has_cue else "", rng)

@@ -30,13 +30,8 @@ from data_prep.iemocap_format import (
     format_label_line,
     format_transcript_line,
 )
-from data_prep.synthetic_plan import (
-    DEFAULT_AUDIO_AMBIGUITY,
-    DEFAULT_SNR_DB,
-    DEFAULT_TEXT_DISAGREEMENT,
-    Turn,
-    plan_corpus,
-)
+from data_prep.synthetic_plan import Turn, generation_params, plan_corpus
+from emokit.config import CorpusConfig
 from emokit.config import labels as labels_lib
 from emokit.core.atomic import write_atomic
 from emokit.core.lock import data_lock
@@ -76,7 +71,7 @@ def _voices(seed: int) -> dict[str, _voice.Voice]:
 
 def _render_dialog(job) -> int:
     """Synthesize and write the wavs of one dialog's labelled turns; returns how many."""
-    root, turns, seed, snr_db = job
+    root, turns, seed, snr_db, lexical = job
     voices = _voices(seed)
     for t in turns:
         rng = np.random.default_rng([seed, 7, t.index])
@@ -87,7 +82,8 @@ def _render_dialog(job) -> int:
             prosody = prosody.blend(neutral.blend(_voice.EMOTION_PROSODY[true], t.intensity),
                                     AMBIGUOUS_BLEND)
         n_samples = round(t.duration * _voice.SAMPLE_RATE)
-        wave = _voice.synthesize(t.transcript, n_samples, voices[t.speaker], prosody, snr_db, rng)
+        wave = _voice.synthesize(t.transcript, n_samples, voices[t.speaker], prosody, snr_db, rng,
+                                 lexical)
         soundfile.write(str(root / t.wav), wave, _voice.SAMPLE_RATE, subtype="PCM_16")
     return len(turns)
 
@@ -101,33 +97,35 @@ def _write_ground_truth(path: Path, turns: list[Turn]) -> None:
                 writer.writerow(dataclasses.asdict(t))
 
 
-def generate(out_dir: str | Path, size: str = "mini", seed: int = 0,
-             text_disagreement: float = DEFAULT_TEXT_DISAGREEMENT,
-             audio_ambiguity: float = DEFAULT_AUDIO_AMBIGUITY, snr_db: float = DEFAULT_SNR_DB,
+def generate(out_dir: str | Path, corpus: CorpusConfig | None = None,
              workers: int | None = None) -> Path:
-    """Write the corpus under ``out_dir`` and return its release root (``.../IEMOCAP_full_release``).
+    """Write the built-in corpus of ``corpus`` (size, seed, generator knobs; ``None``: the default
+    ``mini`` of seed 0) under ``out_dir`` and return its release root
+    (``.../IEMOCAP_full_release``).
 
     Anything already there is replaced. ``workers`` processes render the audio (default: one for
-    ``mini``, every core for ``iemocap``). A ``.complete`` marker is written last.
+    ``mini``, every core for ``iemocap``). A ``.complete`` marker holding
+    :func:`~data_prep.synthetic_plan.generation_params` is written last.
     """
     out = Path(out_dir).expanduser()
     with data_lock(out, "the corpus"):  # another process waits (re-entrant from ensure_corpus)
-        return _generate(out, size, seed, text_disagreement, audio_ambiguity, snr_db, workers)
+        return _generate(out, corpus or CorpusConfig(), workers)
 
 
-def _generate(out: Path, size, seed, text_disagreement, audio_ambiguity, snr_db, workers) -> Path:
+def _generate(out: Path, corpus: CorpusConfig, workers: int | None) -> Path:
     root = out / RELEASE_DIR
     (out / COMPLETE_MARKER).unlink(missing_ok=True)
     if root.exists():
         shutil.rmtree(root)
-    turns = plan_corpus(size, seed, text_disagreement, audio_ambiguity)
+    turns = plan_corpus(corpus)
     _write_text_files(root, turns)
     by_dialog: dict[str, list[Turn]] = defaultdict(list)
     for t in turns:
         if t.labelled:
             by_dialog[t.dialog].append(t)
-    jobs = [(root, ts, seed, snr_db) for ts in by_dialog.values()]
-    workers = workers or (1 if size == "mini" else os.cpu_count() or 1)
+    jobs = [(root, ts, corpus.synthetic_seed, corpus.snr_db, corpus.lexical_voice)
+            for ts in by_dialog.values()]
+    workers = workers or (1 if corpus.synthetic_size == "mini" else os.cpu_count() or 1)
     if workers > 1:
         # Forking after TensorFlow has started its threads can deadlock: then spawn fresh ones.
         method = "spawn" if "tensorflow" in sys.modules else "fork"
@@ -139,7 +137,5 @@ def _generate(out: Path, size, seed, text_disagreement, audio_ambiguity, snr_db,
         for job in jobs:
             _render_dialog(job)
     _write_ground_truth(out / "ground_truth.csv", turns)
-    params = {"size": size, "seed": seed, "text_disagreement": text_disagreement,
-              "audio_ambiguity": audio_ambiguity, "snr_db": snr_db}
-    write_atomic(out / COMPLETE_MARKER, json.dumps(params, sort_keys=True))
+    write_atomic(out / COMPLETE_MARKER, json.dumps(generation_params(corpus), sort_keys=True))
     return root

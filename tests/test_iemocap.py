@@ -20,7 +20,7 @@ from data_prep.iemocap_format import (
     parse_transcript_line,
 )
 from data_prep.iemocap_problems import MAX_LISTED_PROBLEMS, EncodingNote, Problem, ReleaseError
-from emokit.config import labels
+from emokit.config import CorpusConfig, labels
 from emokit.data.manifest import FIELDS, read_manifest
 
 
@@ -28,7 +28,7 @@ from emokit.data.manifest import FIELDS, read_manifest
 def corpus(tmp_path_factory):
     """One mini corpus for the whole file: (release root, ground-truth rows)."""
     out = tmp_path_factory.mktemp("mini")
-    root = synthetic_writer.generate(out, size="mini", seed=3)
+    root = synthetic_writer.generate(out, CorpusConfig(synthetic_seed=3))
     with open(out / "ground_truth.csv", newline="") as f:
         truth = list(csv.DictReader(f))
     return root, truth

@@ -19,7 +19,7 @@ from emokit.experiment.protocol import folds_record, leakage, random_split
 def mini_rows():
     """The built-in mini corpus's labelled rows, as planned (no audio: fast)."""
     return [Utterance(**{f: getattr(t, f) for f in FIELDS})
-            for t in synthetic_plan.plan_corpus("mini") if t.label]
+            for t in synthetic_plan.plan_corpus() if t.label]
 
 
 def test_folds_record_shows_scripted_test_turns_seen_in_training(mini_rows):

@@ -1,6 +1,7 @@
 """The built-in corpus: IEMOCAP's shape and counts, determinism, the knobs, and corpus on demand."""
 
 import csv
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from data_prep import synthetic, synthetic_plan, synthetic_writer
+from data_prep import _voice, synthetic, synthetic_plan, synthetic_writer
 from data_prep._words import CUES
 from emokit.config import CorpusConfig, FeatureConfig
 from emokit.data.manifest import read_manifest
@@ -28,7 +29,7 @@ def mini(tmp_path_factory):
 @pytest.fixture(scope="module")
 def iemocap_plan():
     """The IEMOCAP-size corpus as planned (every turn, no audio)."""
-    return synthetic_plan.plan_corpus("iemocap")
+    return synthetic_plan.plan_corpus(CorpusConfig(synthetic_size="iemocap"))
 
 
 def _ground_truth(out: Path) -> list[dict]:
@@ -104,26 +105,26 @@ def test_wavs_are_16k_mono_pcm16_of_the_planned_length(mini):
 
 def test_same_seed_gives_byte_identical_files(mini, tmp_path):
     again = tmp_path / "again"
-    synthetic_writer.generate(again, size="mini", seed=0)
+    synthetic_writer.generate(again, CorpusConfig(synthetic_seed=0))
     first = _hashes(mini / "IEMOCAP_full_release")
     assert first == _hashes(again / "IEMOCAP_full_release")
     assert (mini / "ground_truth.csv").read_bytes() == (again / "ground_truth.csv").read_bytes()
 
 
 def test_another_seed_gives_another_corpus():
-    first = synthetic_plan.plan_corpus("mini", seed=0)
-    other = synthetic_plan.plan_corpus("mini", seed=1)
+    first = synthetic_plan.plan_corpus(CorpusConfig(synthetic_seed=0))
+    other = synthetic_plan.plan_corpus(CorpusConfig(synthetic_seed=1))
     assert [t.transcript for t in first] != [t.transcript for t in other]
 
 
 def test_knobs_set_the_fraction_of_disagreeing_modalities():
-    turns = [t for t in synthetic_plan.plan_corpus("iemocap", text_disagreement=0.3,
-                                                   audio_ambiguity=0.1) if t.label]
+    iemocap = CorpusConfig(synthetic_size="iemocap", text_disagreement=0.3, audio_ambiguity=0.1)
+    turns = [t for t in synthetic_plan.plan_corpus(iemocap) if t.label]
     with_cue = [t for t in turns if t.text_emotion]
     assert np.mean([t.text_emotion != t.label for t in with_cue]) == pytest.approx(0.3, abs=0.03)
     assert np.mean([t.audio_emotion != t.label for t in turns]) == pytest.approx(0.1, abs=0.02)
-    clean = [t for t in synthetic_plan.plan_corpus("mini", text_disagreement=0, audio_ambiguity=0)
-             if t.label]
+    clean = [t for t in synthetic_plan.plan_corpus(CorpusConfig(text_disagreement=0,
+                                                                audio_ambiguity=0)) if t.label]
     assert all(t.audio_emotion == t.label for t in clean)
     assert all(t.text_emotion in ("", t.label) for t in clean)
 
@@ -149,9 +150,11 @@ def test_voice_carries_emotion_in_its_energy(mini):
 
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="unknown size 'huge'"):
-        synthetic_plan.plan_corpus("huge")
+        synthetic_plan.plan_corpus(CorpusConfig(synthetic_size="huge"))
     with pytest.raises(ValueError, match="text_disagreement must be a fraction"):
-        synthetic_plan.plan_corpus("mini", text_disagreement=1.5)
+        synthetic_plan.plan_corpus(CorpusConfig(text_disagreement=1.5))
+    with pytest.raises(ValueError, match="scripted_share must be a fraction"):
+        synthetic_plan.plan_corpus(CorpusConfig(scripted_share=-0.1))
 
 
 def test_ensure_corpus_generates_once_and_redoes_a_killed_generation(mini, tmp_path, monkeypatch):
@@ -174,8 +177,7 @@ def test_ensure_corpus_generates_once_and_redoes_a_killed_generation(mini, tmp_p
     assert synthetic.ensure_corpus(corpus) == manifest and manifest.stat().st_mtime_ns == stamp
     (manifest.parent / synthetic_writer.COMPLETE_MARKER).unlink()  # as if generation was killed
     synthetic.ensure_corpus(corpus)
-    assert calls == [(corpus.synthetic_size, corpus.synthetic_seed, corpus.text_disagreement,
-                      corpus.audio_ambiguity, corpus.snr_db)]
+    assert calls == [(corpus,)]
     assert synthetic.ensure_corpus(corpus) == manifest and len(calls) == 1
 
 
@@ -250,7 +252,7 @@ def test_state_files_are_written_through_the_atomic_helper(tmp_path, monkeypatch
         os.rename(src, dst)
 
     monkeypatch.setattr(atomic.os, "replace", spy)
-    root = synthetic_writer.generate(tmp_path / "c", "mini", seed=1)
+    root = synthetic_writer.generate(tmp_path / "c", CorpusConfig(synthetic_seed=1))
     manifest_source.write_source(tmp_path / "manifest.csv", root, "4class")
     iemocap_problems.write_skip_report([], tmp_path / "manifest.skipped.csv")
     assert {synthetic_writer.COMPLETE_MARKER, "manifest.source.json",
@@ -292,3 +294,159 @@ def test_generating_and_caching_hold_the_data_folder_lock(tmp_path, monkeypatch)
     with pytest.raises(RuntimeError, match="stop after"):
         features_prep.build_cache(manifest, tmp_path, FeatureConfig(), progress=False)
     assert held == [("corpus", True), ("features", True)]
+
+
+# --------------------------------------------------------------- issue 25: the generator knobs
+
+_DEFAULT_MINI_PLAN = "3cdf07dcf8c443a04722bd09720f80f37372d89c1c89c6cc46417304ca9a495f"
+
+
+def _plan_digest(turns) -> str:
+    rows = [(t.id, t.transcript, t.duration, t.raw_label, t.mode, t.text_emotion,
+             t.audio_emotion, round(t.intensity, 6)) for t in turns]
+    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
+
+
+def test_default_knobs_plan_the_corpus_made_before_they_existed():
+    """The digest was taken from the plan of mini seed 0 before the knobs existed: at their
+    defaults they draw nothing new. The marker at defaults is the old one too (corpora made before
+    stay current), and the folder name with it."""
+    explicit = CorpusConfig(cue_probability=0.7, scripted_share=None, lexical_voice=False,
+                            length_decorrelation=0.0)
+    assert _plan_digest(synthetic_plan.plan_corpus(explicit)) == _DEFAULT_MINI_PLAN
+    assert set(synthetic_plan.generation_params(explicit)) == {
+        "size", "seed", "text_disagreement", "audio_ambiguity", "snr_db"}
+
+
+def _word_sets(turns) -> list[set[str]]:
+    return [set(t.transcript.lower().rstrip(".?!").split()) for t in turns]
+
+
+def test_cue_probability_sets_the_share_of_transcripts_with_cue_words():
+    cue_words = set().union(*map(set, CUES.values()))
+    none = synthetic_plan.plan_corpus(CorpusConfig(cue_probability=0.0))
+    assert not any(words & cue_words for words in _word_sets(none))
+    every = [t for t in synthetic_plan.plan_corpus(CorpusConfig(cue_probability=1.0)) if t.labelled]
+    assert {t.mode for t in every} == {"impro", "script"}
+    assert all(words & cue_words for words in _word_sets(every))
+    half = [t for t in synthetic_plan.plan_corpus(CorpusConfig(cue_probability=0.4)) if t.label]
+    assert np.mean([bool(t.text_emotion) for t in half]) == pytest.approx(0.4, abs=0.08)
+
+
+@pytest.mark.parametrize("share", [0.0, 0.5, 1.0])
+def test_scripted_share_splits_each_session_between_scripted_and_improvised(share):
+    turns = [t for t in synthetic_plan.plan_corpus(CorpusConfig(scripted_share=share)) if t.label]
+    for s in range(1, 6):
+        session = [t for t in turns if t.session == s]
+        assert np.mean([t.mode == "script" for t in session]) == round(share * 70) / 70
+    scripted = [t for t in turns if t.mode == "script"]
+    if scripted:  # still plays: lines recur (the pools follow the share)
+        assert len({t.transcript for t in scripted}) < len(scripted) / 3
+
+
+def _duration_word_r(corpus: CorpusConfig, mode: str | None = None) -> float:
+    """Pearson r between duration and word count over mini's four-class turns, mean of seeds 0-4."""
+    rs = []
+    for seed in range(5):
+        plan = synthetic_plan.plan_corpus(dataclasses.replace(corpus, synthetic_seed=seed))
+        turns = [t for t in plan if t.label and mode in (None, t.mode)]
+        words = [sum(not w.startswith("[") for w in t.transcript.split()) for t in turns]
+        rs.append(np.corrcoef([t.duration for t in turns], words)[0, 1])
+    return float(np.mean(rs))
+
+
+def test_length_decorrelation_stops_the_duration_predicting_the_word_count():
+    """Measured (mean of seeds 0-4): r 0.93 at 0, 0.42 at 0.5, -0.03 at 1; scripted turns alone
+    0.94, 0.35, -0.03."""
+    assert _duration_word_r(CorpusConfig()) > 0.9
+    assert 0.3 < _duration_word_r(CorpusConfig(length_decorrelation=0.5)) < 0.55
+    assert abs(_duration_word_r(CorpusConfig(length_decorrelation=1.0))) < 0.12
+    assert abs(_duration_word_r(CorpusConfig(length_decorrelation=1.0), "script")) < 0.15
+    durations = [t.duration for t in synthetic_plan.plan_corpus(
+        CorpusConfig(length_decorrelation=1.0)) if t.label]
+    assert min(durations) >= 1.0 and max(durations) <= 4.0
+
+
+def _articulation(word: str, rate: float, seed: int, lexical: bool):
+    """The F1/F2 targets `(syllables, 4)` and relative lengths `(syllables,)` of one word."""
+    rng = np.random.default_rng(seed)
+    _, lengths, _, sounds = _voice._timeline([word], rate, 16000, rng, lexical)
+    _, formants = _voice._segment_vowels(sounds, rng)
+    return formants, lengths / lengths.sum()
+
+
+def test_lexical_voice_gives_each_word_one_pronunciation():
+    for word in ("wonderful", "Ticket", "I'm"):
+        formants, lengths = _articulation(word, 1.0, 0, lexical=True)
+        slow = _articulation(word.lower(), 0.8, 1, lexical=True)  # another rate and rng state
+        assert np.array_equal(formants, slow[0]) and np.allclose(lengths, slow[1], rtol=0.25)
+    assert len(_voice.pronunciation("wonderful")) == len(_voice.pronunciation("terrible")) == 3
+    assert not np.array_equal(_articulation("wonderful", 1.0, 0, True)[0],
+                              _articulation("terrible", 1.0, 0, True)[0])
+    random = [_articulation("wonderful", 1.0, seed, lexical=False)[0] for seed in range(4)]
+    assert not all(np.array_equal(random[0], other) for other in random[1:])
+
+
+def test_lexical_voice_lets_mfccs_tell_words_apart_across_speakers(tmp_path):
+    """Leave-one-speaker-out nearest template on MFCC statistics of 12 words by 4 speakers: the
+    lexical voice's words are found (measured 0.77), the random voice's are not (0.02; chance
+    0.08)."""
+    from data_prep._modality_check import mfcc_statistics
+
+    words = [w for cues in CUES.values() for w in cues[:3]]
+    voices = [_voice.Voice.random(g, np.random.default_rng(i)) for i, g in enumerate("FMFM")]
+    neutral = _voice.EMOTION_PROSODY["neutral"]
+
+    def word_accuracy(lexical: bool) -> float:
+        x = np.empty((len(voices), len(words), 80))
+        for k, voice in enumerate(voices):
+            for j, word in enumerate(words):
+                wave = _voice.synthesize(word, 3000 + 3200 * _voice._syllables(word), voice,
+                                         neutral, 20.0, np.random.default_rng([k, j]), lexical)
+                soundfile.write(tmp_path / "w.wav", wave, 16000)
+                x[k, j] = mfcc_statistics(tmp_path / "w.wav")
+        x -= x.mean(axis=1, keepdims=True)  # per-speaker normalization
+        x /= x.reshape(-1, x.shape[-1]).std(axis=0)
+        hits = []
+        for k in range(len(voices)):
+            templates = np.delete(x, k, axis=0).mean(axis=0)
+            nearest = ((x[k][:, None] - templates[None]) ** 2).sum(axis=-1).argmin(axis=1)
+            hits.append(np.mean(nearest == np.arange(len(words))))
+        return float(np.mean(hits))
+
+    assert word_accuracy(lexical=True) > 0.6
+    assert word_accuracy(lexical=False) < 0.3
+
+
+def test_every_generator_knob_names_its_own_folder_and_marker(tmp_path):
+    """A corpus made with other knobs lives elsewhere and is regenerated (its marker differs);
+    the per-fold settings (train_label_noise, labelled_fraction) are not generator knobs."""
+    base = CorpusConfig(data_dir=str(tmp_path))
+    variants = [dataclasses.replace(base, **{knob: value}) for knob, value in (
+        ("text_disagreement", 0.5), ("cue_probability", 0.5), ("scripted_share", 0.0),
+        ("scripted_share", 1.0), ("lexical_voice", True), ("length_decorrelation", 1.0))]
+    folders = {synthetic.corpus_dir(c).name for c in [base, *variants]}
+    assert len(folders) == len(variants) + 1
+    assert synthetic.corpus_dir(dataclasses.replace(base, lexical_voice=True)).name == \
+        "synthetic_mini_seed0_lexical_voice"
+    params = [synthetic_plan.generation_params(c) for c in [base, *variants]]
+    assert all(p != params[0] for p in params[1:])
+    per_fold = dataclasses.replace(base, train_label_noise=0.3, labelled_fraction=0.5)
+    assert synthetic.corpus_dir(per_fold) == synthetic.corpus_dir(base)
+    assert synthetic_plan.generation_params(per_fold) == params[0]
+
+
+def test_cli_passes_the_generator_knobs(tmp_path, monkeypatch):
+    seen = []
+
+    def fake_generate(out, corpus, workers):
+        seen.append(corpus)
+        raise RuntimeError("stop after the check")
+
+    monkeypatch.setattr(synthetic, "generate", fake_generate)
+    with pytest.raises(RuntimeError, match="stop after"):
+        synthetic.main(["--out", str(tmp_path), "--cue-probability", "0.5", "--scripted-share",
+                        "1", "--lexical-voice", "--length-decorrelation", "0.5"])
+    assert [(c.cue_probability, c.scripted_share, c.lexical_voice, c.length_decorrelation)
+            for c in seen] == [(0.5, 1.0, True, 0.5)]
+    assert synthetic.main(["--out", str(tmp_path), "--scripted-share", "2"]) == 2

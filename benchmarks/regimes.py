@@ -141,23 +141,14 @@ def save(out: Path, phase: str, corpora: list[dict]) -> None:
                                "corpora": corpora}, indent=1))
 
 
-def effects_by_regime(plan: dict, corpora: list[dict]) -> tuple[dict, dict]:
-    effects = {r: [] for r in plan["regimes"]}
-    failed = {r: 0 for r in plan["regimes"]}
-    for c in corpora:
-        if c.get("effect") is None:
-            failed[c["regime"]] += 1
-        else:
-            effects[c["regime"]].append(c["effect"])
-    return effects, failed
-
-
 def choose_n(plan: dict, corpora: list[dict]) -> dict:
     """The file's rule: N from the pilot's pooled SD of corpus effects and minutes per corpus."""
     from emokit.evaluation.fold_statistics import folds_needed
 
     rule = plan["replication"]
-    effects, _ = effects_by_regime(plan, corpora)
+    from emokit.evaluation.study import effects_by_regime
+
+    effects, _ = effects_by_regime(plan["regimes"], corpora)
     groups = [np.asarray(v) for v in effects.values() if len(v) >= 2]
     dof = sum(len(g) - 1 for g in groups)
     pooled = math.sqrt(sum(((g - g.mean()) ** 2).sum() for g in groups) / dof) if dof else math.nan
@@ -172,26 +163,9 @@ def choose_n(plan: dict, corpora: list[dict]) -> dict:
 
 
 def print_table(plan: dict, corpora: list[dict]) -> str:
-    from emokit.evaluation.study import regime_verdicts, study_table
+    from emokit.evaluation.study import study_markdown
 
-    effects, failed = effects_by_regime(plan, corpora)
-    predictions = {r: s["prediction"] for r, s in plan["regimes"].items()}
-    results = regime_verdicts(effects, predictions, failed, plan["primary"]["alpha"],
-                              plan["primary"]["equivalence_margin"])
-    table = study_table(results, plan["primary"]["equivalence_margin"])
-    checks = ["", "| regime | pair accuracy % | length matcher % | chance % | baseline UA % |",
-              "|---|---:|---:|---:|---:|"]
-    for regime in plan["regimes"]:
-        mine = [c for c in corpora if c["regime"] == regime and c.get("effect") is not None]
-
-        def mean(name, mine=mine):
-            values = [c[name] for c in mine if c.get(name) is not None]
-            return f"{(100 if name != 'baseline_mean' else 1) * np.mean(values):.1f}" \
-                if values else "n/a"
-
-        checks.append(f"| {regime} | {mean('disc_acc')} | {mean('length_matcher_acc')} | "
-                      f"{mean('disc_chance')} | {mean('baseline_mean')} |")
-    text = table + "\n".join(checks) + "\n"
+    text = study_markdown(plan, corpora)
     print(text)
     return text
 
@@ -224,12 +198,39 @@ def main(argv=None) -> int:
         print("preregistration.yaml has no n_corpora yet: run the pilot, write N, commit, then "
               "confirm", file=sys.stderr)
         return 2
+    commit = preregistration_commit()
     seeds = list(range(rule["confirmatory_seeds_start"],
                        rule["confirmatory_seeds_start"] + rule["n_corpora"]))
     out = measured / "regimes_confirm.json"
     corpora = run_phase(plan, "confirm", seeds, args.jobs, out)
     (measured / "regimes_confirm.md").write_text(print_table(plan, corpora))
+    publish(plan, corpora, commit, json.loads(out.read_text()))
     return 0
+
+
+def preregistration_commit() -> str:
+    """The commit that last changed the pre-registration; refuses an uncommitted change (a
+    confirmatory run must read a committed plan)."""
+    import subprocess
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=HERE, capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    if git("status", "--porcelain", "--", str(PREREGISTRATION)):
+        sys.exit(f"{PREREGISTRATION} has uncommitted changes: commit it before confirming")
+    return git("log", "-1", "--format=%h", "--", str(PREREGISTRATION))
+
+
+def publish(plan: dict, corpora: list[dict], commit: str, saved: dict) -> None:
+    """The study's result for the course (``emokit/evaluation/premise_study.json``)."""
+    from emokit.evaluation.study import PUBLISHED
+
+    rule = plan["replication"]
+    PUBLISHED.write_text(json.dumps({
+        "preregistration_commit": commit, "n_corpora": rule["n_corpora"],
+        "n_reason": rule.get("n_reason", ""), "machine": saved["machine"],
+        "date": saved["date"], "plan": plan, "corpora": corpora}, indent=1, default=str) + "\n")
 
 
 if __name__ == "__main__":

@@ -12,12 +12,18 @@ two-sided p-value, a TOST equivalence interval and the difference the study coul
 
 >>> holm([0.01, 0.04, 0.03])
 [0.03, 0.06, 0.06]
+
+The kit's own study (``benchmarks/regimes.py``, pre-registered in
+``benchmarks/preregistration.yaml``) ships its result as ``premise_study.json`` beside this
+module: :func:`published_study_markdown` shows it (notebook 06 ends with it).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -118,3 +124,58 @@ def study_table(results: list[RegimeResult], margin: float) -> str:
                  f"its 5 folds; t-interval over corpora. 'does not help' needs the 90% interval "
                  f"inside +-{margin:g} (TOST); 'detectable': the difference 80% power would find.")
     return "\n".join(lines) + "\n"
+
+
+PUBLISHED = Path(__file__).with_name("premise_study.json")
+
+
+def effects_by_regime(regimes, corpora: list[dict]) -> tuple[dict, dict]:
+    """``({regime: [effect per finished corpus]}, {regime: failed corpora})`` of the study's
+    corpus records (``regime``, ``effect``: None for a failed corpus)."""
+    effects = {r: [] for r in regimes}
+    failed = {r: 0 for r in regimes}
+    for c in corpora:
+        if c.get("effect") is None:
+            failed[c["regime"]] += 1
+        else:
+            effects[c["regime"]].append(c["effect"])
+    return effects, failed
+
+
+def _mean_cell(records: list[dict], key: str, scale: float) -> str:
+    values = [r[key] for r in records if r.get(key) is not None]
+    return f"{scale * float(np.mean(values)):.1f}" if values else "n/a"
+
+
+def study_markdown(plan: dict, corpora: list[dict]) -> str:
+    """The verdict table of a pre-registered ``plan`` (``benchmarks/preregistration.yaml``, read)
+    over its ``corpora`` records, then the manipulation checks per regime (means over corpora)."""
+    effects, failed = effects_by_regime(plan["regimes"], corpora)
+    predictions = {r: spec["prediction"] for r, spec in plan["regimes"].items()}
+    primary = plan["primary"]
+    results = regime_verdicts(effects, predictions, failed, primary["alpha"],
+                              primary["equivalence_margin"])
+    lines = [study_table(results, primary["equivalence_margin"]), "",
+             "| regime | pair accuracy % | length matcher % | chance % | baseline UA % |",
+             "|---|---:|---:|---:|---:|"]
+    for regime in plan["regimes"]:
+        mine = [c for c in corpora if c["regime"] == regime and c.get("effect") is not None]
+        lines.append(f"| {regime} | {_mean_cell(mine, 'disc_acc', 100)} | "
+                     f"{_mean_cell(mine, 'length_matcher_acc', 100)} | "
+                     f"{_mean_cell(mine, 'disc_chance', 100)} | "
+                     f"{_mean_cell(mine, 'baseline_mean', 1)} |")
+    lines.append("")
+    lines.append("Pair accuracy: the regularized runs' (both weights), at the kept epoch, beside a "
+                 "matcher that reads only lengths on the same batches. Regimes: "
+                 + "; ".join(f"{r}: {spec['what']}" for r, spec in plan["regimes"].items()) + ".")
+    return "\n".join(lines) + "\n"
+
+
+def published_study_markdown(path: str | Path = PUBLISHED) -> str:
+    """The kit's pre-registered study as Markdown: which commit pre-registered it, N and why,
+    the verdict table and the manipulation checks."""
+    study = json.loads(Path(path).read_text())
+    header = (f"Pre-registered in commit `{study['preregistration_commit']}` "
+              f"(`benchmarks/preregistration.yaml`); N = {study['n_corpora']} corpora per regime "
+              f"({study['n_reason']}). {study['machine']}, {study['date']}.\n\n")
+    return header + study_markdown(study["plan"], study["corpora"])

@@ -323,3 +323,24 @@ def test_the_regularizer_plot_shows_only_the_epochs_that_were_probed():
 
     plt.close(figure)
     assert drawn == {"run audio": [[2, 0.4], [4, 0.5]], "run text": [[1, 0.3], [4, 0.6]]}
+
+
+def test_the_regularizer_plot_shows_the_gradient_cosines_and_plots_older_histories():
+    # old results folders have no grad_cos_* in their histories: their cosine panel stays empty
+    import matplotlib.pyplot as plt
+
+    from emokit.evaluation.plots import plot_regularizer
+
+    old = {"val_ua": [0.3, 0.4], "grad_ratio": [0.1, 0.2], "probe_audio_ua": [0.3, 0.4],
+           "probe_text_ua": [0.3, 0.5]}
+    new = {**old, "grad_cos_audio": [0.2, -0.1], "grad_cos_text": [-0.3, 0.05]}
+    figure = plot_regularizer({"old": old, "new": new})
+    cos_axis = figure.axes[3]
+    drawn = {line.get_label(): line.get_xydata().tolist() for line in cos_axis.get_lines()
+             if not line.get_label().startswith("_")}
+    zero = [list(line.get_ydata()) for line in cos_axis.get_lines()
+            if line.get_label().startswith("_")]
+    plt.close(figure)
+    assert drawn == {"new audio": [[1, 0.2], [2, -0.1]], "new text": [[1, -0.3], [2, 0.05]]}
+    assert zero == [[0.0, 0.0]]  # the dashed 0 line: below it the two losses conflict
+    plt.close(plot_regularizer({"old": old}))

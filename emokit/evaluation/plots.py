@@ -94,11 +94,11 @@ def plot_regularizer(histories: dict[str, dict]):
             # null: no probe that epoch (TrainConfig.probe_every)
             probed = [(e, v) for e, v in zip(epochs, history.get(key, [])) if v is not None]
             if probed:
-                ax_probe.plot(*zip(*probed), style + ".", color=colour,
+                ax_probe.plot(*zip(*probed), linestyle=style, marker=".", color=colour,
                               label=f"{label} {key.split('_')[1]}")
         for key, style in (("grad_cos_audio", "-"), ("grad_cos_text", "--")):
             if key in history:
-                ax_cos.plot(epochs, history[key], style + ".", color=colour,
+                ax_cos.plot(epochs, history[key], linestyle=style, marker=".", color=colour,
                             label=f"{label} {key.split('_')[2]}")
     ax_acc.set(xlabel="epoch", ylabel="pair accuracy", title="discriminator (dotted: chance)")
     ax_ratio.set(xlabel="epoch", ylabel="|grad pair| / |grad CE|",

@@ -127,7 +127,10 @@ def instrument(clock: Clock, runs: list[dict]) -> None:
 
     trainer_class = trainer_module.Trainer
     trainer_class.run_epoch = clock.time("steps", trainer_class.run_epoch)
-    trainer_class.gradient_ratio = clock.time("probes", trainer_class.gradient_ratio)
+    # the loop calls monitored_gradients (gradient_ratio in trees before issue 25)
+    name = "monitored_gradients" if hasattr(trainer_class, "monitored_gradients") else (
+        "gradient_ratio")
+    setattr(trainer_class, name, clock.time("probes", getattr(trainer_class, name)))
     for name in ("evaluate", "evaluate_and_encode"):
         _patch("emokit.training.loop", name, lambda f: clock.time("validation", f))
     _patch("emokit.training.loop", "probe_codes", lambda f: clock.time("probes", f))

@@ -136,11 +136,13 @@ def instrumented_fit(model, train_ds, val_ds, train_config, probe_train_ds):
              for owner, name in ((loop, "evaluate"), (loop, "evaluate_and_encode"),
                                  (loop, "probe_codes"), (loop.Trainer, "run_epoch"),
                                  (loop.Trainer, "gradient_ratio"),
+                                 (loop.Trainer, "monitored_gradients"),
                                  (loop.Checkpoints, "save"))
              if hasattr(owner, name)}  # (evaluate_and_encode: not in trees before issue 19)
     parts = {"evaluate": "validation", "evaluate_and_encode": "validation",
              "probe_codes": "probes", "run_epoch": "train pass",
-             "gradient_ratio": "gradient ratio", "save": "checkpoint"}
+             "gradient_ratio": "gradient ratio", "monitored_gradients": "gradient ratio",
+             "save": "checkpoint"}
     try:
         for (owner, name), function in saved.items():
             setattr(owner, name, clock.timed(parts[name], function, name == "run_epoch"))

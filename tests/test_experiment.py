@@ -43,6 +43,12 @@ def test_parse_system_names():
             parse_system(bad)
 
 
+def test_metrics_keep_the_kept_epochs_gradient_cosines():
+    history = {"best_epoch": 2, "grad_ratio": [0.1, 0.2], "grad_cos_audio": [0.5, -0.25],
+               "grad_cos_text": [0.1, 0.3], "val_ua": [0.4, 0.5]}
+    assert runs._kept_epoch_measures(history) == {"grad_ratio": 0.2, "grad_cos_audio": -0.25,
+                                                  "grad_cos_text": 0.3}
+
 def test_expand_systems_shorthands_over_weights():
     cfg = ExperimentConfig(systems=["audio", "baseline", "contrastive", "contrastive-bilinear",
                                     "contrastive-mlp-0.1"],

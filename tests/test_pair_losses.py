@@ -245,9 +245,11 @@ def test_monitoring_records_the_regularizer_and_does_not_change_training():
     watched = fit(_model(**infonce), train, val, QUIET, probe_train_ds=probe_train)
     plain = fit(_model(**infonce), train, val, dataclasses.replace(QUIET, monitor=False))
     assert watched["val_ua"] == plain["val_ua"] and watched["loss"] == plain["loss"]
-    for key in ("grad_ratio", "probe_audio_ua", "probe_text_ua", "disc_acc", "disc_chance"):
+    for key in ("grad_ratio", "grad_cos_audio", "grad_cos_text", "probe_audio_ua",
+                "probe_text_ua", "disc_acc", "disc_chance"):
         assert len(watched[key]) == 3, key
-    assert "probe_audio_ua" not in plain and "grad_ratio" not in plain
+    assert all(-1 <= c <= 1 for c in watched["grad_cos_audio"] + watched["grad_cos_text"])
+    assert not {"probe_audio_ua", "grad_ratio", "grad_cos_audio"} & set(plain)
     assert all(0 <= ua <= 1 for ua in watched["probe_text_ua"])
     assert watched["disc_chance"][0] == pytest.approx(1 / 8)  # one positive in a batch of 8
     # probes every 2nd epoch: the same training and gradient ratios, the probes of epoch 2 and
@@ -321,3 +323,62 @@ def test_gradient_ratio_scaling_scales_the_encoders_gradients_only():
                                        atol=1e-7)
             checked["encoder"] += 1
     assert checked["encoder"] > 0 and checked["discriminator"] > 0
+
+
+def _flat_gradient(model, inputs, labels, term, variables) -> np.ndarray:
+    """``term``'s gradient on ``variables``, without dropout, as one numpy vector."""
+    with tf.GradientTape() as tape:
+        loss = model.compute_losses(inputs, labels, training=False)[term]
+    gradients = tape.gradient(loss, variables)
+    return np.concatenate([np.zeros(v.shape, "float32").ravel() if g is None
+                           else np.asarray(tf.convert_to_tensor(g)).ravel()
+                           for g, v in zip(gradients, variables)])
+
+
+def test_the_monitored_gradient_cosines_are_those_of_the_two_terms_gradients():
+    model = _model(discriminator="infonce", pairing="instance")
+    trainer = Trainer(model, QUIET)
+    batch = fake_examples(16, seed=5)
+    for inputs, labels in fake_dataset(32, batch_size=16, seed=1):
+        trainer.step(inputs, labels)  # away from the initial weights
+    measures = trainer.monitored_gradients(*batch)
+    assert set(measures) == {"grad_ratio", "grad_cos_audio", "grad_cos_text"}
+    assert measures["grad_ratio"] == pytest.approx(trainer.gradient_ratio(*batch))
+    for name, encoder in (("audio", model.audio_encoder), ("text", model.text_encoder)):
+        ce = _flat_gradient(model, *batch, "ce_term", encoder.trainable_variables)
+        pair = _flat_gradient(model, *batch, "pair_term", encoder.trainable_variables)
+        expected = ce @ pair / (np.linalg.norm(ce) * np.linalg.norm(pair))
+        assert -1 <= measures[f"grad_cos_{name}"] <= 1
+        assert measures[f"grad_cos_{name}"] == pytest.approx(expected, abs=1e-4), name
+    assert Trainer(_model(contrastive_weight=0.0), QUIET).monitored_gradients(*batch) == {}
+
+
+@pytest.mark.parametrize("factor, cosine", [(-2.0, -1.0), (0.5, 1.0), (0.0, 0.0)])
+def test_a_pair_term_along_or_against_ce_gives_cosine_one_or_minus_one(factor, cosine):
+    # a pair term of factor * CE term pulls every encoder along (+1) or against (-1) CE; a pair
+    # term without gradient gives 0, not NaN
+    model = _model()
+    compute_losses = model.compute_losses
+
+    def against_ce(*args, **kwargs):
+        out = compute_losses(*args, **kwargs)
+        return {**out, "pair_term": factor * out["ce_term"]}
+
+    model.compute_losses = against_ce
+    measures = Trainer(model, QUIET).monitored_gradients(*fake_examples(16, seed=5))
+    assert measures["grad_cos_audio"] == pytest.approx(cosine, abs=1e-5)
+    assert measures["grad_cos_text"] == pytest.approx(cosine, abs=1e-5)
+
+
+def test_gradient_norms_sum_a_repeated_tokens_rows_before_squaring():
+    import tensorflow as tf
+
+    from emokit.training.trainer import _global_norm
+
+    table = tf.Variable(tf.ones((5, 2)))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(tf.gather(table, [3, 3, 1]))  # token 3 twice
+    gradient = tape.gradient(loss, table)
+    assert isinstance(gradient, tf.IndexedSlices)
+    # dense gradient: row 3 = (2, 2), row 1 = (1, 1): norm sqrt(8 + 2), not sqrt(3 * 2)
+    assert float(_global_norm([gradient, None])) == pytest.approx(np.sqrt(10.0))

@@ -406,3 +406,41 @@ def test_old_metrics_without_the_new_measures_still_report(tmp_path):
     no_pair_loss = summarize(old[:2], n_resamples=100)
     assert "Manipulation checks" not in write_report(no_pair_loss, tmp_path / "b", "p", old[:2])
     assert not (tmp_path / "b" / "manipulation_checks.csv").exists()
+
+
+def test_the_regularizer_plot_shows_the_gradient_cosines_and_plots_older_histories():
+    # old results folders have no grad_cos_* in their histories: their cosine panel stays empty
+    import matplotlib.pyplot as plt
+
+    from emokit.evaluation.plots import plot_regularizer
+
+    old = {"val_ua": [0.3, 0.4], "grad_ratio": [0.1, 0.2], "probe_audio_ua": [0.3, 0.4],
+           "probe_text_ua": [0.3, 0.5]}
+    new = {**old, "grad_cos_audio": [0.2, -0.1], "grad_cos_text": [-0.3, 0.05]}
+    figure = plot_regularizer({"old": old, "new": new})
+    cos_axis = figure.axes[3]
+    drawn = {line.get_label(): line.get_xydata().tolist() for line in cos_axis.get_lines()
+             if not line.get_label().startswith("_")}
+    zero = [list(line.get_ydata()) for line in cos_axis.get_lines()
+            if line.get_label().startswith("_")]
+    plt.close(figure)
+    assert drawn == {"new audio": [[1, 0.2], [2, -0.1]], "new text": [[1, -0.3], [2, 0.05]]}
+    assert zero == [[0.0, 0.0]]  # the dashed 0 line: below it the two losses conflict
+    plt.close(plot_regularizer({"old": old}))
+
+
+def test_the_regularizer_plot_marks_every_probed_and_monitored_epoch():
+    # a probe run on one epoch only (probe_every > 1) must still show: a marker on every line
+    import matplotlib.pyplot as plt
+
+    from emokit.evaluation.plots import plot_regularizer
+
+    history = {"val_ua": [0.3, 0.4], "grad_ratio": [0.1, 0.2], "probe_audio_ua": [None, 0.4],
+               "probe_text_ua": [None, 0.5], "grad_cos_audio": [0.2, -0.1],
+               "grad_cos_text": [-0.3, 0.05]}
+    figure = plot_regularizer({"run": history})
+    styles = [[(line.get_label(), line.get_linestyle(), line.get_marker())
+               for line in ax.get_lines() if not line.get_label().startswith("_")]
+              for ax in figure.axes[2:]]  # the probes, the cosines
+    plt.close(figure)
+    assert styles == 2 * [[("run audio", "-", "."), ("run text", "--", ".")]]

@@ -191,15 +191,18 @@ class TrainConfig:
     verbose: int = 1
     # Per epoch, record what the regularizer does: the monitored gradient ratio ``grad_ratio`` =
     # |grad (w * pair_scale * L)| / |grad CE term| on the encoders' weights (CE term: CE, or
-    # (1 - w) CE under objective "convex"; pair_scale 1 without grad_ratio scaling), on one fixed
-    # *validation* batch (the first), without dropout, after the epoch; and a linear probe's
-    # validation UA on the audio code and on the text code alone (costs one extra forward pass
-    # over train + val per epoch).
+    # (1 - w) CE under objective "convex"; pair_scale 1 without grad_ratio scaling) and the
+    # cosines ``grad_cos_audio``, ``grad_cos_text`` between the CE term's and the pair term's
+    # gradients on the audio / text encoder's weights (in [-1, 1]; below 0 the two terms pull
+    # that encoder in opposing directions, MMPareto, ICML 2024), all on one fixed *validation*
+    # batch (the first), without dropout, after the epoch (none of them without pair loss); and
+    # a linear probe's validation UA on the audio code and on the text code alone (costs one
+    # extra forward pass over train + val per epoch).
     monitor: bool = True
     # With monitor: the linear probes (one forward pass over the training set, most of
     # monitoring's cost) run on every probe_every-th epoch; the other epochs record null, except
     # the kept (best) epoch, whose probes are run on the restored best weights after training.
-    # 1 = every epoch. The gradient ratio is recorded every epoch either way.
+    # 1 = every epoch. The gradient ratio and cosines are recorded every epoch either way.
     probe_every: int = 1
     # True: the pair loss also sees the training fold's turns without a usable label: those
     # outside the class set (frustrated, surprised, ..., no agreement) and those hidden by

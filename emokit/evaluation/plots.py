@@ -73,17 +73,20 @@ def plot_learning_curves(histories: dict[str, dict]):
 
 
 def plot_regularizer(histories: dict[str, dict]):
-    """What the pair loss does, per epoch, one line per ``{label: history}``: the
-    discriminator's pair accuracy against its chance level (dotted), the gradient-norm ratio
-    pair/CE on the encoders, and the linear probes' validation UA on the audio code (solid) and
-    the text code (dashed) alone. Histories need ``TrainConfig.monitor``."""
-    fig, (ax_acc, ax_ratio, ax_probe) = plt.subplots(1, 3, figsize=(14, 3.6))
-    for label, history in histories.items():
+    """What the pair loss does, per epoch, one colour per ``{label: history}``. Left, the codes:
+    the discriminator's pair accuracy against its chance level (dotted), and the linear probes'
+    validation UA on the audio code (solid) and the text code (dashed) alone. Right, the
+    gradients on the encoders: the norm ratio pair/CE, and the cosine between CE's and the pair
+    loss's gradients on the audio encoder (solid) and the text encoder (dashed); below the
+    dashed 0 line the two losses pull that encoder in opposing directions. Histories need
+    ``TrainConfig.monitor``; those recorded before the cosines existed leave that panel empty."""
+    fig, ((ax_acc, ax_ratio), (ax_probe, ax_cos)) = plt.subplots(2, 2, figsize=(11, 7))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k, (label, history) in enumerate(histories.items()):
         epochs = np.arange(1, len(history["val_ua"]) + 1)
-        colour = None
+        colour = colours[k % len(colours)]
         if "disc_acc" in history:
-            line, = ax_acc.plot(epochs, history["disc_acc"], label=label)
-            colour = line.get_color()
+            ax_acc.plot(epochs, history["disc_acc"], color=colour, label=label)
             ax_acc.plot(epochs, history["disc_chance"], ":", color=colour)
         if "grad_ratio" in history:
             ax_ratio.plot(epochs, history["grad_ratio"], color=colour, label=label)
@@ -91,16 +94,22 @@ def plot_regularizer(histories: dict[str, dict]):
             # null: no probe that epoch (TrainConfig.probe_every)
             probed = [(e, v) for e, v in zip(epochs, history.get(key, [])) if v is not None]
             if probed:
-                line, = ax_probe.plot(*zip(*probed), style + ".", color=colour,
-                                      label=f"{label} {key.split('_')[1]}")
-                colour = line.get_color()
+                ax_probe.plot(*zip(*probed), linestyle=style, marker=".", color=colour,
+                              label=f"{label} {key.split('_')[1]}")
+        for key, style in (("grad_cos_audio", "-"), ("grad_cos_text", "--")):
+            if key in history:
+                ax_cos.plot(epochs, history[key], linestyle=style, marker=".", color=colour,
+                            label=f"{label} {key.split('_')[2]}")
     ax_acc.set(xlabel="epoch", ylabel="pair accuracy", title="discriminator (dotted: chance)")
     ax_ratio.set(xlabel="epoch", ylabel="|grad pair| / |grad CE|",
                  title="pull on the encoders, pair loss vs CE")
     ax_probe.set(xlabel="epoch", ylabel="validation UA", title="linear probe on one code")
+    ax_cos.set(xlabel="epoch", ylabel="cos(grad CE, grad pair)", ylim=(-1.05, 1.05),
+               title="direction on each encoder (< 0: the losses conflict)")
+    ax_cos.axhline(0.0, color="black", linestyle="--", linewidth=0.8)
     if any("grad_ratio" in h for h in histories.values()):
         ax_ratio.set_yscale("log")
-    for ax in (ax_acc, ax_ratio, ax_probe):
+    for ax in (ax_acc, ax_ratio, ax_probe, ax_cos):
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)

@@ -29,8 +29,8 @@ from emokit.evaluation.runstore import (
 from emokit.training.warm_start import shared_fingerprint, shared_weights, warm_start, weight_hashes
 
 # History values recorded in metrics.json at the kept (best) epoch: what the regularizer did.
-_KEPT_EPOCH_MEASURES = ("disc_acc", "disc_chance", "grad_ratio", "pair_scale", "probe_audio_ua",
-                        "probe_text_ua")
+_KEPT_EPOCH_MEASURES = ("disc_acc", "disc_chance", "grad_ratio", "grad_cos_audio", "grad_cos_text",
+                        "pair_scale", "probe_audio_ua", "probe_text_ua")
 
 
 def _kept_epoch_measures(history: dict) -> dict:

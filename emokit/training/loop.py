@@ -10,10 +10,12 @@ and loop state are saved after every epoch and a rerun of the same call resumes 
 run stopped (even if it was killed), ending with the same result as an uninterrupted run.
 
 With ``TrainConfig.monitor`` the history also records, per epoch, what the regularizer does: the
-monitored gradient ratio ``grad_ratio`` (defined once, at ``TrainConfig.monitor``) and a linear
-probe's validation UA on the audio code and on the text code alone (``probe_audio_ua``,
-``probe_text_ua``; see :mod:`emokit.training.probes`). Monitoring does not change training: the same seed
-gives the same weights with it on or off.
+monitored gradient ratio ``grad_ratio`` and the cosines ``grad_cos_audio``, ``grad_cos_text``
+between CE's and the pair loss's gradients on each encoder (defined once, at
+``TrainConfig.monitor``; a model without pair loss records none of them) and a linear probe's
+validation UA on the audio code and on the text code alone (``probe_audio_ua``,
+``probe_text_ua``; see :mod:`emokit.training.probes`). Monitoring does not change training: the
+same seed gives the same weights with it on or off.
 
 The compiled step is :class:`emokit.training.trainer.Trainer`; the forward passes over a dataset
 (validation, probes, prediction) are :mod:`emokit.training.forward`; checkpoints are
@@ -95,7 +97,8 @@ def fit(model: EmotionModel, train_ds, val_ds, config: TrainConfig, probe_train_
     (``FoldData.train_by_length``, the cheapest to encode, or ``train_in_order``), for the linear
     probes of ``config.monitor`` (no probes without it).
     History: per-epoch lists ``loss, ce, [disc_loss, disc_acc, disc_chance, pair_scale], lr,
-    val_wa, val_ua`` and with ``monitor`` ``[grad_ratio], probe_audio_ua, probe_text_ua``
+    val_wa, val_ua`` and with ``monitor`` ``[grad_ratio, grad_cos_audio, grad_cos_text],
+    probe_audio_ua, probe_text_ua``
     (None on epochs without probes, ``TrainConfig.probe_every``; never on the kept epoch), plus
     ``best_epoch`` (1-based), ``best_val_ua``, ``epochs_run``, ``stopped_early``.
     """
@@ -143,7 +146,7 @@ def fit(model: EmotionModel, train_ds, val_ds, config: TrainConfig, probe_train_
             val = evaluate(trainer.model, val_ds, num_classes)
         logs.update(lr=lr, val_wa=val["wa"], val_ua=val["ua"])
         if monitor_batch is not None:
-            logs["grad_ratio"] = trainer.gradient_ratio(*monitor_batch)
+            logs.update(trainer.monitored_gradients(*monitor_batch))
         if probe_now:
             logs.update(probe_codes(trainer.model, probe_train_ds, val_codes=val_codes))
         elif probes:  # filled in for the kept epoch after training

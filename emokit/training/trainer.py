@@ -87,9 +87,27 @@ def _training_copy(model: EmotionModel, config: TrainConfig, strategy) -> Emotio
 
 
 def _global_norm(gradients) -> tf.Tensor:
-    """The L2 norm of a list of gradients (None entries count as zero)."""
-    present = [tf.cast(g, "float32") for g in gradients if g is not None]
+    """The L2 norm of a list of gradients (None entries count as zero). An embedding's gradient
+    (``IndexedSlices``, one row per token *occurrence*) is made dense first, so a token seen twice
+    in a batch counts once with its summed gradient, as the optimizer applies it."""
+    present = [tf.cast(tf.convert_to_tensor(g), "float32") for g in gradients if g is not None]
     return tf.linalg.global_norm(present) if present else tf.constant(0.0)
+
+
+def _cosine(first, second) -> tf.Tensor:
+    """The cosine between two lists of gradients of the same variables, each list flattened and
+    concatenated into one vector: ``dot / (|first| |second|)``, 0 when either is 0 (None entries
+    count as zero)."""
+    def flat(gradients):  # dense: an embedding's gradient is IndexedSlices, whose repeated
+        # rows (one per occurrence of a token) must be summed before squaring
+        return [tf.reshape(tf.cast(tf.convert_to_tensor(g), "float32"), [-1])
+                if g is not None else None for g in gradients]
+
+    first, second = flat(first), flat(second)
+    dot = tf.add_n([tf.tensordot(a, b, 1) for a, b in zip(first, second)
+                    if a is not None and b is not None] or [tf.constant(0.0)])
+    norms = _global_norm(first) * _global_norm(second)
+    return tf.where(norms > 0, dot / tf.maximum(norms, 1e-30), 0.0)
 
 
 class Trainer:
@@ -113,9 +131,14 @@ class Trainer:
         self.regularized = self.model.contrastive_weight > 0
         self.scaling = (self.regularized
                         and self.model.config.pair_loss_scaling == "grad_ratio")
-        encoders = [e for e in (self.model.audio_encoder, self.model.text_encoder) if e]
-        encoder_ids = {id(v) for e in encoders for v in e.trainable_variables}
-        self.on_encoders = [id(v) in encoder_ids for v in self.variables]
+        # per encoder ("audio", "text": those the model has), which of self.variables are its
+        self.on_encoder = {}
+        for name in ("audio", "text"):
+            encoder = getattr(self.model, f"{name}_encoder")
+            if encoder is not None:
+                ids = {id(v) for v in encoder.trainable_variables}
+                self.on_encoder[name] = [id(v) in ids for v in self.variables]
+        self.on_encoders = [any(on) for on in zip(*self.on_encoder.values())]
         with self.strategy.scope():
             self.optimizer = make_optimizer(config)
             self.optimizer.build(self.variables)
@@ -141,7 +164,7 @@ class Trainer:
         gradients = self._scaled_gradients if self.scaling else self._loss_and_gradients
         self._gradients = own_function(gradients, jit_compile=config.xla)
         self.step = own_function(self._step, reduce_retracing=True)
-        self._ratio = own_function(self._gradient_ratio)
+        self._monitored = own_function(self._monitored_gradients)
         self._compiled_for = None
 
     @staticmethod
@@ -161,7 +184,7 @@ class Trainer:
             variable.assign(value)
 
     def compile_for(self, element_spec) -> None:
-        """Trace the step (and the monitored gradient ratio) once for every batch shape of a
+        """Trace the step (and the monitored gradients) once for every batch shape of a
         dataset with this ``element_spec`` (a signature with free batch and length dimensions)
         instead of once per shape: one trace serves every fold. Not available under
         ``distribute`` (its batches are per-replica values)."""
@@ -169,7 +192,7 @@ class Trainer:
             return
         signature = general_signature(element_spec)
         self.step = own_function(self._step, input_signature=signature)
-        self._ratio = own_function(self._gradient_ratio, input_signature=signature)
+        self._monitored = own_function(self._monitored_gradients, input_signature=signature)
         self._compiled_for = element_spec
 
     def _scale(self, loss):
@@ -254,22 +277,38 @@ class Trainer:
             per_replica = self.strategy.run(self._replica_step, args=(inputs, labels))
         return {k: self.strategy.reduce("MEAN", v, axis=None) for k, v in per_replica.items()}
 
-    def _gradient_ratio(self, inputs, labels):
+    def _monitored_gradients(self, inputs, labels):
         with tf.GradientTape(persistent=True) as tape:
             out = self.model.compute_losses(inputs, labels, training=False,
                                             pair_scale=self.pair_scale)
-        ce_norm = self._encoder_norm(tape.gradient(out["ce_term"], self.variables))
-        pair_norm = self._encoder_norm(tape.gradient(out["pair_term"], self.variables))
-        return pair_norm / tf.maximum(ce_norm, 1e-12)
+        ce_grads = tape.gradient(out["ce_term"], self.variables)
+        pair_grads = tape.gradient(out["pair_term"], self.variables)
+        del tape
+        ce_norm = self._encoder_norm(ce_grads)
+        pair_norm = self._encoder_norm(pair_grads)
+        measures = {"grad_ratio": pair_norm / tf.maximum(ce_norm, 1e-12)}
+        for name, on_encoder in self.on_encoder.items():
+            ce_part = [g for g, on in zip(ce_grads, on_encoder) if on]
+            pair_part = [g for g, on in zip(pair_grads, on_encoder) if on]
+            measures[f"grad_cos_{name}"] = _cosine(ce_part, pair_part)
+        return measures
+
+    def monitored_gradients(self, inputs, labels) -> dict[str, float]:
+        """What ``TrainConfig.monitor`` records of the two terms' gradients on the batch
+        ``(inputs, labels)``, no dropout, at the current ``pair_scale`` (1 without scaling), from
+        one forward pass: ``grad_ratio`` = ``|grad (w * scale * L)| / |grad CE term|`` on the
+        encoders' weights, and ``grad_cos_audio``, ``grad_cos_text``: the cosine in [-1, 1]
+        between the CE term's and the pair term's gradients on that encoder's weights (each
+        flattened and concatenated; 0 when either is 0; below 0 the two terms pull the encoder
+        in opposing directions). ``{}`` for a model without pair loss."""
+        if not self.regularized:
+            return {}
+        return {k: float(v) for k, v in self._monitored(inputs, labels).items()}
 
     def gradient_ratio(self, inputs, labels) -> float:
-        """The monitored gradient ratio of ``TrainConfig.monitor`` on the batch ``(inputs,
-        labels)``: ``|grad (w * scale * L)| / |grad CE term|`` on the encoders' weights, no
-        dropout, at the current ``pair_scale`` (1 without scaling). 0 for a model without pair
-        loss."""
-        if not self.regularized:
-            return 0.0
-        return float(self._ratio(inputs, labels))
+        """The monitored gradient ratio ``grad_ratio`` of :meth:`monitored_gradients`; 0 for a
+        model without pair loss."""
+        return self.monitored_gradients(inputs, labels).get("grad_ratio", 0.0)
 
     def set_learning_rate(self, value: float) -> None:
         self.optimizer.learning_rate = value

@@ -284,6 +284,14 @@ def test_a_vocabulary_that_does_not_fit_the_embedding_names_both_sizes(bundle, s
         _predict(saved[1], bundle)
 
 
+def test_a_damaged_fingerprint_is_named(bundle, saved):
+    from emokit.inference import BundleError
+
+    _edit(bundle, lambda info: info["fingerprint"].pop("class_names"))
+    with pytest.raises(BundleError, match=r"bundle\.json holds a bad fingerprint"):
+        _predict(saved[1], bundle)
+
+
 def test_a_bundle_without_fingerprint_loads_with_a_note(bundle, saved):
     from emokit.inference import UnfingerprintedBundleWarning, load_bundle
 

@@ -159,3 +159,27 @@ def test_wav_whose_data_chunk_is_shorter_than_its_header_says_is_refused(tmp_pat
 def test_a_folder_is_not_an_audio_file(tmp_path):
     with pytest.raises(AudioError, match="is a folder, not an audio file"):
         load_audio(tmp_path)
+
+
+@pytest.mark.parametrize("decoder", [
+    "soundfile",
+    pytest.param("tfio", marks=[pytest.mark.tfio, pytest.mark.skipif(
+        not tfio_status()[0], reason=f"tensorflow-io does not load: {tfio_status()[1]}")]),
+])
+def test_max_seconds_reads_only_the_start(tmp_path, decoder):
+    path = tmp_path / "three.wav"
+    sf.write(path, tone(seconds=3.0), 16000, subtype="PCM_16")
+    start = load_audio(path, max_seconds=1.25, decoder=decoder)
+    assert start.shape == (20000,)
+    np.testing.assert_array_equal(start, load_audio(path, decoder=decoder)[:20000])
+    assert load_audio(path, max_seconds=10.0, decoder=decoder).shape == (48000,)
+    assert audio.audio_seconds(path) == 3.0
+
+
+def test_a_silent_start_is_named_as_the_part_that_was_read(tmp_path):
+    path = tmp_path / "late.wav"
+    sf.write(path, np.concatenate([np.zeros(32000, "float32"), tone(seconds=2.0)]), 16000)
+    assert load_audio(path, max_seconds=3.0).shape == (48000,)
+    with pytest.raises(AudioError, match=r"late\.wav \(its first 1\.5 s, all that is read\) is "
+                                         r"silent"):
+        load_audio(path, max_seconds=1.5)

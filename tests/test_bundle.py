@@ -93,12 +93,22 @@ def test_a_folder_given_as_the_recording_is_named(bundle, saved):
         _predict(bundle, bundle)
 
 
+def _resave(folder, model):
+    """Save ``model`` as the bundle in ``folder``, with that bundle's other parts."""
+    from emokit.inference import load_bundle, save_bundle
+
+    loaded = load_bundle(folder)
+    fold_data = SimpleNamespace(normalizer=loaded.normalizer, vocab=loaded.vocab,
+                                class_names=loaded.class_names)
+    save_bundle(folder, model, fold_data, ExperimentConfig())
+
+
 def test_predict_never_returns_nan(bundle, saved):
     import keras
 
     model = keras.saving.load_model(bundle / "model.keras")
     model.set_weights([np.full_like(w, np.nan) for w in model.get_weights()])
-    model.save(bundle / "model.keras")
+    _resave(bundle, model)
     with pytest.raises(ValueError, match="NaN probabilities"):
         _predict(saved[1], bundle)
 
@@ -205,3 +215,167 @@ def test_a_damaged_warm_start_weights_file_is_named(tmp_path, damage):
     with pytest.raises(CorruptFileError, match=rf"file {tmp_path / FINAL_WEIGHTS} is corrupt.*"
                                                rf"delete {tmp_path} so the baseline run"):
         load_final_weights(tmp_path)
+
+
+# ------------------------------------------------------------------- fingerprint of the parts
+
+
+def _edit(folder, change):
+    info = json.loads((folder / "bundle.json").read_text())
+    change(info)
+    (folder / "bundle.json").write_text(json.dumps(info))
+
+
+def test_a_saved_bundle_carries_the_fingerprint_of_its_parts(saved):
+    import hashlib
+
+    info = json.loads((saved[0] / "bundle.json").read_text())
+    model_hash = hashlib.sha256((saved[0] / "model.keras").read_bytes()).hexdigest()
+    assert info["fingerprint"]["model_sha256"] == model_hash
+    assert info["fingerprint"]["class_names"] == ["neutral", "happy", "angry", "sad"]
+    assert info["fingerprint"]["vocabulary_size"] == len(info["vocabulary"]["words"]) == 5
+    assert info["fingerprint"]["features_key"] == ExperimentConfig().features.key()
+
+
+@pytest.mark.parametrize("change, named", [
+    (lambda info: info.update(class_names=["neutral", "sad", "angry", "happy"]),
+     r"the class order \['neutral', 'sad', 'angry', 'happy'\] is not the order the model was "
+     r"saved with \['neutral', 'happy', 'angry', 'sad'\]"),
+    (lambda info: info["vocabulary"].update(words=["<pad>", "<unk>", "day", "a", "what"]),
+     "the vocabulary's words are not those"),
+    (lambda info: info["features"].update(fmin_hz=70.0), "the feature settings .* are not those"),
+])
+def test_an_edited_part_is_refused_naming_what_differs(bundle, saved, change, named):
+    from emokit.inference import BundleError
+
+    _edit(bundle, change)
+    with pytest.raises(BundleError, match=rf"bundle\.json: the bundle's parts do not match the "
+                                          rf"fingerprint.*{named}.*save the bundle again"):
+        _predict(saved[1], bundle)
+
+
+def test_another_model_of_the_same_shapes_is_refused_naming_the_model_file(bundle, saved):
+    from emokit.data.features import feature_dim
+    from emokit.inference import BundleError
+
+    other = build_model(TINY, feature_dim(ExperimentConfig().features), 5, 4, seed=1)
+    other.save(bundle / "model.keras")
+    with pytest.raises(BundleError, match=r"model\.keras is not the model file this bundle was "
+                                          r"saved with"):
+        _predict(saved[1], bundle)
+
+
+@pytest.mark.parametrize("fingerprinted", [True, False])
+@pytest.mark.parametrize("words, problem", [
+    (["<pad>", "<unk>", "what", "a", "day", "more", "words"], "ids past its last row"),
+    (["<pad>", "<unk>", "what", "a"], "rows trained for another vocabulary"),
+])
+def test_a_vocabulary_that_does_not_fit_the_embedding_names_both_sizes(bundle, saved, words,
+                                                                       problem, fingerprinted):
+    """Larger: TensorFlow would raise from the lookup on a CPU (zeros on a GPU); smaller: the
+    words would read rows trained for others. Refused on loading, old bundles included."""
+    from emokit.inference import BundleError
+
+    _edit(bundle, lambda info: info["vocabulary"].update(words=words, counts={}))
+    if not fingerprinted:
+        _edit(bundle, lambda info: info.pop("fingerprint"))
+    with pytest.raises(BundleError, match=rf"the vocabulary has {len(words)} words but the "
+                                          rf"model's embedding takes 5 \({problem}\)"):
+        _predict(saved[1], bundle)
+
+
+def test_a_damaged_fingerprint_is_named(bundle, saved):
+    from emokit.inference import BundleError
+
+    _edit(bundle, lambda info: info["fingerprint"].pop("class_names"))
+    with pytest.raises(BundleError, match=r"bundle\.json holds a bad fingerprint"):
+        _predict(saved[1], bundle)
+
+
+def test_a_bundle_without_fingerprint_loads_with_a_note(bundle, saved):
+    from emokit.inference import UnfingerprintedBundleWarning, load_bundle
+
+    before = _predict(saved[1], bundle)
+    _edit(bundle, lambda info: info.pop("fingerprint"))
+    with pytest.warns(UnfingerprintedBundleWarning, match=r"bundle\.json carries no fingerprint"):
+        load_bundle(bundle)
+    assert _predict(saved[1], bundle) == pytest.approx(before)
+
+
+def test_save_bundle_refuses_a_vocabulary_the_model_cannot_take(saved, tmp_path):
+    from emokit.data.text import Vocabulary
+    from emokit.inference import BundleError, load_bundle, save_bundle
+
+    loaded = load_bundle(saved[0])
+    fold_data = SimpleNamespace(normalizer=loaded.normalizer, class_names=loaded.class_names,
+                                vocab=Vocabulary.build([["a", "much", "larger", "vocabulary"]]))
+    with pytest.raises(BundleError, match="has 6 words but the model's embedding takes 5"):
+        save_bundle(tmp_path / "mixed", loaded.model, fold_data, ExperimentConfig())
+    assert not (tmp_path / "mixed").exists()
+
+
+# ------------------------------------------------------------- long recordings, unknown words
+
+
+def _voiced_recording(path, seconds, rate):
+    """A voiced, changing tone (pitch gliding 120..240 Hz, loudness swelling) of ``seconds``."""
+    t = np.arange(int(seconds * rate)) / rate
+    pitch = 180 + 60 * np.sin(2 * np.pi * 0.3 * t)
+    wave = (0.2 + 0.1 * np.sin(2 * np.pi * 0.7 * t)) * np.sin(2 * np.pi * np.cumsum(pitch) / rate)
+    sf.write(path, wave.astype("float32"), rate)
+
+
+@pytest.mark.parametrize("rate", [16000, 22050])
+def test_a_long_recording_is_read_only_as_far_as_the_model_looks(bundle, tmp_path, monkeypatch,
+                                                                  rate):
+    """The frames the model sees are those of the whole file, but only a bounded start is read."""
+    from emokit.data.audio import load_audio
+    from emokit.data.features import extract_features
+    from emokit.inference import READ_MARGIN_S, load_bundle, prepare_inputs, read_start
+
+    _edit(bundle, lambda info: info.update(max_frames=300))  # the model looks at 3 s
+    long = tmp_path / "long.wav"
+    _voiced_recording(long, 20, rate)
+    loaded = load_bundle(bundle)
+    whole = extract_features(load_audio(long, 16000), loaded.features)
+    requested = []
+    real_read = sf.SoundFile.read
+    monkeypatch.setattr(sf.SoundFile, "read", lambda self, frames=-1, *args, **kwargs:
+                        requested.append(frames) or real_read(self, frames, *args, **kwargs))
+    start, seconds = read_start(long, loaded)
+    assert seconds == pytest.approx(20.0)
+    assert requested and 0 < max(requested) <= (3.025 + READ_MARGIN_S) * rate + 1
+    assert len(start) < 5 * 16000
+    np.testing.assert_allclose(extract_features(start, loaded.features)[:300], whole[:300],
+                               rtol=1e-4, atol=1e-4)
+    expected = np.asarray(loaded.model(prepare_inputs(whole, "what a day", loaded),
+                                       training=False))[0]
+    with pytest.warns(Warning, match=r"lasts 20\.0 s but the model reads only its first 3\.0 s"):
+        probs = _predict(long, bundle)
+    from scipy.special import softmax
+
+    assert list(probs.values()) == pytest.approx(list(softmax(expected)), abs=1e-5)
+    assert max(requested) <= (3.025 + READ_MARGIN_S) * rate + 1  # predict too read a bounded start
+
+
+@pytest.mark.parametrize("transcript, warned", [
+    ("hola que tal el dia", "5 of 5 words (100%)"),
+    ("what tomorrow night", "2 of 3 words (67%)"),
+    ("what a day tomorrow night", None),  # 2 of 5
+    ("what day tomorrow night", None),  # half, not more than half
+])
+def test_predict_warns_when_most_words_are_unknown(bundle, saved, transcript, warned):
+    import warnings
+
+    from emokit.inference import UnknownWordsWarning, predict
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        predict(saved[1], transcript, bundle)
+    messages = [str(w.message) for w in caught if w.category is UnknownWordsWarning]
+    if warned is None:
+        assert messages == []
+    else:
+        assert len(messages) == 1 and messages[0].startswith(
+            f"{warned} of the transcript are not in the model's vocabulary: ")
+        assert "the text code will carry little" in messages[0]

@@ -14,6 +14,7 @@ tensorflow-io loads; ``tfio_status()`` says whether it does, and why not.
 from __future__ import annotations
 
 import functools
+import math
 from pathlib import Path
 
 import numpy as np
@@ -30,11 +31,14 @@ class AudioError(DataError):
     """A speech file that cannot be used; the message names the file and the fix."""
 
 
-def load_audio(path: str | Path, sample_rate: int = 16000, decoder: str = "soundfile") -> np.ndarray:
+def load_audio(path: str | Path, sample_rate: int = 16000, decoder: str = "soundfile",
+               max_seconds: float | None = None) -> np.ndarray:
     """Read ``path`` as a mono float32 waveform ``(samples,)`` at ``sample_rate`` Hz.
 
     Stereo is mixed down; other rates are resampled with librosa (soxr). ``decoder`` is
-    ``"soundfile"`` (default) or ``"tfio"``. Missing, unreadable, empty, truncated and silent
+    ``"soundfile"`` (default) or ``"tfio"``. ``max_seconds`` reads only the file's first
+    ``max_seconds`` (only those samples are decoded: bounded memory, whatever the file's length;
+    ``audio_seconds`` gives the whole length). Missing, unreadable, empty, truncated and silent
     files, and files with non-finite (NaN, inf) or absurd samples, raise :class:`AudioError` (or
     ``FileNotFoundError``) naming the file: the waveform returned is always finite.
     """
@@ -49,12 +53,31 @@ def load_audio(path: str | Path, sample_rate: int = 16000, decoder: str = "sound
     if truncated:
         raise AudioError(f"{path} {truncated}; copy the file again from the release")
     if decoder == "soundfile":
-        wave, rate = _decode_soundfile(path)
+        wave, rate = _decode_soundfile(path, max_seconds)
     elif decoder == "tfio":
-        wave, rate = _decode_tfio(path)
+        wave, rate = _decode_tfio(path, max_seconds)
     else:
         raise ValueError(f"unknown decoder {decoder!r}; use 'soundfile' or 'tfio'")
-    return _check_and_resample(wave, rate, sample_rate, path)
+    cut = max_seconds is not None and len(wave) >= _frames_in(max_seconds, rate)
+    name = f"{path} (its first {max_seconds:.1f} s, all that is read)" if cut else str(path)
+    return _check_and_resample(wave, rate, sample_rate, path, name)
+
+
+def audio_seconds(path: str | Path) -> float | None:
+    """The length of the recording ``path`` in seconds, from its header (no sample is read), or
+    ``None`` where the header does not tell (or soundfile cannot read the file)."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+    except RuntimeError:  # soundfile.LibsndfileError
+        return None
+    return info.frames / info.samplerate if info.frames > 0 and info.samplerate > 0 else None
+
+
+def _frames_in(seconds: float | None, rate: int) -> int:
+    """How many samples at ``rate`` Hz the first ``seconds`` hold (-1, all, for ``None``)."""
+    return -1 if seconds is None else math.ceil(seconds * rate)
 
 
 def tfio_status() -> tuple[bool, str]:
@@ -66,17 +89,19 @@ def tfio_status() -> tuple[bool, str]:
     return True, ""
 
 
-def _decode_soundfile(path: Path) -> tuple[np.ndarray, int]:
+def _decode_soundfile(path: Path, max_seconds: float | None) -> tuple[np.ndarray, int]:
     import soundfile as sf
 
     try:
-        wave, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        with sf.SoundFile(str(path)) as f:
+            rate = f.samplerate
+            wave = f.read(_frames_in(max_seconds, rate), dtype="float32", always_2d=True)
     except RuntimeError as e:  # soundfile.LibsndfileError
         raise AudioError(_unreadable(path, e)) from None
     return wave.mean(axis=1) if wave.shape[1] > 1 else wave[:, 0], rate
 
 
-def _decode_tfio(path: Path) -> tuple[np.ndarray, int]:
+def _decode_tfio(path: Path, max_seconds: float | None) -> tuple[np.ndarray, int]:
     available, reason = tfio_status()
     if not available:
         raise RuntimeError(
@@ -85,9 +110,10 @@ def _decode_tfio(path: Path) -> tuple[np.ndarray, int]:
         )
     tfio = _import_tfio()
     try:
-        audio = tfio.audio.AudioIOTensor(str(path))
-        wave = audio.to_tensor().numpy()
+        audio = tfio.audio.AudioIOTensor(str(path))  # lazy: a slice decodes only its samples
         rate = int(audio.rate.numpy())
+        wave = (audio.to_tensor() if max_seconds is None
+                else audio[: _frames_in(max_seconds, rate)]).numpy()
     except Exception as e:  # noqa: BLE001 -- tf.errors.OpError is not a RuntimeError
         raise AudioError(_unreadable(path, e)) from None
     if np.issubdtype(wave.dtype, np.integer):
@@ -165,29 +191,31 @@ def wav_header_problem(path: str | Path) -> str | None:
     return None
 
 
-def _check_and_resample(wave: np.ndarray, rate: int, sample_rate: int, path: Path) -> np.ndarray:
+def _check_and_resample(wave: np.ndarray, rate: int, sample_rate: int, path: Path,
+                        name: str) -> np.ndarray:
+    """``wave`` at ``sample_rate``, checked; ``name`` says which part of ``path`` it is."""
     if not MIN_RATE <= rate <= MAX_RATE:
         raise AudioError(f"{path} claims {rate} samples per second, which no recording has "
                          f"({MIN_RATE}..{MAX_RATE}); re-export it or remove its manifest row")
     if wave.size == 0:
-        raise AudioError(f"{path} holds no samples; re-export it or remove its manifest row")
+        raise AudioError(f"{name} holds no samples; re-export it or remove its manifest row")
     finite = np.isfinite(wave)
     if not finite.all():
         first = int(np.argmin(finite))
         raise AudioError(
-            f"{path} holds {int(wave.size - finite.sum())} non-finite samples (NaN or inf; the "
+            f"{name} holds {int(wave.size - finite.sum())} non-finite samples (NaN or inf; the "
             f"first at {first / rate:.3f} s); re-export it or remove its manifest row"
         )
     peak = float(np.max(np.abs(wave)))
     if peak > MAX_PEAK:
         raise AudioError(
-            f"{path} has samples up to {peak:.3g} times full scale, which is not audio (float "
+            f"{name} has samples up to {peak:.3g} times full scale, which is not audio (float "
             f"samples lie within -1..1); re-export it or remove its manifest row"
         )
     rms = float(np.sqrt(np.mean(np.square(wave, dtype=np.float64))))
     if rms < SILENCE_RMS:
         raise AudioError(
-            f"{path} is silent (RMS {rms:.1e} < {SILENCE_RMS:.0e}); check the recording or remove "
+            f"{name} is silent (RMS {rms:.1e} < {SILENCE_RMS:.0e}); check the recording or remove "
             f"its manifest row"
         )
     if rate != sample_rate:

@@ -61,6 +61,7 @@ class Job:
     key: str
     source: Path
     notebook: dict
+    source_notebook: dict  # read once: a submission rewriting the file changes nothing
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -174,7 +175,7 @@ def prepare(submission: dict, source: dict, answers: Path) -> dict:
 def plan(found, folder: Path, sources: list[Path], mode: str) -> tuple[list[Job], list[dict]]:
     """The jobs to run (one per student and notebook number) and the records of files that are
     not graded (no notebook, or a second copy)."""
-    jobs, lines = [], []
+    jobs, lines, texts = [], [], {}
     for student, path in found:
         file = str(path.relative_to(folder))
         digest = hashlib.sha256(path.read_bytes()[:MAX_NOTEBOOK_BYTES + 1]).hexdigest()[:16]
@@ -185,7 +186,7 @@ def plan(found, folder: Path, sources: list[Path], mode: str) -> tuple[list[Job]
             lines.append(record(student, "?", file, f"{student}/?/{digest}", mode, str(error)))
             continue
         jobs.append(Job(student, path, file, f"{student}/{source.name[:2]}/{digest}", source,
-                        notebook))
+                        notebook, texts.setdefault(source, json.loads(source.read_text()))))
     chosen = {}
     for job in sorted(jobs, key=lambda j: (j.path.stat().st_mtime, j.file)):
         chosen[(job.student, job.number)] = job  # the newest wins
@@ -221,8 +222,6 @@ def grade(folder: Path, out: Path, sources: Path = SOURCES, feedback: Path | Non
           regrade: bool = False, verbose: bool = True) -> list[dict]:
     """Grade every notebook below ``folder``; keep ``out`` (CSV), its wide CSV and the feedback
     pages written as each submission finishes. Returns the records."""
-    import emokit
-
     limits, feedback = limits or sandbox.Limits(), feedback or out.parent / "feedback"
     state, work = out.parent / f".{out.stem}_state.json", out.parent / f".{out.stem}_work"
     source_list = sorted(Path(sources).glob("*.ipynb"))
@@ -245,7 +244,7 @@ def grade(folder: Path, out: Path, sources: Path = SOURCES, feedback: Path | Non
         say(f"{len(done)} submissions already graded (--regrade grades them again)")
     if not todo:
         return list(records.values())
-    package = Path(emokit.__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # emokit/
     install = sandbox.Installation(package, Path(sources).resolve())
     env = kernel_env(quick)
     sandbox.become_subreaper()
@@ -255,7 +254,7 @@ def grade(folder: Path, out: Path, sources: Path = SOURCES, feedback: Path | Non
             say(f"running the solutions of notebook {job.number} once, in {mode} mode ...",
                 flush=True)
             started = time.monotonic()
-            references[job.number] = start_reference(job.source, work, env, package, limits)
+            references[job.number] = start_reference(job, work, env, package, limits)
             sandbox.PROTECTED.add(references[job.number].pid() or -1)
             say(f"  done in {time.monotonic() - started:.0f} s", flush=True)
     uid = sandbox.slot_user(0)
@@ -271,7 +270,7 @@ def grade(folder: Path, out: Path, sources: Path = SOURCES, feedback: Path | Non
             answers = workdir / "answers" / f"{secret}.json"
             lib = workdir.parent / f"{workdir.name}-lib"
             install.copy_package(package, lib)
-            notebook = prepare(job.notebook, json.loads(job.source.read_text()), answers)
+            notebook = prepare(job.notebook, job.source_notebook, answers)
             report = sandbox.execute(notebook, workdir, env, lib,
                                      limits, None if uid is None else uid + slot)
             kept = work / "verdicts" / workdir.name
@@ -308,13 +307,14 @@ def grade(folder: Path, out: Path, sources: Path = SOURCES, feedback: Path | Non
     return list(records.values())
 
 
-def start_reference(source: Path, work: Path, env: dict, package: Path,
+def start_reference(job: Job, work: Path, env: dict, package: Path,
                     limits: sandbox.Limits) -> Reference:
-    folder = work / f"reference-{source.name[:2]}"
+    source = job.source
+    folder = work / f"reference-{job.number}"
     reference_env = env | {"HOME": str(folder / "home"), "EMOKIT_RESULTS": str(folder / "results"),
                            "PYTHONPATH": str(package.parent)}
     try:
-        return Reference(json.loads(source.read_text()), folder, reference_env,
+        return Reference(job.source_notebook, folder, reference_env,
                          limits.cell_timeout)
     except Exception as error:  # noqa: BLE001 - the teacher's notebook failing is fatal, said so
         raise ValueError(f"the solutions notebook {source} failed, so nothing can be judged: "
@@ -324,7 +324,7 @@ def start_reference(source: Path, work: Path, env: dict, package: Path,
 def judge(job: Job, report: sandbox.RunReport, answers: Path, reference: Reference,
           mode: str) -> dict:
     """The record of ``job``: its answers judged in the reference kernel."""
-    _, names, _ = check_call(json.loads(job.source.read_text()))
+    _, names, _ = check_call(job.source_notebook)
     result = record(job.student, job.number, job.file, job.key, mode, report.outcome,
                     [str(i + 1) for i in range(len(names))])
     result["errors"], result["notes"] = report.errors, job.notes + report.notes

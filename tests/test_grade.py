@@ -228,3 +228,32 @@ class TestAClass:
         def kept(text):
             return [line for line in text.splitlines() if not line.startswith("victim,")]
         assert kept((root / "grades.csv").read_text()) == kept(before)
+
+
+def test_collect_takes_notebooks_from_zips_and_lms_names_and_nothing_else(tmp_path):
+    import zipfile
+
+    from emokit.course import collect
+
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    with zipfile.ZipFile(downloads / "alice.zip", "w") as archive:
+        archive.writestr("../../escape/04_fusion.ipynb", "{}")
+        archive.writestr("__MACOSX/._04_fusion.ipynb", "junk")
+        archive.writestr("notes.txt", "not a notebook")
+    (downloads / "bob_12345_assignsubmission_04.ipynb").write_text("{}")
+    (downloads / "broken.zip").write_text("not a zip")
+    said = collect.collect(downloads, tmp_path / "subs")
+    files = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.ipynb")
+                   if "downloads" not in p.parts)
+    assert files == ["subs/alice/04_fusion.ipynb",
+                     "subs/bob/bob_12345_assignsubmission_04.ipynb"]
+    assert any("not a zip file" in line for line in said)
+
+
+def test_the_package_ships_the_solutions_it_grades_with():
+    packaged = sorted(p.name for p in student_notebooks.PACKAGED.glob("*.ipynb"))
+    assert packaged == [p.name for p in student_notebooks.sources()]
+    assert student_notebooks.generate(check=True) == []
+    pyproject = (Path(grade.__file__).parents[2] / "pyproject.toml").read_text()
+    assert '"emokit.course" = ["solutions/*.ipynb"]' in pyproject

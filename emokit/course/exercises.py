@@ -9,7 +9,8 @@ calls it as
     exercises.notebook05(instance_targets, n_positive, pair_term, model=model, inputs=inputs,
                          labels=labels)
 
-and :mod:`emokit.course.grade` runs the source notebook's call on a fresh import of this module.
+and :mod:`emokit.course.grade` runs the source notebook's call in its reference kernel (the solutions,
+run once by the grader) on a submission's answers, passed out of its kernel as plain data.
 The reference solutions are in notebooks/solutions/.
 """
 

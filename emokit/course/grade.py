@@ -1,85 +1,141 @@
-"""Grade a folder of submitted course notebooks into a CSV of points and per-student feedback.
+"""Grade a folder of submitted course notebooks into CSVs of points and per-student feedback.
 
-    python -m emokit.course.grade SUBMISSIONS --out grades.csv
+    python -m emokit.course.grade SUBMISSIONS --out grades.csv [--quick] [--jobs 2]
 
 ``SUBMISSIONS`` holds one folder per student with their notebooks (``alice/05_*.ipynb``), or the
-notebooks themselves, named after the student (``alice.ipynb``, ``alice_05.ipynb``): any
-``.ipynb`` below it is graded. Each submission runs top to bottom in a fresh kernel, but its check
-cells are not trusted: every cell that calls ``exercises.notebookNN(...)`` is dropped, and the
-grader appends the check cell of the *source* notebook (``notebooks/solutions/``), which imports
-``emokit.course.exercises`` (and :mod:`emokit.course.checking`, whose ``check`` it calls) afresh
-and reports each exercise's status to the grader. A student can thus
-neither edit a check away nor patch the checker. Answers are judged by the same checkers the
-student saw while working, with the same hints.
+notebooks themselves, named after the student (``alice.ipynb``, ``alice_05.ipynb``);
+:mod:`emokit.course.collect` makes such a folder from zips or LMS downloads.
 
-Writes ``grades.csv`` (``student, notebook, exercise, status, points, max_points``), and a
-feedback page per student (``feedback/<student>.md``: every exercise's line with its hint, the
-points, and the first error a cell raised). A cell that raises does not stop the grading: the
-notebook runs on, like the student notebooks themselves.
+The student's kernel never judges. First the grader runs each needed *solutions* notebook once in
+a kernel of its own, with the same settings (this also builds the shared data folder), and keeps
+it alive: the keys come from that run. Each submission then runs top to bottom, without its check
+cells, in a throwaway working copy (:mod:`emokit.course.sandbox`: its own user where the grader is
+root, a clean environment, limits on time and memory, every process it leaves killed); a last
+cell of the grader's writes its answers as plain data to a file named with a secret of the run
+(:mod:`emokit.course.answers`), and the reference kernel judges them with the source notebook's
+own check call, hints included. A cell that raises does not stop the notebook; a dead kernel, a
+timeout or a file that is no notebook is a line in the CSV, with the points of what did run.
+
+Writes, after every submission: ``grades.csv`` (one row per exercise), ``grades_wide.csv`` (one
+row per student), ``feedback/<student>.md`` and ``.grades_state.json`` (a rerun skips what is
+graded; ``--regrade`` grades everything again).
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
-import csv
+import hashlib
 import json
 import os
+import queue
 import re
+import secrets
+import shutil
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from emokit.course.checking import RIGHT
+from emokit.course import sandbox
+from emokit.course.answers import Reference, check_call, extraction_cell
+from emokit.course.gradebook import POINTS, points_of, read_state, write_all
 from emokit.course.student_notebooks import SOURCES
 
+__all__ = ["POINTS", "points_of", "grade", "main"]
 CHECK_CALL = re.compile(r"exercises\.(notebook\d\d)\(")  # the course checkers
-MARK = "EMOKIT-GRADE "
-EXERCISE_LINE = re.compile(r"^[✓✗…] exercise (\S+): .*$", re.MULTILINE)
-# Points per exercise; every exercise not listed here is worth 1 point.
-POINTS: dict[str, dict[str, int]] = {
-    "04": {"2": 2},  # UA from a confusion matrix
-    "05": {"3": 2},  # the regularized objective, computed
-    "06": {"3": 2},  # a bootstrap interval
-    "07": {"3": 2},  # a model with a third input that uses it
-}
+MAX_NOTEBOOK_BYTES = 50_000_000
+
+
+class NotANotebook(ValueError):
+    """A submitted file the grader cannot read as a course notebook."""
 
 
 @dataclass
-class Result:
-    """One graded submission: the statuses of its exercises and what to tell the student."""
+class Job:
+    """One submission to run: who, which file, which source notebook it answers."""
 
     student: str
-    notebook: str  # "05"
     path: Path
-    statuses: dict[str, str] = field(default_factory=dict)
-    lines: dict[str, str] = field(default_factory=dict)  # exercise -> the checker's line
-    errors: list[str] = field(default_factory=list)
-    seconds: float = 0.0
+    file: str
+    key: str
+    source: Path
+    notebook: dict
+    source_notebook: dict  # read once: a submission rewriting the file changes nothing
+    notes: list[str] = field(default_factory=list)
 
-    def points(self, exercise: str) -> int:
-        return points_of(self.notebook, exercise) if self.statuses.get(exercise) == RIGHT else 0
+    @property
+    def number(self) -> str:
+        return self.source.name[:2]
 
 
-def points_of(notebook: str, exercise: str) -> int:
-    return POINTS.get(notebook, {}).get(exercise, 1)
+def safe_name(name: str) -> str:
+    """A student name that is a plain file name: no ``/``, no leading dot, no ``..``."""
+    cleaned = re.sub(r"[^\w.-]", "_", name).lstrip(".-")
+    return cleaned or "unnamed"
+
+
+def submissions(folder: Path) -> list[tuple[str, Path]]:
+    """``(student, notebook)`` pairs: the student is the first folder below ``folder``, or the
+    notebook's name (up to a ``_NN`` suffix) when it lies in ``folder`` itself. Links are not
+    followed."""
+    found = []
+    for path in sorted(folder.rglob("*.ipynb")):
+        relative = path.relative_to(folder)
+        if ".ipynb_checkpoints" in path.parts or path.is_symlink() or not path.is_file():
+            continue
+        name = relative.parts[0] if len(relative.parts) > 1 else re.sub(
+            r"[_-]?\d\d(_[\w-]*)?$", "", path.stem) or path.stem
+        found.append((safe_name(name), path))
+    return found
+
+
+def read_notebook(path: Path) -> dict:
+    """``path`` as an nbformat-4 notebook (an nbformat-3 one is upgraded); :class:`NotANotebook`
+    saying what is wrong otherwise."""
+    import nbformat
+
+    size = path.stat().st_size
+    if size == 0:
+        raise NotANotebook("not a notebook: the file is empty (0 bytes)")
+    if size > MAX_NOTEBOOK_BYTES:
+        raise NotANotebook(f"not a notebook: {size // 10**6} MB, more than "
+                           f"{MAX_NOTEBOOK_BYTES // 10**6} MB (clear the outputs)")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise NotANotebook(f"not a notebook: not UTF-8 text (byte {error.start})") from None
+    try:
+        raw = json.loads(text)
+    except ValueError as error:
+        raise NotANotebook(f"not a notebook: invalid JSON ({error}); was the file cut short?"
+                           ) from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("nbformat"), int):
+        raise NotANotebook("not a notebook: JSON without an nbformat version")
+    try:
+        notebook = json.loads(nbformat.writes(nbformat.reads(text, as_version=4)))
+    except Exception as error:  # noqa: BLE001 - any malformed notebook is a line, not a crash
+        raise NotANotebook(f"not a notebook: {type(error).__name__}: {error}"[:300]) from None
+    if not isinstance(notebook.get("cells"), list):
+        raise NotANotebook("not a notebook: no list of cells")
+    return notebook
+
+
+def _text(cell: dict) -> str:
+    source = cell.get("source", "")
+    return source if isinstance(source, str) else "".join(source)
 
 
 def check_cells(notebook: dict) -> list[int]:
-    """Indices of the code cells that call an exercise checker (the cells the grader replaces)."""
-    return [i for i, cell in enumerate(notebook["cells"]) if cell["cell_type"] == "code"
-            and CHECK_CALL.search("".join(cell["source"]))]
-
-
-def _number(source: Path) -> str:
-    return source.name[:2]
+    """Indices of the code cells that call an exercise checker (the cells the grader drops)."""
+    return [i for i, cell in enumerate(notebook["cells"]) if cell.get("cell_type") == "code"
+            and CHECK_CALL.search(_text(cell))]
 
 
 def match_source(submission: dict, path: Path, sources: list[Path]) -> Path:
     """The source notebook ``submission`` was handed out from: the one sharing most cell ids
     (students rename files), then the two-digit prefix of its file name."""
-    ids = {cell.get("id") for cell in submission["cells"]}
+    ids = {cell.get("id") for cell in submission["cells"]} - {None}
     best, shared = None, 0
     for source in sources:
         common = len(ids & {cell.get("id") for cell in json.loads(source.read_text())["cells"]})
@@ -89,178 +145,201 @@ def match_source(submission: dict, path: Path, sources: list[Path]) -> Path:
         return best
     digits = re.findall(r"(?<!\d)(\d\d)(?!\d)", path.stem)
     for source in sources:
-        if digits and _number(source) == digits[-1]:
+        if digits and source.name[:2] == digits[-1]:
             return source
-    raise ValueError(f"{path}: not one of the course notebooks ({[s.name for s in sources]}); "
-                     "name it like the notebook it answers (e.g. alice/05_contrastive.ipynb)")
+    raise NotANotebook(f"not one of the course notebooks ({', '.join(s.name for s in sources)}): "
+                       "name it like the notebook it answers (alice/05_contrastive.ipynb)")
 
 
-def grader_cell(source: dict) -> str:
-    """The code the grader runs after a submission: the source's checker call, on the names the
-    submission defines (a missing name counts as unanswered), its statuses printed for us."""
-    cells = check_cells(source)
-    if len(cells) != 1:
-        raise ValueError(f"a source notebook needs exactly one check cell, found {len(cells)}")
-    tree = ast.parse("".join(source["cells"][cells[0]]["source"]))
-    call = next(node for node in ast.walk(tree) if isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute) and node.func.attr.startswith("notebook"))
-    args = [ast.unparse(a) for a in call.args]
-    kwargs = {k.arg: ast.unparse(k.value) for k in call.keywords}
-    return "\n".join([
-        "# emokit.course.grade: the checks of the course's source notebook, not the submission's",
-        "import builtins as _grade_builtins, importlib as _grade_importlib, json as _grade_json",
-        "import sys as _grade_sys",
-        '_grade_sys.modules.pop("emokit.course.exercises", None)  # a fresh checker, whatever was patched',
-        '_grade_sys.modules.pop("emokit.course.checking", None)',
-        '_grade_checker = _grade_importlib.import_module("emokit.course.exercises")',
-        "def _grade_value(expression):",
-        "    try:",
-        "        return _grade_builtins.eval(expression, globals())",
-        "    except Exception:",
-        "        return ...  # a missing answer is an unanswered one",
-        f"_grade_statuses = _grade_checker.{call.func.attr}(",
-        f"    *[_grade_value(e) for e in {args!r}],",
-        f"    **{{k: _grade_value(e) for k, e in {kwargs!r}.items()}})",
-        f"_grade_builtins.print({MARK!r} + _grade_json.dumps(_grade_statuses))",
-    ])
-
-
-def prepare(submission: dict, source: dict) -> dict:
-    """``submission`` without its check cells (any cell calling a checker, and the cells that
-    stand where the source has one, whatever they now hold), the grader's check appended."""
+def prepare(submission: dict, source: dict, answers: Path) -> dict:
+    """``submission`` without its check cells (any cell calling a checker, and any cell standing
+    where the source has one), outputs cleared, each cell numbered as the student sees it
+    (``metadata.emokit_cell``), and the grader's answer-extraction cell appended."""
     import nbformat
 
-    notebook = nbformat.reads(json.dumps(submission), as_version=4)  # sources as strings
     locked = {source["cells"][i].get("id") for i in check_cells(source)} - {None}
     drop = set(check_cells(submission)) | {i for i, c in enumerate(submission["cells"])
                                            if c.get("id") in locked}
-    notebook.cells = [c for i, c in enumerate(notebook.cells) if i not in drop]
-    for cell in notebook.cells:
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
-    notebook.cells.append(nbformat.v4.new_code_cell(grader_cell(source)))
+    notebook = nbformat.v4.new_notebook(metadata=submission.get("metadata", {}))
+    for index, cell in enumerate(submission["cells"]):
+        if index in drop or cell.get("cell_type") != "code":
+            continue
+        code = nbformat.v4.new_code_cell(_text(cell))
+        code.metadata["emokit_cell"] = index + 1
+        notebook.cells.append(code)
+    _, names, _ = check_call(source)
+    notebook.cells.append(nbformat.v4.new_code_cell(extraction_cell(names, answers)))
     return notebook
 
 
-def run(notebook, workdir: Path, timeout: int) -> tuple[str, list[str]]:
-    """Execute ``notebook`` in a fresh kernel in ``workdir``; return the grader cell's output and
-    the errors its cells raised."""
-    from nbclient import NotebookClient
-
-    workdir.mkdir(parents=True, exist_ok=True)
-    NotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(workdir)}}).execute()
-    errors = []
-    for index, cell in enumerate(notebook.cells[:-1]):
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "error":
-                errors.append(f"cell {index + 1} raised {out['ename']}: {out['evalue']}"[:300])
-    last = notebook.cells[-1].get("outputs", [])
-    text = "".join(out.get("text", "") for out in last if out.get("output_type") == "stream")
-    text += "".join(f"{out['ename']}: {out['evalue']}" for out in last
-                    if out.get("output_type") == "error")
-    return text, errors
-
-
-def grade_one(path: Path, student: str, sources: list[Path], workdir: Path,
-              timeout: int = 1800) -> Result:
-    """Grade one submitted notebook."""
-    began = time.perf_counter()
-    submission = json.loads(path.read_text())
-    source_path = match_source(submission, path, sources)
-    result = Result(student, _number(source_path), path)
-    text, result.errors = run(prepare(submission, json.loads(source_path.read_text())), workdir,
-                              timeout)
-    marked = [line for line in text.splitlines() if line.startswith(MARK)]
-    if marked:
-        result.statuses = json.loads(marked[-1][len(MARK):])
-        result.lines = {m.group(1): m.group(0) for m in EXERCISE_LINE.finditer(text)}
-    else:
-        last_line = text.strip().splitlines()[-1:] or ["no output"]
-        result.errors.append(f"the checks could not run: {last_line[0]}"[:300])
-    result.seconds = time.perf_counter() - began
-    return result
-
-
-def submissions(folder: Path) -> list[tuple[str, Path]]:
-    """``(student, notebook)`` pairs: the student is the first folder below ``folder``, or the
-    notebook's name (up to a ``_NN`` suffix) when it lies in ``folder`` itself."""
-    found = []
-    for path in sorted(folder.rglob("*.ipynb")):
-        if ".ipynb_checkpoints" in path.parts:
+def plan(found, folder: Path, sources: list[Path], mode: str) -> tuple[list[Job], list[dict]]:
+    """The jobs to run (one per student and notebook number) and the records of files that are
+    not graded (no notebook, or a second copy)."""
+    jobs, lines, texts = [], [], {}
+    for student, path in found:
+        file = str(path.relative_to(folder))
+        digest = hashlib.sha256(path.read_bytes()[:MAX_NOTEBOOK_BYTES + 1]).hexdigest()[:16]
+        try:
+            notebook = read_notebook(path)
+            source = match_source(notebook, path, sources)
+        except NotANotebook as error:
+            lines.append(record(student, "?", file, f"{student}/?/{digest}", mode, str(error)))
             continue
-        relative = path.relative_to(folder)
-        student = relative.parts[0] if len(relative.parts) > 1 else re.sub(
-            r"[_-]?\d\d(_[\w-]*)?$", "", path.stem) or path.stem
-        found.append((student, path))
-    return found
+        jobs.append(Job(student, path, file, f"{student}/{source.name[:2]}/{digest}", source,
+                        notebook, texts.setdefault(source, json.loads(source.read_text()))))
+    chosen = {}
+    for job in sorted(jobs, key=lambda j: (j.path.stat().st_mtime, j.file)):
+        chosen[(job.student, job.number)] = job  # the newest wins
+    for job in jobs:
+        best = chosen[(job.student, job.number)]
+        if best is not job:
+            note = (f"not graded: {job.student} handed in more than one notebook {job.number}; "
+                    f"graded {best.file} (the newest)")
+            best.notes.append(f"{job.file} is another notebook {job.number}: not graded")
+            lines.append(record(job.student, job.number, job.file, job.key, mode, note)
+                         | {"graded": False})
+    return list(chosen.values()), lines
 
 
-def write_csv(results: list[Result], out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["student", "notebook", "exercise", "status", "points", "max_points"])
-        for r in results:
-            for exercise in sorted(r.statuses) or ["*"]:
-                writer.writerow([r.student, r.notebook, exercise,
-                                 r.statuses.get(exercise, "could not run"), r.points(exercise),
-                                 points_of(r.notebook, exercise) if r.statuses else 0])
+def record(student, number, file, key, mode, outcome="", exercises=()) -> dict:
+    return {"key": key, "student": student, "notebook": number, "file": file, "mode": mode,
+            "exercises": list(exercises), "statuses": {}, "lines": {}, "errors": [],
+            "outcome": outcome, "notes": [], "graded": True, "seconds": 0.0}
 
 
-def write_feedback(results: list[Result], folder: Path) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    pages = []
-    for student in sorted({r.student for r in results}):
-        mine = [r for r in results if r.student == student]
-        got = sum(r.points(e) for r in mine for e in r.statuses)
-        total = sum(points_of(r.notebook, e) for r in mine for e in r.statuses)
-        lines = [f"# {student}: {got} of {total} points", ""]
-        for r in mine:
-            notebook_points = sum(r.points(e) for e in r.statuses)
-            notebook_total = sum(points_of(r.notebook, e) for e in r.statuses)
-            lines += [(f"## notebook {r.notebook} ({r.path.name}): {notebook_points} of "
-                      f"{notebook_total} points"), ""]
-            lines += [f"- {r.lines.get(e, f'exercise {e}: ' + r.statuses[e])} "
-                      f"[{r.points(e)}/{points_of(r.notebook, e)} points]" for e in sorted(r.statuses)]
-            lines += [f"- {error}" for error in r.errors[:3]]
-            lines.append("")
-        page = folder / f"{student}.md"
-        page.write_text("\n".join(lines))
-        pages.append(page)
-    return pages
+def kernel_env(quick: bool) -> dict[str, str]:
+    """What every kernel (the reference's and the submissions') is given: the same settings."""
+    from emokit.core.paths import data_dir
+
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ")}
+    return keep | {"EMOKIT_QUICK": "1" if quick else "0", "EMOKIT_DATA": str(data_dir()),
+                   "TF_CPP_MIN_LOG_LEVEL": "2", "TF_DETERMINISTIC_OPS": "1",
+                   "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg"}
 
 
 def grade(folder: Path, out: Path, sources: Path = SOURCES, feedback: Path | None = None,
-          timeout: int = 1800, verbose: bool = True) -> list[Result]:
-    """Grade every notebook below ``folder``; write ``out`` (CSV) and the feedback pages."""
+          limits: sandbox.Limits | None = None, jobs: int = 1, quick: bool = False,
+          regrade: bool = False, verbose: bool = True) -> list[dict]:
+    """Grade every notebook below ``folder``; keep ``out`` (CSV), its wide CSV and the feedback
+    pages written as each submission finishes. Returns the records."""
+    limits, feedback = limits or sandbox.Limits(), feedback or out.parent / "feedback"
+    state, work = out.parent / f".{out.stem}_state.json", out.parent / f".{out.stem}_work"
+    source_list = sorted(Path(sources).glob("*.ipynb"))
+    if not source_list:
+        raise FileNotFoundError(f"no source notebook in {sources}")
     found = submissions(folder)
     if not found:
         raise FileNotFoundError(f"no .ipynb file below {folder}: put each student's notebooks in "
                                 "a folder named after them (alice/05_contrastive.ipynb)")
-    source_list = sorted(Path(sources).glob("*.ipynb"))
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the kernels' TensorFlow: no log lines
-    work = out.parent / f".{out.stem}_work"
-    results, saved = [], os.environ.get("EMOKIT_RESULTS")
-    for student, path in found:
-        workdir = work / student
-        os.environ["EMOKIT_RESULTS"] = str(workdir / "results")  # each student's runs apart
+    mode = "quick" if quick else "full"
+    todo, lines = plan(found, folder, source_list, mode)
+    current = {j.key for j in todo} | {r["key"] for r in lines}
+    done = {} if regrade else {r["key"]: r for r in read_state(state)
+                               if r.get("key") in current and r.get("mode") == mode}
+    records = done | {r["key"]: r for r in lines}
+    todo = [j for j in todo if j.key not in done]
+    write_all(list(records.values()), out, feedback, state)
+    say = print if verbose else (lambda *a, **k: None)
+    if len(done):
+        say(f"{len(done)} submissions already graded (--regrade grades them again)")
+    if not todo:
+        return list(records.values())
+    package = Path(__file__).resolve().parents[1]  # emokit/
+    install = sandbox.Installation(package, Path(sources).resolve())
+    env = kernel_env(quick)
+    sandbox.become_subreaper()
+    references = {}
+    for job in todo:
+        if job.number not in references:
+            say(f"running the solutions of notebook {job.number} once, in {mode} mode ...",
+                flush=True)
+            started = time.monotonic()
+            references[job.number] = start_reference(job, work, env, package, limits)
+            sandbox.PROTECTED.add(references[job.number].pid() or -1)
+            say(f"  done in {time.monotonic() - started:.0f} s", flush=True)
+    uid = sandbox.slot_user(0)
+    say(sandbox.user_note(uid), flush=True)
+    slots: queue.Queue[int] = queue.Queue()
+    for slot in range(max(jobs, 1)):
+        slots.put(slot)
+
+    def run(job: Job, secret: str) -> tuple[sandbox.RunReport, Path]:
+        slot = slots.get()
         try:
-            result = grade_one(path, student, source_list, workdir, timeout)
+            workdir = work / f"run-{secrets.token_hex(6)}"
+            answers = workdir / "answers" / f"{secret}.json"
+            lib = workdir.parent / f"{workdir.name}-lib"
+            install.copy_package(package, lib)
+            notebook = prepare(job.notebook, job.source_notebook, answers)
+            report = sandbox.execute(notebook, workdir, env, lib,
+                                     limits, None if uid is None else uid + slot)
+            kept = work / "verdicts" / workdir.name
+            kept.mkdir(parents=True)
+            for path in (workdir / "answers").glob(f"{secret}.json*"):
+                if path.is_file() and not path.is_symlink() and path.stat().st_size < 10**8:
+                    shutil.copyfile(path, kept / path.name, follow_symlinks=False)
+            sandbox.remove(workdir)
+            shutil.rmtree(lib, ignore_errors=True)
+            return report, kept / f"{secret}.json"
         finally:
-            if saved is None:
-                os.environ.pop("EMOKIT_RESULTS", None)
-            else:
-                os.environ["EMOKIT_RESULTS"] = saved
-        results.append(result)
-        if verbose:
-            points = sum(result.points(e) for e in result.statuses)
-            total = sum(points_of(result.notebook, e) for e in result.statuses)
-            print(f"{student} {path.name}: {points}/{total} points ({result.seconds:.0f} s)"
-                  + (f"; {result.errors[-1]}" if result.errors else ""), flush=True)
-    write_csv(results, out)
-    write_feedback(results, feedback or out.parent / "feedback")
-    return results
+            slots.put(slot)
+
+    with ThreadPoolExecutor(max(jobs, 1)) as pool:
+        futures = {pool.submit(run, job, secrets.token_hex(16)): job for job in todo}
+        for future in as_completed(futures):
+            job = futures[future]
+            report, answers = future.result()
+            result = judge(job, report, answers, references[job.number], mode)
+            changed = install.restore_changes()
+            if changed:
+                result["notes"].append("while it ran, the grader's files were changed (" +
+                                       ", ".join(changed[:3]) + "): put back")
+            records[job.key] = result
+            write_all(list(records.values()), out, feedback, state)
+            got = sum(points_of(job.number, e) for e, s in result["statuses"].items()
+                      if s == "right")
+            most = sum(points_of(job.number, e) for e in result["exercises"])
+            say(f"{job.student} {job.file}: {got}/{most} points ({report.seconds:.0f} s)"
+                + (f"; {result['outcome']}" if result["outcome"] else ""), flush=True)
+    for reference in references.values():
+        reference.close()
+    shutil.rmtree(work / "verdicts", ignore_errors=True)
+    return list(records.values())
+
+
+def start_reference(job: Job, work: Path, env: dict, package: Path,
+                    limits: sandbox.Limits) -> Reference:
+    source = job.source
+    folder = work / f"reference-{job.number}"
+    reference_env = env | {"HOME": str(folder / "home"), "EMOKIT_RESULTS": str(folder / "results"),
+                           "PYTHONPATH": str(package.parent)}
+    try:
+        return Reference(job.source_notebook, folder, reference_env,
+                         limits.cell_timeout)
+    except Exception as error:  # noqa: BLE001 - the teacher's notebook failing is fatal, said so
+        raise ValueError(f"the solutions notebook {source} failed, so nothing can be judged: "
+                         f"{type(error).__name__}: {str(error)[-500:]}") from None
+
+
+def judge(job: Job, report: sandbox.RunReport, answers: Path, reference: Reference,
+          mode: str) -> dict:
+    """The record of ``job``: its answers judged in the reference kernel."""
+    _, names, _ = check_call(job.source_notebook)
+    result = record(job.student, job.number, job.file, job.key, mode, report.outcome,
+                    [str(i + 1) for i in range(len(names))])
+    result["errors"], result["notes"] = report.errors, job.notes + report.notes
+    result["seconds"] = round(report.seconds, 1)
+    try:
+        verdict = reference.judge(answers, answers.with_suffix(".verdict"))
+    except Exception as error:  # noqa: BLE001 - a checker that raises is a line, not a crash
+        verdict = {"statuses": {}, "error": f"the checks raised {type(error).__name__}"}
+    if verdict.get("error"):
+        result["outcome"] = result["outcome"] or verdict["error"]
+    result["statuses"] = {str(k): str(v) for k, v in verdict.get("statuses", {}).items()}
+    text = verdict.get("text", "")
+    result["lines"] = {m.group(1): m.group(0) for m in re.finditer(
+        r"^[✓✗…] exercise (\S+): .*$", text, re.MULTILINE)}
+    return result
 
 
 def main(argv=None) -> int:
@@ -270,20 +349,25 @@ def main(argv=None) -> int:
     parser.add_argument("--feedback", type=Path, help="folder of feedback pages "
                         "(default: feedback/ next to --out)")
     parser.add_argument("--sources", type=Path, default=SOURCES,
-                        help="the source notebooks whose checks are run (default: the course's)")
+                        help="the solutions notebooks (default: the course's)")
     parser.add_argument("--quick", action="store_true",
-                        help="run the submissions in quick mode (EMOKIT_QUICK=1)")
-    parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+                        help="run the solutions and submissions in quick mode (EMOKIT_QUICK=1)")
+    parser.add_argument("--jobs", type=int, default=1, help="submissions run at once")
+    parser.add_argument("--timeout", type=int, default=1200, help="seconds per cell")
+    parser.add_argument("--wall", type=int, default=7200, help="seconds per submission")
+    parser.add_argument("--memory-gb", type=float, default=8.0,
+                        help="address space per process of a submission, in GB")
+    parser.add_argument("--regrade", action="store_true", help="grade already graded files again")
     args = parser.parse_args(argv)
-    if args.quick:
-        os.environ["EMOKIT_QUICK"] = "1"
     try:
-        results = grade(args.submissions, args.out, args.sources, args.feedback, args.timeout)
+        records = grade(args.submissions, args.out, args.sources, args.feedback,
+                        sandbox.Limits(args.timeout, args.wall, args.memory_gb), args.jobs,
+                        args.quick, args.regrade)
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"wrote {args.out} ({len(results)} notebooks) and "
-          f"{args.feedback or args.out.parent / 'feedback'}/")
+    print(f"wrote {args.out}, {args.out.stem}_wide{args.out.suffix} ({len(records)} notebooks) "
+          f"and {args.feedback or args.out.parent / 'feedback'}/")
     return 0
 
 

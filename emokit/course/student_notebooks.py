@@ -30,7 +30,8 @@ from emokit.core.paths import REPO_ROOT
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 NOTEBOOKS = REPO_ROOT / "notebooks"
-SOURCES = NOTEBOOKS / "solutions"
+PACKAGED = Path(__file__).with_name("solutions")  # the copy shipped in the package (for grading)
+SOURCES = NOTEBOOKS / "solutions" if (NOTEBOOKS / "solutions").is_dir() else PACKAGED
 
 
 def strip_solutions(text: str, where: str = "") -> str:
@@ -93,17 +94,23 @@ def sources(folder: Path = SOURCES) -> list[Path]:
     return sorted(folder.glob("*.ipynb"))
 
 
-def generate(source_dir: Path = SOURCES, student_dir: Path = NOTEBOOKS, check: bool = False) -> list[Path]:
-    """Write (or with ``check``, only compare) each source's student notebook; return the ones
-    that were (or would be) changed."""
+def generate(source_dir: Path = SOURCES, student_dir: Path = NOTEBOOKS, check: bool = False,
+             packaged: Path = PACKAGED) -> list[Path]:
+    """Write (or with ``check``, only compare) each source's student notebook, and the package's
+    copy of the source (what ``emokit.course.grade`` grades with when there is no checkout);
+    return the files that were (or would be) changed."""
     changed = []
     for source in sources(source_dir):
         text = dumps(student_version(json.loads(source.read_text()), source.name))
-        target = student_dir / source.name
-        if not target.exists() or target.read_text() != text:
-            changed.append(target)
-            if not check:
-                target.write_text(text)
+        for target, wanted in ((student_dir / source.name, text),
+                               (packaged / source.name, source.read_text())):
+            if source_dir == packaged and target.parent == packaged:
+                continue
+            if not target.exists() or target.read_text() != wanted:
+                changed.append(target)
+                if not check:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_text(wanted)
     return changed
 
 

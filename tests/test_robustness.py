@@ -188,3 +188,28 @@ def test_a_run_is_rebuilt_at_the_vocabulary_size_it_was_trained_with(tmp_path, p
     assert rebuilt.vocab_size == (padded_vocab_size(37) if padded else 37)
     for got, want in zip(shared_weights(rebuilt), saved, strict=True):
         np.testing.assert_array_equal(got.numpy(), want)
+
+
+@pytest.mark.slow
+def test_an_improvised_only_experiment_is_rebuilt_with_its_own_folds(tmp_path, monkeypatch):
+    """Robustness (and every other caller of experiment_folds) rebuilds the folds the experiment
+    made: without the scripted dialogs under corpus.improvised_only."""
+    from emokit.experiment.corpus import experiment_folds, load_corpus
+
+    monkeypatch.setenv("EMOKIT_QUICK", "1")
+    monkeypatch.setenv("EMOKIT_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("EMOKIT_RESULTS", str(tmp_path / "results"))
+    config = load_config("quick")
+    config.folds, config.systems, config.corpus.improvised_only = [1], ["text"], True
+    run_experiment(config, verbose=False)
+    experiment = tmp_path / "results" / config.name
+    utterances, _ = load_corpus(config, verbose=False)
+    kept, folds = experiment_folds(config, utterances)
+    assert 0 < len(kept) < len(utterances)  # the mini corpus has scripted dialogs to leave out
+    stored = json.loads((experiment / "folds.json").read_text())
+    assert [(k, list(f.test_ids), list(f.train_ids)) for k, f in folds] == [
+        (f["fold"], f["test_ids"], f["train_ids"]) for f in stored]
+    rows = evaluate_robustness(experiment, verbose=False)
+    assert len(rows) == len(CONDITIONS)
+    intact = next(r for r in rows if r["condition"] == "intact")
+    assert intact["ua"] == pytest.approx(load_runs(experiment)[0]["ua"], abs=1e-6)

@@ -30,7 +30,7 @@ from emokit.evaluation.robustness import (
     write_rows,
 )
 from emokit.evaluation.robustness_report import save_robustness_plot, to_markdown
-from emokit.experiment.corpus import load_corpus
+from emokit.experiment.corpus import experiment_folds, load_corpus
 
 
 def _key(row: dict) -> tuple:
@@ -42,9 +42,7 @@ def evaluate_robustness(experiment: str | Path, verbose: bool = True) -> list[di
     ``robustness.csv`` does not hold yet), then write the CSV, the Markdown table and the plot.
     Returns every row of ``robustness.csv``."""
     from data_prep.synthetic import ensure_corpus, release_root
-    from emokit.data.folds import make_folds
     from emokit.data.pipeline import prepare_fold
-    from emokit.experiment.protocol import select_folds
 
     experiment = Path(experiment)
     config, runs = experiment_runs(experiment)
@@ -65,8 +63,8 @@ def evaluate_robustness(experiment: str | Path, verbose: bool = True) -> list[di
         utterances, features = load_corpus(config)
         root = Path(config.corpus.root) if config.corpus.root else release_root(
             ensure_corpus(config.corpus))
-        folds = dict(select_folds(make_folds(utterances, config.protocol,
-                                             config.pipeline.validation_speakers), config.folds))
+        utterances, folds = experiment_folds(config, utterances)
+        folds = dict(folds)
         for k in sorted({run.fold for run in todo}):
             data = prepare_fold(config, utterances, features, folds[k])
             fold = DegradedFold(config, k, data, utterances, root,

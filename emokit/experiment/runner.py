@@ -32,7 +32,6 @@ import time
 from emokit.config import ExperimentConfig
 from emokit.config.systems import System, expand_systems
 from emokit.core.atomic import storage_error, write_atomic
-from emokit.data.overlap import improvised_only
 from emokit.data.pipeline import prepare_fold
 from emokit.evaluation.modes import append_mode_section, protocol_note, read_folds
 from emokit.evaluation.report import SystemSummary, summarize, write_report
@@ -44,9 +43,9 @@ from emokit.evaluation.runstore import (
     run_path,
     run_settings,
 )
-from emokit.experiment.corpus import load_corpus
+from emokit.experiment.corpus import experiment_folds, load_corpus
 from emokit.experiment.dispatch import run_in_workers
-from emokit.experiment.protocol import describe_protocol, folds_record, select_folds
+from emokit.experiment.protocol import describe_protocol, folds_record
 from emokit.experiment.runs import finished_line, train_one_run
 
 # --- one run ---------------------------------------------------------------------------------------
@@ -86,15 +85,11 @@ def run_experiment(config: ExperimentConfig, verbose: bool = True) -> list[Syste
 
 
 def _run_experiment_locked(config: ExperimentConfig, verbose: bool) -> list[SystemSummary]:
-    from emokit.data.folds import make_folds
-
     out = experiment_dir(config)
     systems = expand_systems(config)
     settings = run_settings(config)
     utterances, features = load_corpus(config, verbose=verbose)
-    utterances = improvised_only(utterances, config.corpus)
-    folds = select_folds(make_folds(utterances, config.protocol,
-                                    config.pipeline.validation_speakers), config.folds)
+    utterances, folds = experiment_folds(config, utterances)
     out.mkdir(parents=True, exist_ok=True)
     config.save(out / "config.yaml")
     write_atomic(out / "folds.json", folds_record(folds, utterances, config.text.lowercase))

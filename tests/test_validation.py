@@ -281,3 +281,34 @@ def test_a_tilde_in_a_path_setting_is_expanded(tmp_path, monkeypatch):
     config = ExperimentConfig.from_dict({"results_dir": "~/runs", "corpus": {"data_dir": "~/d"}})
     assert config.results_dir == str(tmp_path / "runs")
     assert config.corpus.data_dir == str(tmp_path / "d")
+
+
+def _numeric_settings(cls=ExperimentConfig, prefix=""):
+    """Dotted names of every int/float setting of the config tree (``float | None`` and lists of
+    numbers included; bool is not a number here)."""
+    for field in dataclasses.fields(cls):
+        kind = typing.get_type_hints(cls)[field.name]
+        name = prefix + field.name
+        if dataclasses.is_dataclass(kind):
+            yield from _numeric_settings(kind, name + ".")
+            continue
+        if typing.get_origin(kind) in (typing.Union, types.UnionType):
+            kind = next(a for a in typing.get_args(kind) if a is not type(None))
+        if typing.get_origin(kind) is list:
+            (kind,) = typing.get_args(kind)
+        if kind in (int, float):
+            yield name
+
+
+def test_every_numeric_setting_has_a_finite_upper_bound():
+    import math
+
+    from emokit.config.rules import RULES
+
+    names = list(_numeric_settings())
+    assert {"model.aux_heads_weight", "model.temperature", "seeds", "jobs"} <= set(names)
+    unbounded = [n for n in names
+                 if n not in RULES or RULES[n].high is None or not math.isfinite(RULES[n].high)]
+    assert unbounded == [], f"no finite upper bound in emokit.config.rules.RULES: {unbounded}"
+    assert any(p.startswith("model.aux_heads_weight:")
+               for p in problems_of({"model": {"aux_heads_weight": 1e300}}))

@@ -50,7 +50,6 @@ class Rule:
         return tuple(self.choices)
 
 
-POSITIVE = Rule(low=0, low_open=True)
 FRACTION = Rule(low=0, high=1)
 
 #: Ranges and choices of the settings, by dotted name (types come from the dataclasses).

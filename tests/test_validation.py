@@ -312,3 +312,27 @@ def test_every_numeric_setting_has_a_finite_upper_bound():
     assert unbounded == [], f"no finite upper bound in emokit.config.rules.RULES: {unbounded}"
     assert any(p.startswith("model.aux_heads_weight:")
                for p in problems_of({"model": {"aux_heads_weight": 1e300}}))
+
+
+@pytest.mark.parametrize(("data", "named", "needs"), [
+    ({"warm_start_classifier": "reinit"}, "warm_start_classifier", "init_from: baseline"),
+    ({"train": {"monitor": False, "probe_every": 5}}, "train.probe_every", "train.monitor: true"),
+    ({"corpus": {"root": "/releases/IEMOCAP", "snr_db": 5.0}}, "corpus.snr_db", "corpus.root"),
+    ({"corpus": {"root": "/releases/IEMOCAP", "lexical_voice": True}}, "corpus.lexical_voice",
+     "corpus.root"),
+    ({"train": {"unlabelled_pairs": True}, "model": {"pairing": "instance"},
+      "systems": ["audio", "baseline"]}, "train.unlabelled_pairs", "contrastive"),
+])
+def test_a_setting_that_does_nothing_in_its_context_is_refused(data, named, needs):
+    (problem,) = problems_of(data)
+    assert problem.startswith(f"{named}:") and needs in problem
+
+
+def test_settings_that_take_effect_in_their_context_are_accepted():
+    for data in ({"warm_start_classifier": "reinit", "init_from": "baseline"},
+                 {"train": {"monitor": True, "probe_every": 5}},
+                 {"corpus": {"root": "/releases/IEMOCAP", "synthetic_size": "iemocap",
+                             "train_label_noise": 0.2}},
+                 {"train": {"unlabelled_pairs": True}, "model": {"pairing": "instance"},
+                  "systems": ["baseline", "contrastive-infonce-0.3"]}):
+        ExperimentConfig.from_dict(data)

@@ -213,3 +213,21 @@ def test_an_improvised_only_experiment_is_rebuilt_with_its_own_folds(tmp_path, m
     assert len(rows) == len(CONDITIONS)
     intact = next(r for r in rows if r["condition"] == "intact")
     assert intact["ua"] == pytest.approx(load_runs(experiment)[0]["ua"], abs=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("robustness")
+def test_weights_that_do_not_fit_the_runs_model_name_the_file_in_one_line(tiny, tmp_path, capsys):
+    experiment = _copy(tiny, tmp_path)
+    path = run_path(experiment, "baseline", 1, 0) / FINAL_WEIGHTS
+    with np.load(path) as data:
+        weights = {k: data[k] for k in data.files}
+    last = f"w{len(weights) - 1}"  # the classifier's output bias, one class more
+    weights[last] = np.append(weights[last], 0.0)
+    np.savez(path, **weights)
+    with pytest.raises(DataError, match=f"{path} does not fit the model.*must be retrained"):
+        evaluate_robustness(experiment, verbose=False)
+    capsys.readouterr()
+    assert robustness.main([str(experiment)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "warm start" not in err, err

@@ -137,7 +137,7 @@ def rebuild_model(config: ExperimentConfig, run: Run, data):
     padded (its embedding has one row per word) is rebuilt at its own size."""
     from emokit.model.emotion_model import build_model
     from emokit.training.reuse import build_run_model
-    from emokit.training.warm_start import warm_start
+    from emokit.training.warm_start import shared_weights, warm_start
 
     cfg = system_config(config, run.system)
     weights = load_final_weights(run.path)
@@ -145,6 +145,10 @@ def rebuild_model(config: ExperimentConfig, run: Run, data):
     if _embedding_rows(weights, model) == len(data.vocab) != model.vocab_size:
         model = build_model(cfg.model, data.feature_dim, len(data.vocab), data.num_classes,
                             embedding_matrix=data.embedding_matrix, seed=run.seed)
+    if [w.shape for w in weights] != [tuple(v.shape) for v in shared_weights(model)]:
+        raise DataError(f"{run.path / FINAL_WEIGHTS} does not fit the model of its run's config "
+                        "(other encoder or classifier sizes, or another corpus): the run must be "
+                        f"retrained; remove its folder {run.path} and run the experiment again")
     warm_start(model, weights)
     return model
 

@@ -28,6 +28,7 @@ import copy
 import dataclasses
 import sys
 import time
+from pathlib import Path
 
 from emokit.config import ExperimentConfig
 from emokit.config.systems import System, expand_systems
@@ -74,6 +75,7 @@ def run_experiment(config: ExperimentConfig, verbose: bool = True) -> list[Syste
         expand_systems(config)
     except ValueError as e:
         raise ConfigError([f"systems: {e}"]) from None
+    refuse_a_file_in_the_way(experiment_dir(config))
     try:
         with results_lock(experiment_dir(config)):
             return _run_experiment_locked(config, verbose)
@@ -82,6 +84,20 @@ def run_experiment(config: ExperimentConfig, verbose: bool = True) -> list[Syste
         if problem is None:
             raise
         raise problem from None
+
+
+def refuse_a_file_in_the_way(folder: Path) -> None:
+    """A ``UsageError`` when ``folder`` or a folder above it is a file: the experiment's results
+    could not be written there."""
+    from emokit.core.errors import UsageError
+
+    for path in (folder, *folder.parents):
+        if path.is_dir():
+            return
+        if path.exists():
+            raise UsageError(f"{path} is a file, not a folder: the experiment's results go in "
+                             f"{folder}; choose another name (--name, or `name:` in the config) "
+                             "or --results folder, or move that file away")
 
 
 def _run_experiment_locked(config: ExperimentConfig, verbose: bool) -> list[SystemSummary]:

@@ -105,6 +105,28 @@ def test_every_run_under_every_condition(tiny, tmp_path, monkeypatch):
     assert [(r["system"], r["condition"], r["level"], r["ua"]) for r in again] == [
         (r["system"], r["condition"], r["level"], r["ua"]) for r in rows]
 
+    # a run retrained since its rows were evaluated (its final_weights changed) is evaluated
+    # again, alone; so are rows written before the weights were recorded
+    with open(experiment / "robustness.csv") as f:
+        written = list(csv.DictReader(f))
+    digest = hashlib.sha256((run_path(experiment, "baseline", 1, 0) / FINAL_WEIGHTS)
+                            .read_bytes()).hexdigest()[:16]
+    assert {r["weights"] for r in written if r["system"] == "baseline"} == {digest}
+    for r in written:
+        if r["system"] == "baseline":
+            r["weights"] = "0" * 16
+        if r["system"] == "text":
+            del r["weights"]
+    with open(experiment / "robustness.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, list(written[0]))
+        writer.writeheader()
+        writer.writerows(written)
+    calls.clear()
+    again = evaluate_robustness(experiment, verbose=False)
+    assert calls == [("text", list(CONDITIONS)), ("baseline", list(CONDITIONS))]
+    assert [(r["system"], r["condition"], r["level"], r["ua"]) for r in again] == [
+        (r["system"], r["condition"], r["level"], r["ua"]) for r in rows]
+
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("robustness")
@@ -231,3 +253,34 @@ def test_weights_that_do_not_fit_the_runs_model_name_the_file_in_one_line(tiny, 
     assert robustness.main([str(experiment)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and "warm start" not in err, err
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("robustness")
+def test_robustness_refuses_while_another_process_holds_the_folder(tiny, tmp_path, capsys):
+    """An experiment still running on the folder, or another robustness pass: one line naming
+    the holder, nothing written."""
+    import subprocess
+    import sys
+    import textwrap
+
+    experiment = _copy(tiny, tmp_path)
+    script = textwrap.dedent(f"""
+        import time
+        from emokit.core.lock import results_lock
+        with results_lock({str(experiment)!r}):
+            print("locked", flush=True)
+            time.sleep(300)
+    """)
+    repo = Path(__file__).resolve().parent.parent
+    holder = subprocess.Popen([sys.executable, "-c", script], cwd=repo, stdout=subprocess.PIPE,
+                              env=dict(os.environ, PYTHONPATH=str(repo)))
+    try:
+        assert holder.stdout.readline().strip() == b"locked"
+        assert robustness.main([str(experiment)]) == 1
+    finally:
+        holder.kill()
+        holder.wait()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"in use by another emokit process (PID {holder.pid}" in err
+    assert not (experiment / "robustness.csv").exists()

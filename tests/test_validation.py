@@ -336,3 +336,10 @@ def test_settings_that_take_effect_in_their_context_are_accepted():
                  {"train": {"unlabelled_pairs": True}, "model": {"pairing": "instance"},
                   "systems": ["baseline", "contrastive-infonce-0.3"]}):
         ExperimentConfig.from_dict(data)
+
+
+def test_the_generator_knobs_defaults_are_the_corpus_configs():
+    from emokit.config import CorpusConfig
+    from emokit.config.cross_checks import GENERATOR_KNOBS
+
+    assert GENERATOR_KNOBS == {k: getattr(CorpusConfig(), k) for k in GENERATOR_KNOBS}

@@ -19,8 +19,10 @@ FOLDS_PER_PROTOCOL = {"session": IEMOCAP_SESSIONS, "speaker": 2 * IEMOCAP_SESSIO
 #: The built-in corpus's generator knobs: they shape only the synthetic corpus, so a release given
 #: by ``corpus.root`` leaves them without effect. (``synthetic_size`` is left out: presets choose
 #: it; ``synthetic_seed`` also fixes the per-fold label views, :mod:`emokit.data.label_views`.)
-GENERATOR_KNOBS = ("text_disagreement", "audio_ambiguity", "snr_db", "cue_probability",
-                   "scripted_share", "lexical_voice", "length_decorrelation")
+#: With their CorpusConfig defaults (settings.py imports this stage: no import back).
+GENERATOR_KNOBS = {"text_disagreement": 0.2, "audio_ambiguity": 0.3, "snr_db": 20.0,
+                   "cue_probability": 0.7, "scripted_share": None, "lexical_voice": False,
+                   "length_decorrelation": 0.0}
 
 #: Settings that ``systems`` decides for every run: a value set in a config would be overwritten.
 DECIDED_BY_SYSTEMS = {"model.modalities": "both", "model.contrastive_weight": 0.0}
@@ -102,11 +104,9 @@ def _no_op_problems(values: dict) -> list[str]:
                         "probes of train.monitor, which is false (no probe runs); set "
                         "train.probe_every: 1 (the default), or train.monitor: true")
     if get("corpus.root"):
-        from emokit.config.settings import CorpusConfig
-
-        for knob in GENERATOR_KNOBS:
+        for knob, default in GENERATOR_KNOBS.items():
             name = f"corpus.{knob}"
-            if name in values and values[name] != getattr(CorpusConfig(), knob):
+            if name in values and values[name] != default:
                 problems.append(f"{name}: {quote(values[name])} shapes only the built-in corpus, "
                                 f"and corpus.root ({quote(get('corpus.root'))}) reads a release "
                                 f"instead; remove {name}, or corpus.root to use the built-in "

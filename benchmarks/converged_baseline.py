@@ -40,7 +40,7 @@ import yaml
 from emokit.config.presets import get_preset
 from emokit.config.systems import expand_systems, system_config
 from emokit.evaluation.fold_statistics import bootstrap_ci, wilcoxon_test
-from emokit.experiment.corpus import load_corpus
+from emokit.experiment.corpus import experiment_folds, load_corpus
 from emokit.experiment.runner import with_setting
 
 
@@ -132,7 +132,6 @@ def main() -> None:
     args = parser.parse_args()
 
     from emokit.core.paths import results_dir
-    from emokit.data.folds import make_folds
     from emokit.data.pipeline import prepare_fold
 
     config = apply_overrides(get_preset(args.preset), args.set)
@@ -141,10 +140,8 @@ def main() -> None:
           f"{os.getloadavg()[0]:.1f} (others' jobs slow the timings down)")
     print(f"preset {args.preset} {' '.join(args.set)}: train {dataclasses.asdict(config.train)}")
     utterances, features = load_corpus(config)
-    folds = list(enumerate(make_folds(utterances, config.protocol,
-                                      config.pipeline.validation_speakers), start=1))
-    if args.folds:
-        folds = [folds[k - 1] for k in args.folds]
+    utterances, folds = experiment_folds(
+        dataclasses.replace(config, folds=args.folds or config.folds), utterances)
     runs = []
     for k, fold in folds:
         data = prepare_fold(config, utterances, features, fold)

@@ -50,9 +50,8 @@ def main() -> None:
 
     from emokit.config.presets import get_preset
     from emokit.config.systems import expand_systems
-    from emokit.data.folds import make_folds
     from emokit.data.pipeline import prepare_fold
-    from emokit.experiment.corpus import load_corpus
+    from emokit.experiment.corpus import experiment_folds, load_corpus
     from emokit.experiment.runs import train_and_evaluate
 
     config = get_preset(args.preset)
@@ -60,8 +59,8 @@ def main() -> None:
         config = dataclasses.replace(config, train=dataclasses.replace(config.train,
                                                                        epochs=args.epochs))
     utterances, features = load_corpus(config)
-    fold = make_folds(utterances, config.protocol,
-                      config.pipeline.validation_speakers)[args.fold - 1]
+    utterances, [(_, fold)] = experiment_folds(dataclasses.replace(config, folds=[args.fold]),
+                                               utterances)
     data = prepare_fold(config, utterances, features, fold)
     systems = [s for s in expand_systems(config) if not s.warm_start]
     print(f"data loaded: RSS {rss_mb():.0f} MB; systems {[s.name for s in systems]}, "

@@ -75,13 +75,13 @@ def summarize_ratios(ratios: np.ndarray) -> dict:
 
 
 def steps_part(config, args) -> dict:
-    from emokit.data.folds import make_folds
     from emokit.data.pipeline import prepare_fold
-    from emokit.experiment.corpus import load_corpus
+    from emokit.experiment.corpus import experiment_folds, load_corpus
 
     utterances, features = load_corpus(config)
-    folds = make_folds(utterances, config.protocol, config.pipeline.validation_speakers)
-    fold_data = prepare_fold(config, utterances, features, folds[args.folds[0] - 1])
+    utterances, folds = experiment_folds(dataclasses.replace(config, folds=args.folds[:1]),
+                                         utterances)
+    fold_data = prepare_fold(config, utterances, features, folds[0][1])
     print(f"\n## applied pull per step, grad_ratio scaling, weight {args.weight:g}, fold "
           f"{args.folds[0]}, {args.epochs} epochs ({config.model.objective} objective)\n")
     print("| kind | median | 5th-95th percentile | min-max | steps |\n|---|---|---|---|---|")

@@ -256,17 +256,17 @@ def converge(config, data, fold_number: int) -> list[dict]:
 def measure(args) -> dict:
     from emokit.config.presets import PRESETS
     from emokit.config.systems import expand_systems
-    from emokit.data.folds import make_folds
     from emokit.data.pipeline import prepare_fold
-    from emokit.experiment.corpus import load_corpus
+    from emokit.experiment.corpus import experiment_folds, load_corpus
 
     config = scale_config(args.preset)
     start = time.perf_counter()
     utterances, features = load_corpus(config, workers=1)
     load_s = time.perf_counter() - start
-    folds = make_folds(utterances, config.protocol, config.pipeline.validation_speakers)
+    utterances, folds = experiment_folds(dataclasses.replace(config, folds=[args.fold]),
+                                         utterances)
     start = time.perf_counter()
-    data = prepare_fold(config, utterances, features, folds[args.fold - 1])
+    data = prepare_fold(config, utterances, features, folds[0][1])
     prepare_s = time.perf_counter() - start
     systems = expand_systems(config)
     system = next(s for s in systems if s.name == args.system) if args.system else next(

@@ -58,7 +58,13 @@ from data_prep.iemocap_format import (
     is_speech_free,
     is_unlabelled_turn,
 )
-from data_prep.iemocap_problems import EncodingNote, Problem, ReleaseError, write_skip_report
+from data_prep.iemocap_problems import (
+    EncodingNote,
+    IgnoredNote,
+    Problem,
+    ReleaseError,
+    write_skip_report,
+)
 from data_prep.iemocap_text import read_label_file, read_transcript_file, visible_files
 from data_prep.manifest_source import write_source
 from emokit.config import labels as labels_lib
@@ -96,6 +102,13 @@ def _check_root(root: Path, sessions: Sequence[int]) -> None:
             if not (root / f"Session{s}" / sub).is_dir():
                 raise UsageError(f"{root / f'Session{s}'} has no {sub}/ folder: is the copy "
                                  "complete?")
+    known = {f"Session{s}" for s in ALL_SESSIONS}
+    extra = sorted(p.name for p in root.glob("Session*") if p.is_dir() and p.name not in known)
+    if extra:
+        warnings.warn(IgnoredNote(
+            f"{root}: folder(s) {', '.join(extra)} ignored: an IEMOCAP release has "
+            "Session1..Session5 only (move the folder out of the release to silence this note)"),
+            stacklevel=3)
 
 
 def scan_release(root: str | Path, class_set: str = "4class",
@@ -310,6 +323,7 @@ def _main(argv: Sequence[str] | None) -> int:
     began = time.perf_counter()
     with warnings.catch_warnings(record=True) as notes:
         warnings.simplefilter("always", EncodingNote)
+        warnings.simplefilter("always", IgnoredNote)
         try:
             rows, problems = scan_release(args.root, args.class_set, args.sessions)
         except FileNotFoundError as e:

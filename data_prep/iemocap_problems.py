@@ -39,6 +39,10 @@ class EncodingNote(UserWarning):
     """A text file of the release was not plain UTF-8 but could be decoded exactly."""
 
 
+class IgnoredNote(UserWarning):
+    """A folder of the release that the parser does not read (an extra ``Session6``)."""
+
+
 class ReleaseError(DataError):
     """The release has problems; ``.problems`` lists all of them."""
 

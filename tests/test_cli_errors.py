@@ -76,3 +76,67 @@ def test_feature_cli_names_a_nan_wav_and_exits_1(tmp_path, capsys):
                           "--workers", "1"]) == 1
     err = capsys.readouterr().err
     assert "a.wav holds 1 non-finite samples" in err and "Traceback" not in err
+
+
+def test_a_file_where_the_experiment_folder_goes_is_one_line(tmp_path):
+    (tmp_path / "taken").write_text("notes")
+    run = _run("emokit.experiment", "--results", str(tmp_path), "--name", "taken")
+    assert run.returncode == 2, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), run.stderr
+    assert f"{tmp_path / 'taken'} is a file, not a folder" in lines[0] and "--name" in lines[0]
+    assert (tmp_path / "taken").read_text() == "notes"
+
+
+def test_a_full_disk_while_caching_features_is_one_line_and_nothing_after_it(
+        tmp_path, monkeypatch, capsys):
+    """The cache's zip file is closed on the failure: no 'Exception ignored in ZipFile.__del__'
+    traceback is printed after the error line."""
+    import builtins
+    import errno
+    import gc
+
+    from data_prep import features
+    from emokit.data import feature_cache
+    from emokit.data.manifest import Utterance, write_manifest
+
+    (tmp_path / "r").mkdir()
+    sf.write(tmp_path / "r" / "a.wav", 0.1 * np.sin(np.arange(16000) / 5.0), 16000)
+    row = Utterance("Ses01F_impro01_F000", 1, "Ses01F_impro01", "Ses01F", "F", "impro", "neu",
+                    "neutral", 0.0, 1.0, 3.0, 3.0, 3.0, "hi", "a.wav", 1.0, 16000)
+    manifest = write_manifest([row], tmp_path / "manifest.csv")
+
+    class FullDisk:
+        """A file whose writes meet a full disk once 100 bytes are written."""
+
+        def __init__(self, f):
+            self.f, self.written = f, 0
+
+        def write(self, data):
+            self.written += len(data)
+            if self.written > 100:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return self.f.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+    def full_open(path, mode="r", *args, **kwargs):
+        f = builtins.open(path, mode, *args, **kwargs)
+        return FullDisk(f) if str(path).endswith(".tmp") else f
+
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    monkeypatch.setattr(feature_cache, "open", full_open, raising=False)
+    assert features.main(["--manifest", str(manifest), "--root", str(tmp_path / "r"),
+                          "--workers", "1"]) == 1
+    gc.collect()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "disk is full" in err and "Traceback" not in err, err
+    assert unraisable == [], [u.exc_value for u in unraisable]

@@ -511,3 +511,17 @@ def test_arbitrary_label_and_transcript_lines_never_raise(tmp_path_factory, labe
     rows, problems = iemocap.scan_release(root, sessions=[1])
     assert all(isinstance(p, Problem) for p in problems)
     assert problems or rows == []
+
+
+def test_an_extra_session_folder_is_read_around_with_a_note_naming_it(damaged, tmp_path,
+                                                                        capsys):
+    from data_prep.iemocap_problems import IgnoredNote
+
+    shutil.copytree(damaged / "Session5", damaged / "Session6")
+    with pytest.warns(IgnoredNote, match=r"Session6 ignored: an IEMOCAP release has "
+                                         r"Session1..Session5"):
+        rows, problems = iemocap.scan_release(damaged)
+    assert problems == [] and {u.session for u in rows} == {1, 2, 3, 4, 5}
+    assert iemocap.main(["--root", str(damaged), "--out", str(tmp_path / "m.csv")]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "Session6 ignored" in notes[0]

@@ -170,3 +170,21 @@ def test_run_experiment_refuses_while_another_process_holds_the_folder(tmp_path,
         holder.kill()
         holder.wait()
     assert work == []  # refused before any work
+
+
+def test_robustness_takes_the_lock_unless_its_own_experiment_holds_it(tmp_path, monkeypatch):
+    """``robustness: true`` runs the pass inside run_experiment, which holds the lock already;
+    alone, the pass takes the lock itself."""
+    from emokit.core.lock import holds, results_lock
+    from emokit.experiment import robustness
+
+    seen = []
+    monkeypatch.setattr(robustness, "_evaluate_robustness",
+                        lambda folder, verbose: seen.append(holds(folder)) or [])
+    assert not holds(tmp_path)
+    with results_lock(tmp_path):
+        assert holds(tmp_path)
+        robustness.evaluate_robustness(tmp_path)  # no LockedError from its own experiment
+    robustness.evaluate_robustness(tmp_path)
+    assert seen == [True, True] and not holds(tmp_path)
+    assert not (tmp_path / ".emokit.lock").exists()

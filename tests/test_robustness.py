@@ -105,6 +105,28 @@ def test_every_run_under_every_condition(tiny, tmp_path, monkeypatch):
     assert [(r["system"], r["condition"], r["level"], r["ua"]) for r in again] == [
         (r["system"], r["condition"], r["level"], r["ua"]) for r in rows]
 
+    # a run retrained since its rows were evaluated (its final_weights changed) is evaluated
+    # again, alone; so are rows written before the weights were recorded
+    with open(experiment / "robustness.csv") as f:
+        written = list(csv.DictReader(f))
+    digest = hashlib.sha256((run_path(experiment, "baseline", 1, 0) / FINAL_WEIGHTS)
+                            .read_bytes()).hexdigest()[:16]
+    assert {r["weights"] for r in written if r["system"] == "baseline"} == {digest}
+    for r in written:
+        if r["system"] == "baseline":
+            r["weights"] = "0" * 16
+        if r["system"] == "text":
+            del r["weights"]
+    with open(experiment / "robustness.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, list(written[0]))
+        writer.writeheader()
+        writer.writerows(written)
+    calls.clear()
+    again = evaluate_robustness(experiment, verbose=False)
+    assert calls == [("text", list(CONDITIONS)), ("baseline", list(CONDITIONS))]
+    assert [(r["system"], r["condition"], r["level"], r["ua"]) for r in again] == [
+        (r["system"], r["condition"], r["level"], r["ua"]) for r in rows]
+
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("robustness")
@@ -188,3 +210,77 @@ def test_a_run_is_rebuilt_at_the_vocabulary_size_it_was_trained_with(tmp_path, p
     assert rebuilt.vocab_size == (padded_vocab_size(37) if padded else 37)
     for got, want in zip(shared_weights(rebuilt), saved, strict=True):
         np.testing.assert_array_equal(got.numpy(), want)
+
+
+@pytest.mark.slow
+def test_an_improvised_only_experiment_is_rebuilt_with_its_own_folds(tmp_path, monkeypatch):
+    """Robustness (and every other caller of experiment_folds) rebuilds the folds the experiment
+    made: without the scripted dialogs under corpus.improvised_only."""
+    from emokit.experiment.corpus import experiment_folds, load_corpus
+
+    monkeypatch.setenv("EMOKIT_QUICK", "1")
+    monkeypatch.setenv("EMOKIT_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("EMOKIT_RESULTS", str(tmp_path / "results"))
+    config = load_config("quick")
+    config.folds, config.systems, config.corpus.improvised_only = [1], ["text"], True
+    run_experiment(config, verbose=False)
+    experiment = tmp_path / "results" / config.name
+    utterances, _ = load_corpus(config, verbose=False)
+    kept, folds = experiment_folds(config, utterances)
+    assert 0 < len(kept) < len(utterances)  # the mini corpus has scripted dialogs to leave out
+    stored = json.loads((experiment / "folds.json").read_text())
+    assert [(k, list(f.test_ids), list(f.train_ids)) for k, f in folds] == [
+        (f["fold"], f["test_ids"], f["train_ids"]) for f in stored]
+    rows = evaluate_robustness(experiment, verbose=False)
+    assert len(rows) == len(CONDITIONS)
+    intact = next(r for r in rows if r["condition"] == "intact")
+    assert intact["ua"] == pytest.approx(load_runs(experiment)[0]["ua"], abs=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("robustness")
+def test_weights_that_do_not_fit_the_runs_model_name_the_file_in_one_line(tiny, tmp_path, capsys):
+    experiment = _copy(tiny, tmp_path)
+    path = run_path(experiment, "baseline", 1, 0) / FINAL_WEIGHTS
+    with np.load(path) as data:
+        weights = {k: data[k] for k in data.files}
+    last = f"w{len(weights) - 1}"  # the classifier's output bias, one class more
+    weights[last] = np.append(weights[last], 0.0)
+    np.savez(path, **weights)
+    with pytest.raises(DataError, match=f"{path} does not fit the model.*must be retrained"):
+        evaluate_robustness(experiment, verbose=False)
+    capsys.readouterr()
+    assert robustness.main([str(experiment)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "warm start" not in err, err
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("robustness")
+def test_robustness_refuses_while_another_process_holds_the_folder(tiny, tmp_path, capsys):
+    """An experiment still running on the folder, or another robustness pass: one line naming
+    the holder, nothing written."""
+    import subprocess
+    import sys
+    import textwrap
+
+    experiment = _copy(tiny, tmp_path)
+    script = textwrap.dedent(f"""
+        import time
+        from emokit.core.lock import results_lock
+        with results_lock({str(experiment)!r}):
+            print("locked", flush=True)
+            time.sleep(300)
+    """)
+    repo = Path(__file__).resolve().parent.parent
+    holder = subprocess.Popen([sys.executable, "-c", script], cwd=repo, stdout=subprocess.PIPE,
+                              env=dict(os.environ, PYTHONPATH=str(repo)))
+    try:
+        assert holder.stdout.readline().strip() == b"locked"
+        assert robustness.main([str(experiment)]) == 1
+    finally:
+        holder.kill()
+        holder.wait()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"in use by another emokit process (PID {holder.pid}" in err
+    assert not (experiment / "robustness.csv").exists()

@@ -3,6 +3,7 @@ resume (also after SIGKILL), NaN stop, TensorBoard, mixed precision, XLA, Mirror
 
 import dataclasses
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -175,6 +176,33 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(tmp_path):
     state = json.loads((tmp_path / "state.json").read_text())
     assert state["epoch"] == 1
     assert list(tmp_path.glob(f"{state['checkpoint']}.index"))
+
+
+def test_divergence_is_a_user_error_naming_the_changed_setting_first(capsys):
+    """aux_heads_weight 1e300 (the loss overflows): the message names it first, with its default;
+    a command line prints that one line, no traceback, and exits non-zero."""
+    from emokit.core.cli import run_cli
+    from emokit.core.errors import UserError
+
+    model = tiny_model(aux_heads_weight=1e300)
+
+    def train(argv):
+        fit(model, fake_dataset(16, 8), fake_dataset(8, 8, seed=1), train_config(epochs=1))
+
+    with pytest.raises(TrainingDiverged) as caught:
+        train([])
+    assert isinstance(caught.value, UserError)
+    message = str(caught.value)
+    named = re.findall(r"(model|train)\.(\w+) = ", message)
+    assert named[0] == ("model", "aux_heads_weight"), message
+    assert "model.aux_heads_weight = 1e+300 (default 0.0)" in message
+    assert "Fix: bring model.aux_heads_weight back towards its default" in message
+    assert {"learning_rate", "clipnorm", "contrastive_weight", "temperature"} <= {
+        n for _, n in named}
+    assert run_cli(train, []) != 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: the training loss became")
+    assert "Traceback" not in err
 
 
 def test_tensorboard_scalars_are_written(tmp_path):

@@ -281,3 +281,65 @@ def test_a_tilde_in_a_path_setting_is_expanded(tmp_path, monkeypatch):
     config = ExperimentConfig.from_dict({"results_dir": "~/runs", "corpus": {"data_dir": "~/d"}})
     assert config.results_dir == str(tmp_path / "runs")
     assert config.corpus.data_dir == str(tmp_path / "d")
+
+
+def _numeric_settings(cls=ExperimentConfig, prefix=""):
+    """Dotted names of every int/float setting of the config tree (``float | None`` and lists of
+    numbers included; bool is not a number here)."""
+    for field in dataclasses.fields(cls):
+        kind = typing.get_type_hints(cls)[field.name]
+        name = prefix + field.name
+        if dataclasses.is_dataclass(kind):
+            yield from _numeric_settings(kind, name + ".")
+            continue
+        if typing.get_origin(kind) in (typing.Union, types.UnionType):
+            kind = next(a for a in typing.get_args(kind) if a is not type(None))
+        if typing.get_origin(kind) is list:
+            (kind,) = typing.get_args(kind)
+        if kind in (int, float):
+            yield name
+
+
+def test_every_numeric_setting_has_a_finite_upper_bound():
+    import math
+
+    from emokit.config.rules import RULES
+
+    names = list(_numeric_settings())
+    assert {"model.aux_heads_weight", "model.temperature", "seeds", "jobs"} <= set(names)
+    unbounded = [n for n in names
+                 if n not in RULES or RULES[n].high is None or not math.isfinite(RULES[n].high)]
+    assert unbounded == [], f"no finite upper bound in emokit.config.rules.RULES: {unbounded}"
+    assert any(p.startswith("model.aux_heads_weight:")
+               for p in problems_of({"model": {"aux_heads_weight": 1e300}}))
+
+
+@pytest.mark.parametrize(("data", "named", "needs"), [
+    ({"warm_start_classifier": "reinit"}, "warm_start_classifier", "init_from: baseline"),
+    ({"train": {"monitor": False, "probe_every": 5}}, "train.probe_every", "train.monitor: true"),
+    ({"corpus": {"root": "/releases/IEMOCAP", "snr_db": 5.0}}, "corpus.snr_db", "corpus.root"),
+    ({"corpus": {"root": "/releases/IEMOCAP", "lexical_voice": True}}, "corpus.lexical_voice",
+     "corpus.root"),
+    ({"train": {"unlabelled_pairs": True}, "model": {"pairing": "instance"},
+      "systems": ["audio", "baseline"]}, "train.unlabelled_pairs", "contrastive"),
+])
+def test_a_setting_that_does_nothing_in_its_context_is_refused(data, named, needs):
+    (problem,) = problems_of(data)
+    assert problem.startswith(f"{named}:") and needs in problem
+
+
+def test_settings_that_take_effect_in_their_context_are_accepted():
+    for data in ({"warm_start_classifier": "reinit", "init_from": "baseline"},
+                 {"train": {"monitor": True, "probe_every": 5}},
+                 {"corpus": {"root": "/releases/IEMOCAP", "synthetic_size": "iemocap",
+                             "train_label_noise": 0.2}},
+                 {"train": {"unlabelled_pairs": True}, "model": {"pairing": "instance"},
+                  "systems": ["baseline", "contrastive-infonce-0.3"]}):
+        ExperimentConfig.from_dict(data)
+
+
+def test_the_generator_knobs_defaults_are_the_corpus_configs():
+    from emokit.config import CorpusConfig
+    from emokit.config.cross_checks import GENERATOR_KNOBS
+
+    assert GENERATOR_KNOBS == {k: getattr(CorpusConfig(), k) for k in GENERATOR_KNOBS}

@@ -16,6 +16,14 @@ from emokit.config.quoting import cap, quote
 IEMOCAP_SESSIONS = 5  # folds per protocol: 5 sessions, 10 speakers
 FOLDS_PER_PROTOCOL = {"session": IEMOCAP_SESSIONS, "speaker": 2 * IEMOCAP_SESSIONS}
 
+#: The built-in corpus's generator knobs: they shape only the synthetic corpus, so a release given
+#: by ``corpus.root`` leaves them without effect. (``synthetic_size`` is left out: presets choose
+#: it; ``synthetic_seed`` also fixes the per-fold label views, :mod:`emokit.data.label_views`.)
+#: With their CorpusConfig defaults (settings.py imports this stage: no import back).
+GENERATOR_KNOBS = {"text_disagreement": 0.2, "audio_ambiguity": 0.3, "snr_db": 20.0,
+                   "cue_probability": 0.7, "scripted_share": None, "lexical_voice": False,
+                   "length_decorrelation": 0.0}
+
 #: Settings that ``systems`` decides for every run: a value set in a config would be overwritten.
 DECIDED_BY_SYSTEMS = {"model.modalities": "both", "model.contrastive_weight": 0.0}
 
@@ -64,6 +72,7 @@ def cross_problems(values: dict) -> list[str]:
     if get("train.unlabelled_pairs") is True and get("model.pairing") == "label":
         problems.append("train.unlabelled_pairs: true needs model.pairing 'instance': label "
                         "pairing reads the emotion labels that unlabelled turns do not have")
+    problems += _no_op_problems(values)
     problems += _system_problems(get("systems"), get("init_from"), get("model.objective"))
     name = get("name")
     if isinstance(name, str) and not _inside(name):
@@ -78,6 +87,53 @@ def cross_problems(values: dict) -> list[str]:
                     f"remove {name} from the config and choose the runs with `systems` (audio, "
                     "text, baseline, contrastive-<discriminator>-<weight>)")
     return problems
+
+
+def _no_op_problems(values: dict) -> list[str]:
+    """Settings that would do nothing in their context, each named with the setting it needs."""
+    problems = []
+    get = values.get
+    if get("warm_start_classifier") == "reinit" and get("init_from") is None:
+        problems.append("warm_start_classifier: 'reinit' chooses what a warm start takes from the "
+                        "trained baseline and needs init_from: baseline (init_from is unset, so "
+                        "no run is warm-started); set init_from: baseline, or "
+                        "warm_start_classifier: copy (the default)")
+    if get("train.monitor") is False and _numbers(get("train.probe_every")) and \
+            get("train.probe_every") != 1:
+        problems.append(f"train.probe_every: {get('train.probe_every')!r} spaces the linear "
+                        "probes of train.monitor, which is false (no probe runs); set "
+                        "train.probe_every: 1 (the default), or train.monitor: true")
+    if get("corpus.root"):
+        for knob, default in GENERATOR_KNOBS.items():
+            name = f"corpus.{knob}"
+            if name in values and values[name] != default:
+                problems.append(f"{name}: {quote(values[name])} shapes only the built-in corpus, "
+                                f"and corpus.root ({quote(get('corpus.root'))}) reads a release "
+                                f"instead; remove {name}, or corpus.root to use the built-in "
+                                "corpus")
+    systems = get("systems")
+    if get("train.unlabelled_pairs") is True and isinstance(systems, list) and \
+            all(isinstance(s, str) for s in systems) and not _any_pair_loss(systems):
+        problems.append(f"train.unlabelled_pairs: true feeds the pair loss, but systems "
+                        f"{quote(systems)} has no contrastive system; add one (e.g. "
+                        "'contrastive') or remove train.unlabelled_pairs")
+    return problems
+
+
+def _any_pair_loss(systems: list[str]) -> bool:
+    """True when an entry of ``systems`` trains with a pair loss (weight > 0); an entry that
+    cannot be parsed counts (its own problem is reported)."""
+    from emokit.config.systems import parse_system
+
+    for entry in systems:
+        if entry == "contrastive" or entry.startswith("contrastive-") and entry.count("-") == 1:
+            return True
+        try:
+            if parse_system(entry).contrastive_weight > 0:
+                return True
+        except ValueError:
+            return True
+    return False
 
 
 def _numbers(*values) -> bool:

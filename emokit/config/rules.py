@@ -50,9 +50,6 @@ class Rule:
         return tuple(self.choices)
 
 
-POSITIVE = Rule(low=0, low_open=True)
-AT_LEAST_1 = Rule(low=1)
-NON_NEGATIVE = Rule(low=0)
 FRACTION = Rule(low=0, high=1)
 
 #: Ranges and choices of the settings, by dotted name (types come from the dataclasses).
@@ -97,13 +94,17 @@ RULES: dict[str, Rule] = {
     "model.text_rnn_units": Rule(low=1, high=4096),
     "model.dropout": Rule(low=0, high=1, high_open=True),
     "model.modality_dropout": Rule(low=0, high=1, high_open=True),
-    "model.aux_heads_weight": NON_NEGATIVE,
+    # w weighs the two auxiliary CE terms against the fused CE: at 100 the fused head is 1% of
+    # the loss already; far above, the loss overflows float32 and training diverges
+    "model.aux_heads_weight": Rule(low=0, high=100),
     "model.discriminator": Rule(choices=choices.DISCRIMINATORS),
     "model.discriminator_units": Rule(low=1, high=4096),
     "model.temperature": Rule(low=0.01, high=100),  # cosine / temperature: below 0.01 diverges
     "model.pairing": Rule(choices=choices.PAIRINGS),
     "model.objective": Rule(choices=choices.OBJECTIVES),
     "model.pair_loss_scaling": Rule(choices=choices.PAIR_LOSS_SCALINGS),
+    # lambda, as each entry of contrastive_weights (which sets it per run)
+    "model.contrastive_weight": Rule(low=0, high=1000),
     "train.epochs": Rule(low=1, high=10_000),
     "train.learning_rate": Rule(low=0, high=1, low_open=True),
     "train.lr_decay": Rule(low=0, high=1, low_open=True),
@@ -113,11 +114,14 @@ RULES: dict[str, Rule] = {
     "train.verbose": Rule(low=0, high=2),
     "train.probe_every": Rule(low=1, high=10_000),
     "protocol": Rule(choices=choices.PROTOCOLS),
-    "folds": Rule(low=1, nonempty=True, unique=True),
+    # the speaker protocol's 10 folds (the session protocol's 5: cross_checks names the protocol)
+    "folds": Rule(low=1, high=10, nonempty=True, unique=True),
     "seeds": Rule(low=0, high=2**31 - 1, nonempty=True, unique=True),
     "systems": Rule(nonempty=True, unique=True),
     "contrastive_weights": Rule(low=0, high=1000, low_open=True, unique=True),
     "init_from": Rule(choices=("baseline",)),
     "warm_start_classifier": Rule(choices=choices.WARM_START_CLASSIFIERS),
-    "jobs": AT_LEAST_1,  # worker processes (never more are started than there are runs)
+    # worker processes (never more are started than there are runs); each holds a model and a
+    # fold, so more than a large machine's cores only share them
+    "jobs": Rule(low=1, high=256),
 }

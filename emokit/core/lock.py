@@ -168,6 +168,12 @@ def acquire(folder: str | Path) -> Path:
     raise LockedError(f"could not take the lock {path}: other processes keep replacing it")
 
 
+def holds(folder: str | Path) -> bool:
+    """True when this process holds ``folder``'s results lock (e.g. the experiment that asks for
+    its robustness pass)."""
+    return str((Path(folder).expanduser() / LOCK_FILE).resolve()) in _HELD
+
+
 def release(folder: str | Path) -> None:
     """Remove ``folder``'s lock if this process holds it."""
     path = Path(folder).expanduser() / LOCK_FILE

@@ -11,6 +11,7 @@ cache, reading only the shards that hold them; a cache without its marker is ref
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import zipfile
@@ -101,10 +102,14 @@ def write_shard(path: str | Path, features: dict[str, np.ndarray]) -> None:
     lengths = [len(features[uid]) for uid in ids]
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     block = np.concatenate([features[uid] for uid in ids]).astype(np.float32, copy=False)
+    # Zipped in memory, then written: np.savez leaves its zip file open when a write to disk
+    # fails (a full disk), and that zip file's __del__ would print a stray traceback later.
+    buffer = io.BytesIO()
+    np.savez(buffer, features=block, offsets=offsets, ids=np.array(ids))
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as f:
-            np.savez(f, features=block, offsets=offsets, ids=np.array(ids))
+            f.write(buffer.getbuffer())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)  # a full disk or a kill: no half shard left behind

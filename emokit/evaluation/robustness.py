@@ -73,7 +73,9 @@ CONDITIONS: tuple[tuple[str, int | None], ...] = (
     *(("audio_noise_babble", snr) for snr in SNR_DB),
     *(("text_errors", wer) for wer in WER_PERCENT),
 )
-COLUMNS = ("system", "fold", "seed", "condition", "level", "wa", "ua")
+#: ``weights``: the digest of the run's final_weights.npz the row was evaluated with (a retrained
+#: run's rows are evaluated again); files written before it lack that column.
+COLUMNS = ("system", "fold", "seed", "condition", "level", "wa", "ua", "weights")
 PREDICTION_TOLERANCE = 1e-5  # stored probabilities have 6 decimals
 CSV_NAME, TABLE_NAME, PLOT_NAME = "robustness.csv", "robustness.md", "robustness.png"
 
@@ -137,7 +139,7 @@ def rebuild_model(config: ExperimentConfig, run: Run, data):
     padded (its embedding has one row per word) is rebuilt at its own size."""
     from emokit.model.emotion_model import build_model
     from emokit.training.reuse import build_run_model
-    from emokit.training.warm_start import warm_start
+    from emokit.training.warm_start import shared_weights, warm_start
 
     cfg = system_config(config, run.system)
     weights = load_final_weights(run.path)
@@ -145,6 +147,10 @@ def rebuild_model(config: ExperimentConfig, run: Run, data):
     if _embedding_rows(weights, model) == len(data.vocab) != model.vocab_size:
         model = build_model(cfg.model, data.feature_dim, len(data.vocab), data.num_classes,
                             embedding_matrix=data.embedding_matrix, seed=run.seed)
+    if [w.shape for w in weights] != [tuple(v.shape) for v in shared_weights(model)]:
+        raise DataError(f"{run.path / FINAL_WEIGHTS} does not fit the model of its run's config "
+                        "(other encoder or classifier sizes, or another corpus): the run must be "
+                        f"retrained; remove its folder {run.path} and run the experiment again")
     warm_start(model, weights)
     return model
 
@@ -200,8 +206,16 @@ def evaluate_run(config: ExperimentConfig, run: Run, fold: DegradedFold,
         metrics = classification_metrics(y_true, probs.argmax(axis=1), fold.data.num_classes)
         rows.append({"system": run.system.name, "fold": run.fold, "seed": run.seed,
                      "condition": condition, "level": "" if level is None else level,
-                     "wa": float(metrics["wa"]), "ua": float(metrics["ua"])})
+                     "wa": float(metrics["wa"]), "ua": float(metrics["ua"]),
+                     "weights": weights_digest(run)})
     return rows
+
+
+def weights_digest(run: Run) -> str:
+    """A short digest of the run's ``final_weights.npz``: it changes when the run is retrained."""
+    import hashlib
+
+    return hashlib.sha256((run.path / FINAL_WEIGHTS).read_bytes()).hexdigest()[:16]
 
 
 # --- the experiment --------------------------------------------------------------------------------
@@ -213,10 +227,10 @@ def read_rows(experiment: Path) -> list[dict]:
         return []
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
-    if rows and set(COLUMNS) - set(rows[0]):
-        raise DataError(f"{path} lacks columns {sorted(set(COLUMNS) - set(rows[0]))}: delete it "
-                        "and run again")
-    return [{**r, "fold": int(r["fold"]), "seed": int(r["seed"]),
+    missing = set(COLUMNS) - {"weights"} - set(rows[0]) if rows else set()
+    if missing:
+        raise DataError(f"{path} lacks columns {sorted(missing)}: delete it and run again")
+    return [{**r, "weights": r.get("weights") or "", "fold": int(r["fold"]), "seed": int(r["seed"]),
              "level": int(r["level"]) if r["level"] else "", "wa": float(r["wa"]),
              "ua": float(r["ua"])} for r in rows]
 

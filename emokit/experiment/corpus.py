@@ -39,3 +39,20 @@ def load_corpus(config: ExperimentConfig, workers: int | None = None, verbose: b
     features = load_features(cache, [u.id for u in utterances])
     say(f"features: {len(features)} utterances from {cache} ({time.perf_counter() - start:.1f} s)")
     return utterances, features
+
+
+def experiment_folds(config: ExperimentConfig, utterances: list) -> tuple[list, list]:
+    """The experiment's utterances and folds exactly as :func:`emokit.experiment.run_experiment`
+    made them: ``corpus.improvised_only`` applied, then the ``protocol``'s folds with the
+    pipeline's validation speakers, restricted to ``folds``. Every caller that rebuilds an
+    experiment's folds (robustness, workers, benchmarks) goes through here.
+
+    Returns ``(utterances, [(fold number, Fold)])``: the utterances to prepare those folds with.
+    """
+    from emokit.data.folds import make_folds
+    from emokit.data.overlap import improvised_only
+    from emokit.experiment.protocol import select_folds
+
+    utterances = improvised_only(utterances, config.corpus)
+    folds = make_folds(utterances, config.protocol, config.pipeline.validation_speakers)
+    return utterances, select_folds(folds, config.folds)

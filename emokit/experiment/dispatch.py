@@ -14,9 +14,8 @@ from pathlib import Path
 
 from emokit.config import ExperimentConfig
 from emokit.config.systems import BASELINE, System
-from emokit.data.overlap import improvised_only
 from emokit.data.pipeline import prepare_fold
-from emokit.experiment.corpus import load_corpus
+from emokit.experiment.corpus import experiment_folds, load_corpus
 from emokit.experiment.runs import finished_line, train_one_run
 
 
@@ -61,7 +60,7 @@ def _worker_run(config: ExperimentConfig, fold_number: int, fold, seed: int, sys
     state = _WORKER_STATE
     if "utterances" not in state:
         utterances, state["features"] = load_corpus(config, workers=1, verbose=False)
-        state["utterances"] = improvised_only(utterances, config.corpus)
+        state["utterances"], _ = experiment_folds(config, utterances)  # as the parent made them
     prepared = None
     if state.get("fold") != fold_number:
         state.pop("data", None)  # one fold in memory at a time

@@ -6,7 +6,8 @@ degraded, no retraining (the conditions and each run's evaluation:
     python -m emokit.experiment.robustness results/quick
 
 or ``robustness: true`` in an experiment's config (it then runs after the table). A rerun
-evaluates only the rows ``robustness.csv`` does not hold yet.
+evaluates only the rows ``robustness.csv`` does not hold yet, and again the rows of a run retrained
+since (each row records its run's weights digest). A pass holds the experiment folder's lock.
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ from emokit.evaluation.robustness import (
     evaluate_run,
     experiment_runs,
     read_rows,
+    weights_digest,
     write_rows,
 )
 from emokit.evaluation.robustness_report import save_robustness_plot, to_markdown
-from emokit.experiment.corpus import load_corpus
+from emokit.experiment.corpus import experiment_folds, load_corpus
 
 
 def _key(row: dict) -> tuple:
@@ -39,16 +41,34 @@ def _key(row: dict) -> tuple:
 
 def evaluate_robustness(experiment: str | Path, verbose: bool = True) -> list[dict]:
     """Evaluate every run of a finished experiment under every condition (only what
-    ``robustness.csv`` does not hold yet), then write the CSV, the Markdown table and the plot.
-    Returns every row of ``robustness.csv``."""
-    from data_prep.synthetic import ensure_corpus, release_root
-    from emokit.data.folds import make_folds
-    from emokit.data.pipeline import prepare_fold
-    from emokit.experiment.protocol import select_folds
+    ``robustness.csv`` does not hold yet, and again the rows of a run retrained since), then write
+    the CSV, the Markdown table and the plot. Returns every row of ``robustness.csv``.
+
+    Holds the experiment folder's lock (:func:`emokit.core.lock.results_lock`): while an
+    experiment or another robustness pass works on the folder, it refuses, naming the holder."""
+    from emokit.core.lock import holds, results_lock
 
     experiment = Path(experiment)
+    if holds(experiment) or not experiment.is_dir():  # asked for by the experiment; or refused
+        return _evaluate_robustness(experiment, verbose)
+    with results_lock(experiment):
+        return _evaluate_robustness(experiment, verbose)
+
+
+def _evaluate_robustness(experiment: Path, verbose: bool) -> list[dict]:
+    from data_prep.synthetic import ensure_corpus, release_root
+    from emokit.data.pipeline import prepare_fold
+
+    say = print if verbose else (lambda *a, **k: None)
     config, runs = experiment_runs(experiment)
     rows = read_rows(experiment)
+    digests = {(r.system.name, r.fold, r.seed): weights_digest(r) for r in runs}
+    current = [r for r in rows if digests.get((r["system"], r["fold"], r["seed"]),
+                                              r["weights"]) == r["weights"]]
+    if len(current) < len(rows):
+        say(f"{len(rows) - len(current)} rows of runs retrained since they were evaluated "
+            "(or evaluated before the weights were recorded) are evaluated again")
+        rows = current
     done = {_key(r) for r in rows}
     todo = {}
     for run in runs:
@@ -57,7 +77,6 @@ def evaluate_robustness(experiment: str | Path, verbose: bool = True) -> list[di
                    not in done]
         if missing:
             todo[run] = missing
-    say = print if verbose else (lambda *a, **k: None)
     say(f"{experiment}: {len(runs)} runs x {len(CONDITIONS)} conditions, "
         f"{sum(map(len, todo.values()))} to evaluate")
     if todo:
@@ -65,8 +84,8 @@ def evaluate_robustness(experiment: str | Path, verbose: bool = True) -> list[di
         utterances, features = load_corpus(config)
         root = Path(config.corpus.root) if config.corpus.root else release_root(
             ensure_corpus(config.corpus))
-        folds = dict(select_folds(make_folds(utterances, config.protocol,
-                                             config.pipeline.validation_speakers), config.folds))
+        utterances, folds = experiment_folds(config, utterances)
+        folds = dict(folds)
         for k in sorted({run.fold for run in todo}):
             data = prepare_fold(config, utterances, features, folds[k])
             fold = DegradedFold(config, k, data, utterances, root,

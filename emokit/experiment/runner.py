@@ -28,11 +28,11 @@ import copy
 import dataclasses
 import sys
 import time
+from pathlib import Path
 
 from emokit.config import ExperimentConfig
 from emokit.config.systems import System, expand_systems
 from emokit.core.atomic import storage_error, write_atomic
-from emokit.data.overlap import improvised_only
 from emokit.data.pipeline import prepare_fold
 from emokit.evaluation.modes import append_mode_section, protocol_note, read_folds
 from emokit.evaluation.report import SystemSummary, summarize, write_report
@@ -44,9 +44,9 @@ from emokit.evaluation.runstore import (
     run_path,
     run_settings,
 )
-from emokit.experiment.corpus import load_corpus
+from emokit.experiment.corpus import experiment_folds, load_corpus
 from emokit.experiment.dispatch import run_in_workers
-from emokit.experiment.protocol import describe_protocol, folds_record, select_folds
+from emokit.experiment.protocol import describe_protocol, folds_record
 from emokit.experiment.runs import finished_line, train_one_run
 
 # --- one run ---------------------------------------------------------------------------------------
@@ -75,6 +75,7 @@ def run_experiment(config: ExperimentConfig, verbose: bool = True) -> list[Syste
         expand_systems(config)
     except ValueError as e:
         raise ConfigError([f"systems: {e}"]) from None
+    refuse_a_file_in_the_way(experiment_dir(config))
     try:
         with results_lock(experiment_dir(config)):
             return _run_experiment_locked(config, verbose)
@@ -85,16 +86,26 @@ def run_experiment(config: ExperimentConfig, verbose: bool = True) -> list[Syste
         raise problem from None
 
 
-def _run_experiment_locked(config: ExperimentConfig, verbose: bool) -> list[SystemSummary]:
-    from emokit.data.folds import make_folds
+def refuse_a_file_in_the_way(folder: Path) -> None:
+    """A ``UsageError`` when ``folder`` or a folder above it is a file: the experiment's results
+    could not be written there."""
+    from emokit.core.errors import UsageError
 
+    for path in (folder, *folder.parents):
+        if path.is_dir():
+            return
+        if path.exists():
+            raise UsageError(f"{path} is a file, not a folder: the experiment's results go in "
+                             f"{folder}; choose another name (--name, or `name:` in the config) "
+                             "or --results folder, or move that file away")
+
+
+def _run_experiment_locked(config: ExperimentConfig, verbose: bool) -> list[SystemSummary]:
     out = experiment_dir(config)
     systems = expand_systems(config)
     settings = run_settings(config)
     utterances, features = load_corpus(config, verbose=verbose)
-    utterances = improvised_only(utterances, config.corpus)
-    folds = select_folds(make_folds(utterances, config.protocol,
-                                    config.pipeline.validation_speakers), config.folds)
+    utterances, folds = experiment_folds(config, utterances)
     out.mkdir(parents=True, exist_ok=True)
     config.save(out / "config.yaml")
     write_atomic(out / "folds.json", folds_record(folds, utterances, config.text.lowercase))

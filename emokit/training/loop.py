@@ -24,10 +24,12 @@ The compiled step is :class:`emokit.training.trainer.Trainer`; the forward passe
 
 from __future__ import annotations
 
+import math
+
 import keras
 import tensorflow as tf
 
-from emokit.config import TrainConfig
+from emokit.config import ModelConfig, TrainConfig
 from emokit.core.optional import require
 from emokit.core.tf_process import (
     absorb_onednn_bool_notice,
@@ -89,6 +91,44 @@ def _kept(config: TrainConfig, epoch: int) -> str:
             "resumes from it.")
 
 
+# The settings that can make the loss diverge, by their config-file names (section, field).
+DIVERGENCE_SETTINGS = (("model", "aux_heads_weight"), ("model", "contrastive_weight"),
+                       ("model", "temperature"), ("model", "pair_loss_scaling"),
+                       ("train", "learning_rate"), ("train", "lr_decay"), ("train", "clipnorm"),
+                       ("train", "mixed_precision"))
+
+
+def divergence_hint(model_config: ModelConfig, config: TrainConfig) -> str:
+    """One sentence naming the run's settings that can make training diverge, with their values:
+    those changed from their defaults first (the furthest moved first, in orders of magnitude),
+    then the others."""
+    sections = {"model": (model_config, ModelConfig()), "train": (config, TrainConfig())}
+    named = []
+    for section, name in DIVERGENCE_SETTINGS:
+        run, default = (getattr(c, name) for c in sections[section])
+        named.append((-_moved(run, default), f"{section}.{name} = {run!r}"
+                      + (f" (default {default!r})" if run != default else "")))
+    named.sort(key=lambda pair: pair[0])  # stable: unchanged ones keep the order above
+    first = (f"bring {named[0][1].split(' = ')[0]} back towards its default"
+             if named[0][0] < 0 else "try a lower train.learning_rate")
+    return ("Settings of this run that can make training diverge, those changed from their "
+            f"defaults first: {', '.join(text for _, text in named)}. Fix: {first} (a lower "
+            "learning_rate, a clipnorm, mixed_precision false help too), and check the features "
+            "for NaN/inf.")
+
+
+def _moved(value, default) -> float:
+    """How far ``value`` moved from ``default``: 0 when equal, else in orders of magnitude (at
+    least 1; a setting that is not a number counts 1)."""
+    if value == default:
+        return 0.0
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                  for v in (value, default))
+    if not numbers:
+        return 1.0
+    return max(1.0, abs(math.log10(abs(value) + 1e-3) - math.log10(abs(default) + 1e-3)))
+
+
 def fit(model: EmotionModel, train_ds, val_ds, config: TrainConfig, probe_train_ds=None) -> dict:
     """Train ``model`` in place with early stopping on validation UA -> history dict.
 
@@ -135,10 +175,8 @@ def fit(model: EmotionModel, train_ds, val_ds, config: TrainConfig, probe_train_
         try:
             logs = trainer.run_epoch(train_ds, epoch, progbar)
         except TrainingDiverged as error:
-            raise TrainingDiverged(f"{error}. {_kept(config, epoch)} Try a lower "
-                                   "TrainConfig.learning_rate or clipnorm, a smaller "
-                                   "ModelConfig.contrastive_weight, mixed_precision=False, and "
-                                   "check the features for NaN/inf.") from None
+            raise TrainingDiverged(f"{error}. {_kept(config, epoch)} "
+                                   f"{divergence_hint(model.config, config)}") from None
         probe_now = probes and (epoch + 1) % config.probe_every == 0
         if probe_now:  # the validation codes come from the validation pass itself
             val, val_codes = evaluate_and_encode(trainer.model, val_ds, num_classes)

@@ -27,6 +27,7 @@ import keras
 import tensorflow as tf
 
 from emokit.config import TrainConfig
+from emokit.core.errors import UserError
 from emokit.model.emotion_model import EmotionModel
 from emokit.training.runtime import CustomGradients
 from emokit.training.tracing import general_signature, own_function
@@ -47,8 +48,10 @@ SCALE_MAX_CHANGE = 1.25
 _STRATEGIES: dict[bool, tf.distribute.Strategy] = {}
 
 
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
+class TrainingDiverged(UserError, RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept. A user error: the
+    settings of the run made it diverge (the message names them, :func:`emokit.training.loop.fit`),
+    so a command line prints one line, no traceback."""
 
 
 def get_strategy(config: TrainConfig) -> tf.distribute.Strategy:

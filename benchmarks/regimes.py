@@ -3,6 +3,7 @@
     python benchmarks/regimes.py pilot     [--jobs 2]   # pilot corpora -> N (never reused)
     python benchmarks/regimes.py confirm   [--jobs 2]   # corpora 0..N-1 of every regime
     python benchmarks/regimes.py table                  # the verdicts from what has finished
+    python benchmarks/regimes.py explore [--jobs 2]     # exploratory.yaml: labelled exploratory
 
 Everything it does is fixed by one committed file, ``benchmarks/preregistration.yaml``: the
 regimes and their predicted signs, the model (the ``quick`` preset), the systems and weight grid,
@@ -39,6 +40,7 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 PREREGISTRATION = HERE / "preregistration.yaml"
+EXPLORATORY = HERE / "exploratory.yaml"  # questions asked after seeing data: never confirmatory
 
 
 def load_plan(path: Path = PREREGISTRATION) -> dict:
@@ -172,9 +174,9 @@ def print_table(plan: dict, corpora: list[dict]) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("phase", choices=("pilot", "confirm", "table"))
+    parser.add_argument("phase", choices=("pilot", "confirm", "table", "explore"))
     parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--table-of", choices=("pilot", "confirm"), default="confirm")
+    parser.add_argument("--table-of", choices=("pilot", "confirm", "explore"), default="confirm")
     parser.add_argument("--regimes", nargs="+", default=None,
                         help="pilot only: these regimes first (the pilot fixes N, nothing else)")
     args = parser.parse_args(argv)
@@ -183,7 +185,13 @@ def main(argv=None) -> int:
     measured = HERE / "measured"
     if args.phase == "table":
         corpora = json.loads((measured / f"regimes_{args.table_of}.json").read_text())["corpora"]
-        print_table(plan, corpora)
+        print_table(load_plan(EXPLORATORY) if args.table_of == "explore" else plan, corpora)
+        return 0
+    if args.phase == "explore":  # not pre-registered: every number it gives is exploratory
+        explore = load_plan(EXPLORATORY)
+        out = measured / "regimes_explore.json"
+        run_phase(explore, "explore", explore["replication"]["seeds"], args.jobs, out)
+        print_table(explore, json.loads(out.read_text())["corpora"])
         return 0
     if args.phase == "pilot":
         out = measured / "regimes_pilot.json"

@@ -88,15 +88,19 @@ def _notebook(*sources):
 
 def test_generate_writes_student_versions_and_check_reports_drift(tmp_path):
     sources, students = tmp_path / "solutions", tmp_path
+    packaged = tmp_path / "packaged"  # never the package's own copies
     sources.mkdir()
     (sources / "01_x.ipynb").write_text(student_notebooks.dumps(_notebook("import os", SOURCE_CELL)))
-    assert student_notebooks.generate(sources, students, check=True) == [students / "01_x.ipynb"]
-    assert student_notebooks.generate(sources, students) == [students / "01_x.ipynb"]
+    both = [students / "01_x.ipynb", packaged / "01_x.ipynb"]
+    assert student_notebooks.generate(sources, students, check=True, packaged=packaged) == both
+    assert student_notebooks.generate(sources, students, packaged=packaged) == both
+    assert (packaged / "01_x.ipynb").read_text() == (sources / "01_x.ipynb").read_text()
     written = json.loads((students / "01_x.ipynb").read_text())
     assert "".join(written["cells"][1]["source"]) == "x = ...  # a number\nprint(x)"
-    assert student_notebooks.generate(sources, students, check=True) == []
+    assert student_notebooks.generate(sources, students, check=True, packaged=packaged) == []
     (students / "01_x.ipynb").write_text((students / "01_x.ipynb").read_text().replace("...", "42"))
-    assert student_notebooks.generate(sources, students, check=True) == [students / "01_x.ipynb"]
+    assert (student_notebooks.generate(sources, students, check=True, packaged=packaged)
+            == [students / "01_x.ipynb"])
 
 
 # --- emokit.course.your_voice ---------------------------------------------------------------------------

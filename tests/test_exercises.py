@@ -264,6 +264,24 @@ def test_notebook04_foreseen_slips_get_their_hint(fusion04, answers, name, hint,
     assert statuses[name] == WRONG and hint in _line(out, name), out
 
 
+def test_notebook04_a_ua_copied_as_printed_is_right_and_rounding_or_percent_get_hints(
+        fusion04, capsys):
+    ua = float(np.mean(np.diag(CONFUSION) / np.sum(CONFUSION, axis=1)))  # 0.67917
+    for answer, status, hint in [(round(ua, 3), RIGHT, ""), (f"{ua:.3f}", WRONG, "a number"),
+                                 (round(ua, 2), WRONG, "give it to 3 decimals as printed"),
+                                 (round(100 * ua, 1), WRONG, "that is a percentage"),
+                                 (100 * ua, WRONG, "that is a percentage"),
+                                 (round(ua, 3) + 0.001, WRONG, "")]:
+        statuses, out = _statuses_and_out(capsys, exercises.notebook04, ..., answer, ...,
+                                          **fusion04)
+        assert statuses["2"] == status and hint in _line(out, "2"), (answer, out)
+
+
+def test_notebook04_count_params_counts_the_frozen_weights_too(fusion04, capsys):
+    statuses, out = _statuses_and_out(capsys, exercises.notebook04, ..., ..., 0, **fusion04)
+    assert statuses["3"] == WRONG and "frozen ones too" in _line(out, "3"), out
+
+
 # --- 05 contrastive regularization -----------------------------------------------------------------
 
 class LossModel:
@@ -309,6 +327,19 @@ def test_notebook05_foreseen_slips_get_their_hint(answers, name, hint, capsys):
     statuses, out = _check05(capsys, *answers)
     expected = UNANSWERED if answers[int(name) - 1] is None else WRONG
     assert statuses[name] == expected and hint in _line(out, name), out
+
+
+def test_notebook05_the_pair_term_from_section_4s_printed_loss_is_right(capsys):
+    # section 4 prints L before its Adam step changes the model: 0.5 x that L is right too, also
+    # from the 4 decimals printed; that L itself earns the hint, as the current one does
+    before = {"disc_loss": 1.23456}
+    for answer, status, hint in [(0.5 * 1.23456, RIGHT, ""), (0.5 * 1.2346, RIGHT, ""),
+                                 (0.5, RIGHT, ""), (1.2346, WRONG, "the pair loss L itself"),
+                                 (0.5 * 1.24, WRONG, "what does it hold")]:
+        statuses, out = _statuses_and_out(capsys, exercises.notebook05, ..., ..., answer,
+                                          model=LossModel(), inputs=None, labels=None,
+                                          before_step=before)
+        assert statuses["3"] == status and hint in _line(out, "3"), (answer, out)
 
 
 def test_notebook05_a_half_of_the_answer_earns_no_factor_hint(capsys):
@@ -434,6 +465,12 @@ def test_notebook07_the_true_class_or_the_pipeline_probability_are_not_what_pred
     assert statuses["1"] == WRONG and "normalizes a new speaker" in _line(out, "1"), out
     statuses, out = _check07(capsys, models07, "happy", 32, ...)
     assert "not a class name" in _line(out, "1") and "bias per output" in _line(out, "2")
+
+
+def test_notebook07_the_whole_models_count_is_not_the_gates(models07, capsys):
+    whole = models07["gated"].count_params()
+    statuses, out = _check07(capsys, models07, ..., whole, ...)
+    assert statuses["2"] == WRONG and "counts the whole model" in _line(out, "2"), out
 
 
 # --- 08 robustness ---------------------------------------------------------------------------------

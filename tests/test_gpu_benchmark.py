@@ -58,7 +58,11 @@ def test_use_accelerator_turns_on_mixed_precision_not_xla():
     config = use_accelerator(ExperimentConfig(), gpu_count=1)
     assert config.train.mixed_precision and not config.train.xla
     assert config.pipeline.batch_size == 4 * ExperimentConfig().pipeline.batch_size
+    assert config.train.accelerator == "gpu"
     assert use_accelerator(ExperimentConfig(), gpu_count=0) == ExperimentConfig()
+    off = ExperimentConfig()
+    off.train.accelerator = "off"
+    assert use_accelerator(off, gpu_count=1) == off
 
 
 def test_runtime_report_lists_the_optional_pieces():

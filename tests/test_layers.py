@@ -1,6 +1,8 @@
 """emokit.model.layers and emokit.model.discriminators: masking, the pair grid, serialization,
 use inside a user's keras.Model."""
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -200,29 +202,78 @@ def test_compute_output_shape_agrees_with_the_real_output(name):
     assert (first[0][0] if isinstance(first, list) else first[0]) is None
 
 
-def test_a_text_encoders_word_vectors_survive_from_config_and_clone_model():
+def _text_model(vectors):
+    inputs = keras.Input((None,), dtype="int32")
+    return keras.Model(inputs, TextEncoder(*vectors.shape, 5, 3, embedding_matrix=vectors,
+                                           train_embeddings=False)(inputs))
+
+
+def test_a_text_encoders_word_vectors_live_in_its_weights_not_its_config():
     vectors = np.random.default_rng(1).normal(size=(12, 6)).astype("float32")
     encoder = TextEncoder(12, 6, latent_dim=5, rnn_units=3, embedding_matrix=vectors,
                           train_embeddings=False)
     tokens = np.array([[2, 3, 4, 0]])
     encoder(tokens)
+    np.testing.assert_array_equal(np.asarray(encoder.embedding.embeddings), vectors)
     config = encoder.get_config()
-    import json
-
-    json.dumps(config)  # a plain-JSON config, as .keras files store it
-    copy = TextEncoder.from_config(config)
+    assert "embedding_matrix" not in config
+    assert (config["vocab_size"], config["embedding_dim"]) == (12, 6)
+    copy = TextEncoder.from_config(json.loads(json.dumps(config)))  # plain JSON, as saved
     copy(tokens)
-    np.testing.assert_array_equal(np.asarray(copy.embedding.embeddings), vectors)
     assert not copy.embedding.trainable
+    copy.set_weights(encoder.get_weights())
+    np.testing.assert_array_equal(np.asarray(copy.embedding.embeddings), vectors)
+    np.testing.assert_array_equal(np.asarray(copy(tokens)), np.asarray(encoder(tokens)))
 
-    inputs = keras.Input((None,), dtype="int32")
-    model = keras.Model(inputs, TextEncoder(12, 6, 5, 3, embedding_matrix=vectors)(inputs))
+
+def test_clone_model_copies_a_text_model_whose_weights_then_carry_over():
+    model = _text_model(np.random.default_rng(1).normal(size=(12, 6)).astype("float32"))
+    tokens = np.array([[2, 3, 4, 0], [5, 0, 0, 0]])
     clone = keras.models.clone_model(model)
-    cloned = next(layer for layer in clone.layers if isinstance(layer, TextEncoder))
-    np.testing.assert_array_equal(np.asarray(cloned.embedding.embeddings), vectors)
-    random = TextEncoder.from_config(TextEncoder(12, 6, 5, 3).get_config())
-    random(tokens)
-    assert not np.allclose(np.asarray(random.embedding.embeddings), vectors)
+    encoders = [next(layer for layer in m.layers if isinstance(layer, TextEncoder))
+                for m in (model, clone)]
+    configs = [{k: v for k, v in e.get_config().items() if k != "name"} for e in encoders]
+    assert configs[0] == configs[1]
+    clone.set_weights(model.get_weights())
+    np.testing.assert_array_equal(np.asarray(clone(tokens)), np.asarray(model(tokens)))
+
+
+@pytest.mark.parametrize("rows", [50, 4000])
+def test_a_saved_text_models_config_does_not_grow_with_its_word_vectors(tmp_path, rows):
+    import zipfile
+
+    vectors = np.random.default_rng(2).normal(size=(rows, 6)).astype("float32")
+    model = _text_model(vectors)
+    tokens = np.array([[2, 3, rows - 1, 0]])
+    model.save(tmp_path / "text.keras")
+    with zipfile.ZipFile(tmp_path / "text.keras") as archive:
+        config_size = archive.getinfo("config.json").file_size
+    assert config_size < 8_000  # 4000 x 6 vectors alone would be over 200 kB as JSON
+    loaded = keras.saving.load_model(tmp_path / "text.keras")
+    for saved, kept in zip(loaded.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(saved, kept)
+    np.testing.assert_array_equal(np.asarray(loaded(tokens)), np.asarray(model(tokens)))
+
+
+def test_a_config_saved_with_the_matrix_in_it_still_loads():
+    vectors = np.random.default_rng(3).normal(size=(12, 6)).astype("float32")
+    old = {**TextEncoder(12, 6, 5, 3).get_config(),
+           "embedding_matrix": keras.saving.serialize_keras_object(vectors)}
+    encoder = TextEncoder.from_config(json.loads(json.dumps(old)))
+    encoder(np.array([[1, 2]]))
+    np.testing.assert_array_equal(np.asarray(encoder.embedding.embeddings), vectors)
+    assert "embedding_matrix" not in encoder.get_config()
+
+
+def test_logits_are_float32_under_a_mixed_float16_policy():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        classifier = EmotionClassifier(4)
+        assert classifier(np.zeros((2, 8), "float32")).dtype == "float32"
+        assert classifier.compute_dtype == "float16"  # the layers before it stay mixed
+        assert EmotionClassifier(4)(keras.Input((8,))).dtype == "float32"  # functional too
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
 
 
 @pytest.mark.parametrize("module, examples", [("emokit.model.layers", 10),
@@ -247,7 +298,7 @@ def test_load_corpus_hands_workers_to_the_feature_extraction(monkeypatch, tmp_pa
 
     seen = {}
 
-    def build_cache(manifest, root, features, workers=None, progress=True):
+    def build_cache(manifest, root, features, workers=None, progress=True, **more):
         seen["workers"] = workers
         raise Stop
 

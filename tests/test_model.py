@@ -87,6 +87,32 @@ def test_embedding_matrix_sets_the_word_vectors():
     np.testing.assert_allclose(np.asarray(model.text_encoder.embedding.embeddings), matrix)
 
 
+def test_a_saved_models_config_holds_no_word_vectors_and_reloads_them(tmp_path):
+    import zipfile
+
+    matrix = np.random.default_rng(4).normal(size=(VOCAB_SIZE, 7)).astype("float32")
+    model = build_model(TINY, FEATURE_DIM, VOCAB_SIZE, NUM_CLASSES, embedding_matrix=matrix)
+    model.save(tmp_path / "model.keras")
+    with zipfile.ZipFile(tmp_path / "model.keras") as archive:
+        assert b"embedding_matrix" not in archive.read("config.json")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    np.testing.assert_array_equal(np.asarray(loaded.text_encoder.embedding.embeddings), matrix)
+    inputs, _ = fake_examples(4)
+    np.testing.assert_array_equal(np.asarray(loaded(inputs)), np.asarray(model(inputs)))
+
+
+def test_the_models_logits_are_float32_under_mixed_float16():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = tiny_model()
+        inputs, labels = fake_examples(4)
+        assert model.audio_encoder.compute_dtype == "float16"
+        assert model(inputs).dtype == "float32"
+        assert model.compute_losses(inputs, labels)["logits"].dtype == "float32"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
 @pytest.mark.parametrize("kind", DISCRIMINATORS)
 def test_keras_file_round_trip_gives_the_same_predictions(tmp_path, kind):
     inputs, labels = fake_examples(5)

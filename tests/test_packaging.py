@@ -86,6 +86,17 @@ def test_pyproject_promises_the_pythons_that_have_a_pinned_set():
     assert "Python 3.11, 3.12 or 3.13" in readme
 
 
+def test_the_license_is_an_spdx_string_so_installing_prints_no_deprecation():
+    """setuptools >= 77 warns (about 40 lines, even under ``pip install -q``) about a ``license``
+    table and about license classifiers: the first thing a student's first cell would show."""
+    pyproject = _pyproject()
+    assert pyproject["project"]["license"] == "MIT"
+    assert not [c for c in pyproject["project"]["classifiers"] if c.startswith("License ::")]
+    setuptools = next(Requirement(r) for r in pyproject["build-system"]["requires"]
+                      if Requirement(r).name == "setuptools")
+    assert "76.9" not in setuptools.specifier and "77.0" in setuptools.specifier
+
+
 def test_optional_pieces_live_in_their_extras():
     """tensorboard (TrainConfig.tensorboard_dir) and ipywidgets (notebook progress bars) are
     declared; the Colab extra brings no Jupyter of its own (Colab has one)."""

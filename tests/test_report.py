@@ -444,3 +444,40 @@ def test_the_regularizer_plot_marks_every_probed_and_monitored_epoch():
               for ax in figure.axes[2:]]  # the probes, the cosines
     plt.close(figure)
     assert styles == 2 * [[("run audio", "-", "."), ("run text", "--", ".")]]
+
+
+@pytest.mark.parametrize("history, said", [
+    # monitoring off: pair accuracy is drawn, the gradient and probe panels say why they are empty
+    ({"val_ua": [0.3, 0.4], "disc_acc": [0.2, 0.5], "disc_chance": [0.1, 0.1]},
+     {1: "train.monitor was off", 2: "train.monitor was off", 3: "train.monitor was off"}),
+    # a baseline with monitoring on: probes drawn, no pair loss to show
+    ({"val_ua": [0.3, 0.4], "probe_audio_ua": [0.3, 0.4], "probe_text_ua": [0.2, 0.3]},
+     {0: "no pair loss", 1: "no pair loss", 3: "no pair loss"}),
+])
+def test_an_empty_regularizer_panel_says_why(history, said):
+    import matplotlib.pyplot as plt
+
+    from emokit.evaluation.plots import plot_regularizer
+
+    figure = plot_regularizer({"run": history})
+    texts = [" ".join(t.get_text() for t in ax.texts) for ax in figure.axes]
+    drawn = [any(not line.get_label().startswith("_") for line in ax.get_lines())
+             for ax in figure.axes]
+    plt.close(figure)
+    for panel in range(4):
+        if panel in said:
+            assert said[panel] in texts[panel].replace("\n", " ") and not drawn[panel]
+        else:
+            assert texts[panel] == "" and drawn[panel]
+
+
+def test_empty_monitoring_columns_get_a_note_saying_monitor_was_off():
+    runs = [_run("baseline", f, 0, 0.5, 0.4 + f / 100) for f in (1, 2)]
+    unmonitored = runs + [{**_run("contrastive-infonce-0.3", f, 0, 0.5, 0.42), "disc_acc": 0.2,
+                           "disc_chance": 0.03} for f in (1, 2)]
+    monitored = runs + [{**_run("contrastive-infonce-0.3", f, 0, 0.5, 0.42), "disc_acc": 0.2,
+                         "disc_chance": 0.03, "grad_ratio": 0.5, "probe_audio_ua": 0.4,
+                         "probe_text_ua": 0.5} for f in (1, 2)]
+    note = "columns are empty: these runs were trained with `train.monitor: false`"
+    assert note in to_markdown(summarize(unmonitored, n_resamples=100), "p")
+    assert note not in to_markdown(summarize(monitored, n_resamples=100), "p")

@@ -21,3 +21,6 @@ PROTOCOLS = ("session", "speaker")
 TRAINERS = ("word2vec", "fasttext")  # TextConfig.trainer: gensim's Word2Vec or FastText
 FEATURE_KINDS = ("mfcc", "logmel")
 NORMALIZATION_MODES = ("none", "utterance", "speaker", "global")
+# TrainConfig.accelerator: "auto" applies the GPU settings on a GPU, "off" never; "gpu" is
+# written by emokit.config.accelerator.use_accelerator once it applied them
+ACCELERATORS = ("auto", "off", "gpu")

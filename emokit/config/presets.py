@@ -17,8 +17,9 @@
   CE's pull on the encoders; the scaling costs a second backward pass), 3 seeds: 225 runs.
   Meant for a GPU. On 2 shared CPU cores: generating the corpus 215-260 s, its features 70-95 s,
   then days of training (measured epochs and the projected time: the README's preset table,
-  ``benchmarks/scale.py``). GPU: not measured yet. On a GPU, ``emokit.training.runtime.use_accelerator(config)`` turns on mixed
-  precision and a larger batch (``benchmarks/gpu.py`` measures the GPU path).
+  ``benchmarks/scale.py``). GPU: not measured yet. On a GPU, :func:`get_preset` turns on mixed
+  precision and a larger batch (``train.accelerator``, :mod:`emokit.config.accelerator`;
+  ``benchmarks/gpu.py`` measures the GPU path).
 - ``paper``: Qian & Han's setup as far as it maps onto emokit, under the speaker-independent
   protocol: the paper code's InfoNCE discriminator (audio code -> MLP 320 -> 200, raw cosine
   against every text code of the batch, the matching utterance as target, one way), its objective
@@ -51,6 +52,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from emokit.config.accelerator import use_accelerator
 from emokit.config.settings import (
     CorpusConfig,
     ExperimentConfig,
@@ -154,9 +156,17 @@ def shrink_for_quick_mode(config: ExperimentConfig) -> ExperimentConfig:
     )
 
 
-def get_preset(name: str) -> ExperimentConfig:
-    """The preset called ``name`` (shrunk to a smoke test when ``EMOKIT_QUICK=1``)."""
+def preset_config(name: str) -> ExperimentConfig:
+    """The preset called ``name`` as written (shrunk to a smoke test when ``EMOKIT_QUICK=1``),
+    without the GPU settings: for settings to be laid over it before :func:`use_accelerator`."""
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
     config = PRESETS[name]()
     return shrink_for_quick_mode(config) if quick_mode() else config
+
+
+def get_preset(name: str) -> ExperimentConfig:
+    """The preset called ``name`` (shrunk to a smoke test when ``EMOKIT_QUICK=1``), with the GPU
+    settings when TensorFlow sees a GPU (:func:`emokit.config.accelerator.use_accelerator`;
+    ``train.accelerator: off`` in the preset keeps them away)."""
+    return use_accelerator(preset_config(name))

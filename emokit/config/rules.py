@@ -113,6 +113,7 @@ RULES: dict[str, Rule] = {
     "train.seed": Rule(low=0, high=2**31 - 1),
     "train.verbose": Rule(low=0, high=2),
     "train.probe_every": Rule(low=1, high=10_000),
+    "train.accelerator": Rule(choices=choices.ACCELERATORS),
     "protocol": Rule(choices=choices.PROTOCOLS),
     # the speaker protocol's 10 folds (the session protocol's 5: cross_checks names the protocol)
     "folds": Rule(low=1, high=10, nonempty=True, unique=True),

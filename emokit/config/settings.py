@@ -186,6 +186,9 @@ class TrainConfig:
     mixed_precision: bool = False  # GPU only
     xla: bool = False  # on a GPU XLA cannot compile the GRUs' cuDNN kernel: see use_accelerator
     distribute: bool = False  # tf.distribute.MirroredStrategy over all visible devices
+    # "auto": on a GPU, get_preset applies the GPU settings (mixed precision, batch x4, learning
+    # rate x2; emokit.config.accelerator.use_accelerator) and writes "gpu" here; "off": never.
+    accelerator: str = "auto"
     checkpoint_dir: str | None = None
     tensorboard_dir: str | None = None
     verbose: int = 1

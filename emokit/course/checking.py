@@ -89,10 +89,16 @@ def _is_number(value: Any) -> bool:
     return True
 
 
+def is_single_number(answer: Any) -> bool:
+    """A single number: not a bool, a string or an array."""
+    return (not _is_bool(answer) and not isinstance(answer, str) and np.ndim(answer) == 0
+            and _is_number(answer))
+
+
 def is_close(answer: Any, value: float, rtol: float, atol: float) -> bool:
-    """A single number (a bool is none) within the tolerances of ``value``."""
-    return (not _is_bool(answer) and np.ndim(answer) == 0
-            and bool(np.isclose(float(answer), value, rtol=rtol, atol=atol)))
+    """A single number (a bool or a string is none) within the tolerances of ``value``."""
+    return is_single_number(answer) and bool(np.isclose(float(answer), value, rtol=rtol,
+                                                        atol=atol))
 
 
 def _hint_for(answer, expected, has_expected, hints, fallback, factors, rtol, atol) -> str:

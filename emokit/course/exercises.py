@@ -20,7 +20,8 @@ import math
 
 import numpy as np
 
-from emokit.course.checking import check, is_close, is_unanswered
+from emokit.course.checking import check, is_close, is_single_number, is_unanswered
+from emokit.course.model_answers import gender_model_problem
 
 
 def notebook00(answer_1, answer_2) -> dict[str, str]:
@@ -168,6 +169,8 @@ def notebook04(fused_width, my_ua, saved, *, baseline, results, data, config) ->
     confusion = np.asarray(results["fused"]["confusion"], dtype=float)
     counts = confusion.sum(axis=1)
     recalls = np.diag(confusion) / np.maximum(counts, 1)
+    ua = float(np.mean(recalls))
+    printed = 5e-4 + 1e-9  # section 6 prints UA to 3 decimals: a value copied from it is right
     return {
         "1": check("1", fused_width, int(baseline.fusion([code, code]).shape[-1]),
                    hints=[(latent_dim, "the fused vector holds both codes"),
@@ -175,7 +178,7 @@ def notebook04(fused_width, my_ua, saved, *, baseline, results, data, config) ->
                                              f"model has latent_dim={latent_dim}")),
                           (lambda a: a in gru_widths, ("those are GRU widths: each encoder "
                                                       "projects its GRU state to latent_dim"))]),
-        "2": check("2", my_ua, float(np.mean(recalls)),
+        "2": check("2", my_ua, ua, rtol=0, atol=printed, factors=(100,),
                    hints=[(np.trace(confusion) / confusion.sum(),
                            "that is WA (accuracy): UA averages the per-class recalls"),
                           (np.mean(np.diag(confusion) / np.maximum(confusion.sum(axis=0), 1)),
@@ -183,16 +186,26 @@ def notebook04(fused_width, my_ua, saved, *, baseline, results, data, config) ->
                           (lambda a: a > 1 and math.isclose(a, np.mean(np.diag(confusion))),
                            ("those are counts of right answers: divide each by its class's "
                            "number of utterances (a recall lies between 0 and 1)")),
-                          (float(np.sum(recalls)), "that sums the recalls: UA is their mean")]),
+                          (float(np.sum(recalls)), "that sums the recalls: UA is their mean"),
+                          (lambda a: is_close(a, 100 * ua, rtol=0, atol=100 * printed),
+                           "that is a percentage: give UA as a fraction between 0 and 1"),
+                          (lambda a: is_close(a, ua, rtol=0, atol=5e-3 + 1e-9),
+                           ("close, but rounded too far: give it to 3 decimals as printed, or "
+                            "compute it with numpy"))]),
         "3": check("3", saved, trainable(True) - trainable(False),
-                   hints=[(lambda a: a < 0, "the frozen model has fewer: subtract the other way")],
+                   hints=[(lambda a: a < 0, "the frozen model has fewer: subtract the other way"),
+                          (0, ("count_params() counts every weight, frozen ones too: compare "
+                               "the trainable ones (`model.trainable_weights`)"))],
                    hint="which weights stop training when the word vectors are frozen?"),
     }
 
 
-def notebook05(instance_targets, n_positive, pair_term, *, model, inputs, labels) -> dict[str, str]:
+def notebook05(instance_targets, n_positive, pair_term, *, model, inputs, labels,
+               before_step=None) -> dict[str, str]:
     """05 contrastive regularization: pair targets and what the pair loss adds to the objective
-    of ``model`` (a regularized model, ``contrastive_weight > 0``) on one batch."""
+    of ``model`` (a regularized model, ``contrastive_weight > 0``) on one batch. ``before_step``:
+    section 4's ``compute_losses`` on that batch before its Adam step (the numbers it prints); a
+    pair term worked out from them, also from the pair loss as printed (4 decimals), is right."""
     from emokit.model.pairs import pair_targets
 
     eye = pair_targets(np.array([0, 1, 2]), "instance").numpy()
@@ -207,6 +220,15 @@ def notebook05(instance_targets, n_positive, pair_term, *, model, inputs, labels
     def near(value):
         return lambda a: is_close(a, value, **close)
 
+    # the pair loss L as section 4 printed it (before its Adam step changed the model)
+    printed = float(before_step["disc_loss"]) if before_step is not None else math.nan
+
+    def from_printed(a, factor=weight):  # ``factor * L``, L copied to 4 decimals
+        return is_close(a, factor * printed, rtol=1e-4, atol=factor * 5e-5 + 1e-6)
+
+    def right(a):
+        return near(out.get("pair_term", 0.0))(a) or from_printed(a)
+
     return {
         "1": check("1", instance_targets, eye,
                    hints=[(np.ones((3, 3)), "with instance pairing only (i, i) pairs are the same"),
@@ -219,8 +241,10 @@ def notebook05(instance_targets, n_positive, pair_term, *, model, inputs, labels
                                             "text i) as two pairs: count ordered pairs")),
                           ((same - n) // 2, "ordered pairs, and (i, i) pairs count too"),
                           (same - n, "the (i, i) pairs count too")]),
-        "3": check("3", pair_term, out.get("pair_term", 0.0), **close,
-                   hints=[(near(out.get("disc_loss", math.nan)),
+        "3": check("3", pair_term, accept=right,
+                   hints=[(lambda a: not is_single_number(a), "expected a number (a float)"),
+                          (lambda a: near(out.get("disc_loss", math.nan))(a)
+                           or from_printed(a, 1.0),
                            ("that is the pair loss L itself: it enters the objective weighted by "
                            "`contrastive_weight`")),
                           (near(0.0), f"that is the baseline: this model's weight is {weight}"),
@@ -305,7 +329,7 @@ def notebook07(answer_1, answer_2, answer_3, *, model, data, gated,
                     "use what emokit.predict says")
     close = {"rtol": 1e-4, "atol": 6e-4}  # a probability copied from the printed dict is right
     batch = next(iter(data.test))[0]
-    problem = "" if is_unanswered(answer_3) else _gender_model_problem(
+    problem = "" if is_unanswered(answer_3) else gender_model_problem(
         answer_3, batch, data.num_classes)
     return {
         "1": check("1", answer_1, probabilities[top], **close,
@@ -318,42 +342,12 @@ def notebook07(answer_1, answer_2, answer_3, *, model, data, gated,
                    hint="read it from `probabilities`, emokit.predict's dict for test_row"),
         "2": check("2", answer_2, gated.get_layer("gate").count_params(),
                    hints=[(2 * latent * latent, "a dense layer has a bias per output too"),
-                          (latent * latent + latent, "its input is both codes, concatenated")]),
+                          (latent * latent + latent, "its input is both codes, concatenated"),
+                          (lambda a: a in (gated.count_params(), model.count_params()),
+                           ("that counts the whole model: the exercise asks for the weights of "
+                            "the gate layer alone"))]),
         "3": check("3", answer_3, accept=lambda a: not problem, hint=problem),
     }
-
-
-def _gender_model_problem(model, batch: dict, num_classes: int) -> str:
-    """What is wrong with exercise 07-3's model, or "" when it is right: five inputs (the four of
-    ``batch`` by name, plus ``gender``), ``num_classes`` logits that change with ``gender`` and
-    from one utterance to the next at the same ``gender``."""
-    inputs = getattr(model, "inputs", None)
-    if inputs is None or not callable(model):
-        return f"expected a keras.Model, got {type(model).__name__}"
-    names = [getattr(t, "name", "") for t in inputs]
-    extra = [n for n in names if n not in batch]
-    if len(names) != 5 or len(extra) != 1:
-        return (f"expected 5 inputs, the four of `gated` ({', '.join(batch)}) and `gender`; "
-                f"yours takes {names}")
-    size = int(np.shape(batch["audio"])[0])
-
-    def logits(gender_value: float) -> np.ndarray:
-        gender = np.full((size, 1), gender_value, "float32")
-        feed = [gender if n in extra else np.asarray(batch[n]) for n in names]
-        return np.asarray(model(feed, training=False))
-
-    try:
-        female, male = logits(0.0), logits(1.0)
-    except Exception as error:  # noqa: BLE001 - a broken model is wrong, not fatal
-        return f"calling it on a test batch raised {type(error).__name__}: {error}"
-    if female.shape != (size, num_classes):
-        return f"expected logits of shape (batch, {num_classes}), got {female.shape[1:]}"
-    if np.allclose(female, male, atol=1e-6):
-        return "its output does not change with `gender`: feed it to the classifier"
-    if size > 1 and np.allclose(female, female[:1], atol=1e-6):
-        return ("its output is the same for every utterance: the classifier must see the fused "
-                "code too")
-    return ""
 
 
 def notebook08(kept, excludes_zero, *, rows, regularized) -> dict[str, str]:

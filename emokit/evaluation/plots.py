@@ -78,8 +78,9 @@ def plot_regularizer(histories: dict[str, dict]):
     validation UA on the audio code (solid) and the text code (dashed) alone. Right, the
     gradients on the encoders: the norm ratio pair/CE, and the cosine between CE's and the pair
     loss's gradients on the audio encoder (solid) and the text encoder (dashed); below the
-    dashed 0 line the two losses pull that encoder in opposing directions. Histories need
-    ``TrainConfig.monitor``; those recorded before the cosines existed leave that panel empty."""
+    dashed 0 line the two losses pull that encoder in opposing directions. The gradient and
+    probe panels need ``TrainConfig.monitor``; a panel with nothing to draw says why (monitoring
+    off, no pair loss, or histories recorded before the cosines existed)."""
     fig, ((ax_acc, ax_ratio), (ax_probe, ax_cos)) = plt.subplots(2, 2, figsize=(11, 7))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for k, (label, history) in enumerate(histories.items()):
@@ -109,12 +110,30 @@ def plot_regularizer(histories: dict[str, dict]):
     ax_cos.axhline(0.0, color="black", linestyle="--", linewidth=0.8)
     if any("grad_ratio" in h for h in histories.values()):
         ax_ratio.set_yscale("log")
-    for ax in (ax_acc, ax_ratio, ax_probe, ax_cos):
+    why = _why_empty(histories)
+    for ax, name in ((ax_acc, "pairs"), (ax_ratio, "gradients"), (ax_probe, "probes"),
+                     (ax_cos, "cosines")):
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
+        else:
+            ax.text(0.5, 0.5, why[name], transform=ax.transAxes, ha="center", va="center",
+                    wrap=True, fontsize=9, color="dimgray")
     fig.tight_layout()
     return fig
+
+
+def _why_empty(histories: dict[str, dict]) -> dict[str, str]:
+    """What an empty panel of :func:`plot_regularizer` says, by panel."""
+    paired = any("disc_acc" in h or "grad_ratio" in h for h in histories.values())
+    no_pairs = "no pair loss in these runs:\nnothing to draw"
+    monitor_off = "not recorded:\ntrain.monitor was off"
+    cosines = monitor_off
+    if any("grad_ratio" in h for h in histories.values()):
+        cosines = "not recorded: these histories\npredate the gradient cosines"
+    return {"pairs": no_pairs, "gradients": monitor_off if paired else no_pairs,
+            "cosines": cosines if paired else no_pairs,
+            "probes": "no probes recorded: train.monitor was off\n(or fit got no probe_train_ds)"}
 
 
 def tsne_codes(audio: np.ndarray, text: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

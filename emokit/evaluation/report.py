@@ -216,6 +216,10 @@ def _measures_table(rows: list[SystemSummary]) -> list[str]:
         lines += ["", ("Under `objective: convex`, `(1 - alpha) CE + alpha L`, the grad ratio is "
                        "the pair term's pull on the encoders relative to `(1 - alpha) CE`'s, not "
                        "to CE's.")]
+    if not any("probe_audio_ua" in r.measures or "probe_text_ua" in r.measures for r in shown):
+        lines += ["", ("The grad ratio and probe UA columns are empty: these runs were trained "
+                       "with `train.monitor: false` (the quick preset's setting, for speed); "
+                       "`train: {monitor: true}` records them.")]
     return lines
 
 

@@ -125,6 +125,7 @@ def check_same_settings(run_dir: Path, settings: dict) -> None:
     """Refuse to reuse a finished run made with other settings (a resumed experiment must not mix
     old and new results)."""
     saved = json.loads((run_dir / "config.json").read_text())["settings"]
+    saved["train"].setdefault("accelerator", "auto")  # runs made before the setting existed
     if saved != settings:
         changed = _changed_keys(saved, settings)
         raise UsageError(

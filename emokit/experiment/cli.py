@@ -19,10 +19,13 @@ from emokit.experiment.runner import run_experiment
 
 def load_config(preset: str, config_file: str | None = None, results: str | None = None,
                 name: str | None = None) -> ExperimentConfig:
-    """The preset's config, with a YAML file's settings and ``--results``/``--name`` on top."""
-    from emokit.config.presets import get_preset
+    """The preset's config, with a YAML file's settings and ``--results``/``--name`` on top, then
+    the GPU settings where TensorFlow sees a GPU and ``train.accelerator`` is ``auto`` (so a
+    file's ``train: {accelerator: off}`` keeps them away; :mod:`emokit.config.accelerator`)."""
+    from emokit.config.accelerator import use_accelerator
+    from emokit.config.presets import preset_config
 
-    config = get_preset(preset)
+    config = preset_config(preset)
     if config_file:
         from emokit.config.settings_file import read_settings
 
@@ -35,7 +38,7 @@ def load_config(preset: str, config_file: str | None = None, results: str | None
         config.results_dir = results
     if name:
         config.name = name
-    return config
+    return use_accelerator(config)
 
 
 def _deep_update(base: dict, overrides: dict) -> dict:

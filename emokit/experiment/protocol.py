@@ -41,8 +41,11 @@ def leakage(utterances, train_ids, test_ids) -> dict[str, float]:
 
 
 def describe_protocol(config: ExperimentConfig, fold_numbers: list[int]) -> str:
-    """E.g. ``leave-one-session-out, 5 folds x 1 seed, built-in corpus mini (seed 0, ...)``;
-    a subset of folds is named (``folds 1, 3 x 1 seed``)."""
+    """E.g. ``leave-one-session-out, 5 folds x 1 seed, built-in corpus mini (seed 0, ...);
+    accelerator: CPU settings (...)``; a subset of folds is named (``folds 1, 3 x 1 seed``). The
+    last part says whether the GPU settings were applied (:mod:`emokit.config.accelerator`)."""
+    from emokit.config.accelerator import describe_accelerator
+
     corpus = config.corpus
     source = (f"IEMOCAP release {corpus.root}" if corpus.root
               else f"built-in corpus {corpus.synthetic_size} (seed {corpus.synthetic_seed}, "
@@ -53,7 +56,7 @@ def describe_protocol(config: ExperimentConfig, fold_numbers: list[int]) -> str:
     seeds = len(config.seeds)
     dialogs = ", improvised dialogs only" if corpus.improvised_only else ""
     return (f"{PROTOCOL_NAMES[config.protocol]}, {folds} x {seeds} seed"
-            f"{'s' if seeds != 1 else ''}, {source}{dialogs}")
+            f"{'s' if seeds != 1 else ''}, {source}{dialogs}; {describe_accelerator(config)}")
 
 
 def select_folds(folds: list, wanted: list[int] | None) -> list[tuple[int, object]]:

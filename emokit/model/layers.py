@@ -174,9 +174,13 @@ class TextEncoder(layers.Layer):
         rnn_units: units of each direction of the GRU.
         train_embeddings: False freezes the word vectors.
         embedding_matrix: ``(vocab_size, embedding_dim)`` initial word vectors (``FoldData.
-            embedding_matrix``), or None for random ones. It is part of ``get_config``, so
-            ``from_config`` and ``keras.models.clone_model`` copies start from the same vectors
-            (and a functional model's saved config holds them).
+            embedding_matrix``), or None for random ones. They are assigned when the layer is
+            built and then live in its weights only: ``get_config`` holds the shape
+            (``vocab_size``, ``embedding_dim``), not the matrix, so a saved ``config.json`` stays
+            small and the vectors come back with the weights. As for any Keras layer,
+            ``from_config`` and ``keras.models.clone_model`` give the same architecture with
+            fresh weights; ``copy.set_weights(original.get_weights())`` copies the vectors.
+            (A config saved by emokit before this change, with the matrix in it, still loads.)
 
     Call arguments:
         tokens: ``(batch, words)`` int token ids (``emokit.data.pipeline``).
@@ -192,13 +196,14 @@ class TextEncoder(layers.Layer):
         >>> encoder = TextEncoder(50, 8, latent_dim=16, rnn_units=8, embedding_matrix=vectors)
         >>> encoder(np.array([[5, 7, 0]])).shape
         TensorShape([1, 16])
-        >>> copy = TextEncoder.from_config(encoder.get_config())  # the same word vectors
+        >>> copy = TextEncoder.from_config(encoder.get_config())  # same shape, fresh weights
+        >>> copy.build((None, None)); copy.set_weights(encoder.get_weights())  # same vectors
     """
 
     def __init__(self, vocab_size, embedding_dim=100, latent_dim=128, rnn_units=64,
                  train_embeddings=True, embedding_matrix=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(embedding_matrix, dict):  # from get_config
+        if isinstance(embedding_matrix, dict):  # a config saved with the matrix in it (old)
             embedding_matrix = keras.saving.deserialize_keras_object(embedding_matrix)
         if embedding_matrix is not None:
             embedding_matrix = np.asarray(embedding_matrix, dtype="float32")
@@ -213,7 +218,7 @@ class TextEncoder(layers.Layer):
         self.latent_dim = latent_dim
         self.rnn_units = rnn_units
         self.train_embeddings = train_embeddings
-        self._embedding_matrix = embedding_matrix  # assigned in build, kept for get_config
+        self._initial_vectors = embedding_matrix  # assigned in build, then dropped
         dtype = self.dtype_policy
         self.embedding = layers.Embedding(vocab_size, embedding_dim,
                                           trainable=train_embeddings, dtype=dtype)
@@ -223,8 +228,9 @@ class TextEncoder(layers.Layer):
 
     def build(self, input_shape):
         self.embedding.build(input_shape)
-        if self._embedding_matrix is not None:  # after the random draw, as ever: same seeds
-            self.embedding.embeddings.assign(self._embedding_matrix)
+        if self._initial_vectors is not None:  # after the random draw, as ever: same seeds
+            self.embedding.embeddings.assign(self._initial_vectors)
+            self._initial_vectors = None  # the weights hold them now
         _build_recurrent_head(self, self.embedding_dim)
 
     def call(self, tokens, mask=None, training=None):
@@ -241,12 +247,9 @@ class TextEncoder(layers.Layer):
         return (input_shape[0], self.latent_dim)
 
     def get_config(self):
-        matrix = self._embedding_matrix
         return {**super().get_config(), "vocab_size": self.vocab_size,
                 "embedding_dim": self.embedding_dim, "latent_dim": self.latent_dim,
-                "rnn_units": self.rnn_units, "train_embeddings": self.train_embeddings,
-                "embedding_matrix": None if matrix is None
-                else keras.saving.serialize_keras_object(matrix)}
+                "rnn_units": self.rnn_units, "train_embeddings": self.train_embeddings}
 
 
 @keras.saving.register_keras_serializable(package="emokit")
@@ -339,16 +342,21 @@ class EmotionClassifier(layers.Layer):
         self.num_classes = num_classes
         self.dropout_rate = dropout
         self.dropout = layers.Dropout(dropout, dtype=self.dtype_policy)
-        self.logits = layers.Dense(num_classes, dtype=self.dtype_policy)
+        # float32 whatever the policy, as Keras' mixed-precision guide has the last layer: under
+        # "mixed_float16" the softmax and the loss see float32 logits.
+        self.logits = layers.Dense(num_classes, dtype="float32")
 
     def build(self, input_shape):
         self.logits.build(input_shape)
 
     def call(self, features, training=None):
-        return ops.cast(self.logits(self.dropout(features, training=training)), "float32")
+        return self.logits(self.dropout(features, training=training))
 
     def compute_output_shape(self, input_shape):
         return (*tuple(input_shape)[:-1], self.num_classes)
+
+    def compute_output_spec(self, features, training=None):
+        return keras.KerasTensor(self.compute_output_shape(features.shape), dtype="float32")
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes,

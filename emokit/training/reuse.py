@@ -66,8 +66,8 @@ def architecture(model: EmotionModel) -> str:
 
 def keep(model: EmotionModel) -> EmotionModel:
     """``model``, or the kept model of its architecture holding ``model``'s values: every
-    variable (weights, dropout generator states), the seed and the word vectors it was built
-    with. ``model`` becomes the kept one when its architecture has none yet."""
+    variable (weights and word vectors, dropout generator states) and the seed. ``model``
+    becomes the kept one when its architecture has none yet."""
     key = architecture(model)
     kept = _KEPT.get(key)
     shapes = [tuple(v.shape) for v in model.variables]
@@ -78,8 +78,6 @@ def keep(model: EmotionModel) -> EmotionModel:
         for target, source in zip(kept.variables, model.variables, strict=True):
             target.assign(source.value)
         kept.seed = model.seed
-        if model.text_encoder is not None:
-            kept.text_encoder._embedding_matrix = model.text_encoder._embedding_matrix
     _KEPT.move_to_end(key)
     while len(_KEPT) > MAX_KEPT:
         _forget(next(iter(_KEPT)))

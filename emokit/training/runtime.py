@@ -1,4 +1,5 @@
-"""What this runtime has (TensorFlow, Keras, GPUs, tensorflow-io) and what changes on a GPU.
+"""What this runtime has (TensorFlow, Keras, GPUs, tensorflow-io) and what changes on a GPU
+(:func:`use_accelerator`, from :mod:`emokit.config.accelerator`).
 
 >>> report = runtime_report()          # doctest: +SKIP
 >>> config = use_accelerator(ExperimentConfig())   # doctest: +SKIP
@@ -7,10 +8,9 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import platform
 
-from emokit.config import ExperimentConfig
+from emokit.config.accelerator import use_accelerator  # noqa: F401 (notebook 00 imports it here)
 from emokit.core.tf_process import gpus
 
 
@@ -35,34 +35,6 @@ def runtime_report() -> dict[str, object]:
         report[package] = ("available" if is_available(module)
                            else f"not installed (pip install \"emokit[{extra}]\")")
     return report
-
-
-def use_accelerator(config: ExperimentConfig, gpu_count: int | None = None) -> ExperimentConfig:
-    """A copy of ``config`` set up for the GPUs present: mixed precision on, a batch 4x larger
-    (and a learning rate scaled with it), and MirroredStrategy when there are several; XLA stays
-    off. On a CPU-only machine the config comes back unchanged.
-
-    Why XLA stays off: on a GPU, Keras 3 runs emokit's GRUs with cuDNN's fused kernel
-    (``CudnnRNNV3``), which XLA cannot compile, so ``TrainConfig.xla=True`` fails there at the
-    first step ("No registered 'CudnnRNNV3' OpKernel for XLA_GPU_JIT"; tensorflow/tensorflow
-    #99385, keras-team/keras #18456), and the fused kernel, not XLA, is what makes a GRU fast on
-    a GPU. These choices are not measured on a GPU here: no GPU with TensorFlow was available to
-    the sessions that built emokit. ``benchmarks/gpu.py`` measures them (fp32 vs mixed
-    precision, XLA off/on, whether the GRUs run the fused kernel) on whatever GPU you have.
-    """
-    gpu_count = len(gpus()) if gpu_count is None else gpu_count
-    if gpu_count == 0:
-        return config
-    scale = 4
-    train = dataclasses.replace(
-        config.train,
-        mixed_precision=True,
-        xla=False,
-        distribute=gpu_count > 1,
-        learning_rate=config.train.learning_rate * scale**0.5,
-    )
-    pipeline = dataclasses.replace(config.pipeline, batch_size=config.pipeline.batch_size * scale)
-    return dataclasses.replace(config, train=train, pipeline=pipeline)
 
 
 def _gradient_registry() -> dict:

@@ -195,6 +195,8 @@ def _main(argv) -> int:
     parser.add_argument("--cue-probability", type=float, default=CorpusConfig.cue_probability)
     parser.add_argument("--scripted-share", type=float, default=CorpusConfig.scripted_share,
                         help="share of four-class turns in scripted dialogs (default: the size's)")
+    parser.add_argument("--independent-voice", action="store_true",
+                        help="the voice reads another sentence than the transcript")
     parser.add_argument("--lexical-voice", action="store_true",
                         help="every word gets one fixed pronunciation")
     parser.add_argument("--length-decorrelation", type=float,
@@ -206,6 +208,7 @@ def _main(argv) -> int:
                           audio_ambiguity=args.audio_ambiguity, snr_db=args.snr_db,
                           cue_probability=args.cue_probability,
                           scripted_share=args.scripted_share, lexical_voice=args.lexical_voice,
+                          independent_voice=args.independent_voice,
                           length_decorrelation=args.length_decorrelation)
     from emokit.config import ExperimentConfig
     from emokit.config.validation import validate_config

@@ -30,7 +30,7 @@ DEFAULT_SNR_DB = CorpusConfig.snr_db
 #: start; the others (:data:`LATER_KNOBS`) name the corpus folder and enter its completion marker
 #: only when set away from their defaults, so a corpus generated before they existed stays current.
 GENERATOR_KNOBS = ("text_disagreement", "audio_ambiguity", "snr_db", "cue_probability",
-                   "scripted_share", "lexical_voice", "length_decorrelation")
+                   "scripted_share", "lexical_voice", "length_decorrelation", "independent_voice")
 LATER_KNOBS = GENERATOR_KNOBS[3:]
 
 WORDS_PER_SECOND = 2.2

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from data_prep import _voice
+from data_prep import _voice, _words
 from data_prep._workers import end_with_parent
 from data_prep.iemocap_format import (
     RELEASE_DIR,
@@ -30,7 +30,7 @@ from data_prep.iemocap_format import (
     format_label_line,
     format_transcript_line,
 )
-from data_prep.synthetic_plan import Turn, generation_params, plan_corpus
+from data_prep.synthetic_plan import WORDS_PER_SECOND, Turn, generation_params, plan_corpus
 from emokit.config import CorpusConfig
 from emokit.config import labels as labels_lib
 from emokit.core.atomic import write_atomic
@@ -71,7 +71,7 @@ def _voices(seed: int) -> dict[str, _voice.Voice]:
 
 def _render_dialog(job) -> int:
     """Synthesize and write the wavs of one dialog's labelled turns; returns how many."""
-    root, turns, seed, snr_db, lexical = job
+    root, turns, seed, snr_db, lexical, independent = job
     voices = _voices(seed)
     for t in turns:
         rng = np.random.default_rng([seed, 7, t.index])
@@ -82,10 +82,20 @@ def _render_dialog(job) -> int:
             prosody = prosody.blend(neutral.blend(_voice.EMOTION_PROSODY[true], t.intensity),
                                     AMBIGUOUS_BLEND)
         n_samples = round(t.duration * _voice.SAMPLE_RATE)
-        wave = _voice.synthesize(t.transcript, n_samples, voices[t.speaker], prosody, snr_db, rng,
+        spoken = independent_sentence(t, seed) if independent else t.transcript
+        wave = _voice.synthesize(spoken, n_samples, voices[t.speaker], prosody, snr_db, rng,
                                  lexical)
         soundfile.write(str(root / t.wav), wave, _voice.SAMPLE_RATE, subtype="PCM_16")
     return len(turns)
+
+
+def independent_sentence(turn: Turn, seed: int) -> str:
+    """What the voice reads under ``independent_voice``: filler words only, as many as a turn of
+    its duration says at the neutral rate (x 0.8-1.2), drawn from ``(seed, turn.index)`` alone:
+    nothing of the transcript's words or word count."""
+    rng = np.random.default_rng([seed, 13, turn.index])
+    n_words = int(np.clip(round(turn.duration * WORDS_PER_SECOND * rng.uniform(0.8, 1.2)), 1, 25))
+    return " ".join(rng.choice(_words.FILLER, n_words))
 
 
 def _write_ground_truth(path: Path, turns: list[Turn]) -> None:
@@ -123,7 +133,8 @@ def _generate(out: Path, corpus: CorpusConfig, workers: int | None) -> Path:
     for t in turns:
         if t.labelled:
             by_dialog[t.dialog].append(t)
-    jobs = [(root, ts, corpus.synthetic_seed, corpus.snr_db, corpus.lexical_voice)
+    jobs = [(root, ts, corpus.synthetic_seed, corpus.snr_db, corpus.lexical_voice,
+             corpus.independent_voice)
             for ts in by_dialog.values()]
     workers = workers or (1 if corpus.synthetic_size == "mini" else os.cpu_count() or 1)
     if workers > 1:

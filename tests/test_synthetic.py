@@ -424,7 +424,8 @@ def test_every_generator_knob_names_its_own_folder_and_marker(tmp_path):
     base = CorpusConfig(data_dir=str(tmp_path))
     variants = [dataclasses.replace(base, **{knob: value}) for knob, value in (
         ("text_disagreement", 0.5), ("cue_probability", 0.5), ("scripted_share", 0.0),
-        ("scripted_share", 1.0), ("lexical_voice", True), ("length_decorrelation", 1.0))]
+        ("scripted_share", 1.0), ("lexical_voice", True), ("length_decorrelation", 1.0),
+        ("independent_voice", True))]
     folders = {synthetic.corpus_dir(c).name for c in [base, *variants]}
     assert len(folders) == len(variants) + 1
     assert synthetic.corpus_dir(dataclasses.replace(base, lexical_voice=True)).name == \
@@ -450,3 +451,21 @@ def test_cli_passes_the_generator_knobs(tmp_path, monkeypatch):
     assert [(c.cue_probability, c.scripted_share, c.lexical_voice, c.length_decorrelation)
             for c in seen] == [(0.5, 1.0, True, 0.5)]
     assert synthetic.main(["--out", str(tmp_path), "--scripted-share", "2"]) == 2
+
+
+def test_an_independent_voice_reads_filler_words_unrelated_to_the_transcript():
+    """independent_voice: what the voice reads shares nothing with the transcript but its turn's
+    duration: not its words, not its word count (with length_decorrelation 1, not even via the
+    duration)."""
+    from data_prep import _words
+    from data_prep.synthetic_writer import independent_sentence
+
+    corpus = CorpusConfig(length_decorrelation=1.0, independent_voice=True)
+    turns = [t for t in synthetic_plan.plan_corpus(corpus) if t.labelled]
+    spoken = [independent_sentence(t, corpus.synthetic_seed) for t in turns]
+    assert spoken == [independent_sentence(t, corpus.synthetic_seed) for t in turns]  # fixed
+    assert all(w in _words.FILLER for s in spoken for w in s.split())
+    read = np.array([len(s.split()) for s in spoken])
+    written = np.array([len(t.transcript.split()) for t in turns])
+    assert abs(np.corrcoef(read, written)[0, 1]) < 0.15
+    assert np.corrcoef(read, [t.duration for t in turns])[0, 1] > 0.8  # speech fills the turn

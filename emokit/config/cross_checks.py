@@ -22,7 +22,7 @@ FOLDS_PER_PROTOCOL = {"session": IEMOCAP_SESSIONS, "speaker": 2 * IEMOCAP_SESSIO
 #: With their CorpusConfig defaults (settings.py imports this stage: no import back).
 GENERATOR_KNOBS = {"text_disagreement": 0.2, "audio_ambiguity": 0.3, "snr_db": 20.0,
                    "cue_probability": 0.7, "scripted_share": None, "lexical_voice": False,
-                   "length_decorrelation": 0.0}
+                   "length_decorrelation": 0.0, "independent_voice": False}
 
 #: Settings that ``systems`` decides for every run: a value set in a config would be overwritten.
 DECIDED_BY_SYSTEMS = {"model.modalities": "both", "model.contrastive_weight": 0.0}

@@ -56,6 +56,11 @@ class CorpusConfig:
     # own (the speech is stretched to fill the utterance either way). Pearson r(duration, word
     # count) over mini's four-class turns, mean of seeds 0-4: 0.93 at 0, 0.42 at 0.5, -0.03 at 1.
     length_decorrelation: float = 0.0
+    # True: the voice reads *another* sentence (filler words, its own word count from the turn's
+    # duration) than the transcript, so the two views share the emotion (prosody, cue words) and
+    # nothing about the words: with length_decorrelation 1, nothing about length either (the
+    # planted positive control of benchmarks/exploratory.yaml).
+    independent_voice: bool = False
     # Applied per fold, never written into the corpus (test labels stay clean): the share of the
     # labels outside the test fold (training and validation turns) flipped to another class, each
     # turn's flip fixed by its id and synthetic_seed (emokit.data.label_views).

@@ -19,5 +19,5 @@ PAIR_LOSS_SCALINGS = ("none", "grad_ratio")
 WARM_START_CLASSIFIERS = ("copy", "reinit")  # ExperimentConfig.warm_start_classifier
 PROTOCOLS = ("session", "speaker")
 TRAINERS = ("word2vec", "fasttext")  # TextConfig.trainer: gensim's Word2Vec or FastText
-FEATURE_KINDS = ("mfcc", "logmel")
+FEATURE_KINDS = ("mfcc", "logmel", "hub")  # "hub": a frozen Keras Hub Whisper encoder
 NORMALIZATION_MODES = ("none", "utterance", "speaker", "global")

@@ -53,7 +53,7 @@ def test_contradicting_hub_settings_are_named(settings, message):
 
 
 def test_without_keras_hub_a_pretrained_setting_names_the_extra(monkeypatch, tmp_path, capsys):
-    import emokit.core.optional as optional
+    from emokit.core import optional
     from emokit.experiment import cli
 
     real = optional.is_available
@@ -202,7 +202,7 @@ def test_the_pretrained_preset_runs_end_to_end_offline(presets, tmp_path):
                TF_CPP_MIN_LOG_LEVEL="2")
     proc = subprocess.run([sys.executable, "-m", "emokit.experiment", "--preset", "pretrained",
                            "--config", str(settings)], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=900)
+                          text=True, timeout=900, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = tmp_path / "results" / "pretrained-local"
     assert (out / "report.csv").exists()

@@ -96,13 +96,19 @@ def _build(manifest_path: Path, out: Path, chunks: dict[str, list[_Item]], confi
            workers, progress) -> None:
     """Extract the shards not on disk yet, then write the completion marker."""
     (out / COMPLETE_MARKER).unlink(missing_ok=True)
+    dim = None if config.kind == "hub" else feature_dim(config)  # hub: the encoder's width
     write_atomic(out / "config.json", json.dumps({**dataclasses.asdict(config), "key": config.key(),
-                                       "feature_dim": feature_dim(config)}, indent=1))
+                                       "feature_dim": dim}, indent=1))
     _remove_stale_files(out, chunks)
     todo = {name: items for name, items in chunks.items() if not (out / name).exists()}
     _say(progress, f"extracting {sum(map(len, todo.values()))} utterances into {out} "
                    f"({len(chunks) - len(todo)} of {len(chunks)} shards already done)")
-    _run(todo, out, config, workers, progress)
+    if config.kind == "hub":  # one encoder in this process, batched (data_prep.hub_codes)
+        from data_prep.hub_codes import extract_audio_chunks
+
+        _raise_failures(extract_audio_chunks(todo, out, config, progress) if todo else [])
+    else:
+        _run(todo, out, config, workers, progress)
     write_atomic(out / COMPLETE_MARKER, json.dumps({
         "manifest": str(manifest_path.resolve()),
         "inputs": _inputs_digest(chunks),
@@ -283,7 +289,8 @@ def _main(argv) -> int:
     parser.add_argument("--root", help="release root the wav paths are relative to (default: "
                         "the release the manifest was built from)")
     parser.add_argument("--config", help="experiment YAML whose `features` part to use")
-    parser.add_argument("--kind", choices=["mfcc", "logmel"], help="override the feature kind")
+    parser.add_argument("--kind", choices=["mfcc", "logmel"], help="override the feature kind "
+                        "(the pretrained encoders' codes: kind hub in the --config file)")
     parser.add_argument("--workers", type=int, help="processes (default: every core)")
     parser.add_argument("--cache-root", help="default: <manifest folder>/features")
     parser.add_argument("--chunk-size", type=int, default=CHUNK_SIZE, help="utterances per shard")

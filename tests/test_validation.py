@@ -45,7 +45,7 @@ def test_every_problem_is_reported_at_once_with_its_full_name():
     assert "train.epochs: 0 is not allowed; allowed: a whole number >= 1" in text
     assert "pipeline.max_frmes: unknown setting; did you mean pipeline.max_frames?" in text
     assert "seeds: expected a list of whole numbers, got 3 (int); write [3]" in text
-    assert "features.kind: 'wav' is not allowed; allowed: one of ['mfcc', 'logmel']" in text
+    assert "features.kind: 'wav' is not allowed; allowed: one of ['mfcc', 'logmel', 'hub']" in text
     assert "folds: an empty list runs nothing" in text
 
 

@@ -19,7 +19,7 @@ PAIR_LOSS_SCALINGS = ("none", "grad_ratio")
 WARM_START_CLASSIFIERS = ("copy", "reinit")  # ExperimentConfig.warm_start_classifier
 PROTOCOLS = ("session", "speaker")
 TRAINERS = ("word2vec", "fasttext")  # TextConfig.trainer: gensim's Word2Vec or FastText
-FEATURE_KINDS = ("mfcc", "logmel")
+FEATURE_KINDS = ("mfcc", "logmel", "hub")  # "hub": a frozen Keras Hub Whisper encoder
 NORMALIZATION_MODES = ("none", "utterance", "speaker", "global")
 # TrainConfig.accelerator: "auto" applies the GPU settings on a GPU, "off" never; "gpu" is
 # written by emokit.config.accelerator.use_accelerator once it applied them

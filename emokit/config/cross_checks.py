@@ -72,6 +72,7 @@ def cross_problems(values: dict) -> list[str]:
     if get("train.unlabelled_pairs") is True and get("model.pairing") == "label":
         problems.append("train.unlabelled_pairs: true needs model.pairing 'instance': label "
                         "pairing reads the emotion labels that unlabelled turns do not have")
+    problems += _hub_problems(values)
     problems += _no_op_problems(values)
     problems += _system_problems(get("systems"), get("init_from"), get("model.objective"))
     name = get("name")
@@ -86,6 +87,23 @@ def cross_problems(values: dict) -> list[str]:
                     f"`systems` ({quote(values['systems'])}), which decides it for every run; "
                     f"remove {name} from the config and choose the runs with `systems` (audio, "
                     "text, baseline, contrastive-<discriminator>-<weight>)")
+    return problems
+
+
+def _hub_problems(values: dict) -> list[str]:
+    """The pretrained-encoder settings (emokit.data.hub_encoders) that need another one."""
+    problems = []
+    get = values.get
+    if get("features.kind") == "hub" and not get("features.hub_preset"):
+        problems.append("features.kind: 'hub' needs features.hub_preset: a Keras Hub Whisper "
+                        "preset (whisper_base_en) or a local preset folder")
+    if get("features.hub_preset") and get("features.kind") not in ("hub", None):
+        problems.append(f"features.hub_preset: {quote(get('features.hub_preset'))} is read only "
+                        f"with features.kind 'hub' (it is {quote(get('features.kind'))}); set "
+                        "features.kind: hub, or remove features.hub_preset")
+    if get("text.hub_preset") and get("model.train_embeddings") is True:
+        problems.append(f"text.hub_preset: {quote(get('text.hub_preset'))} gives frozen codes of "
+                        "a pretrained encoder and needs model.train_embeddings: false")
     return problems
 
 

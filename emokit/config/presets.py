@@ -39,6 +39,12 @@
   would maximize the cross-entropy; emokit minimizes it. Its MINE and BCE branches are
   ``contrastive-mine`` and ``contrastive-shuffled_bce``. 2 + 5 systems x 5 folds: meant for a GPU.
 
+- ``pretrained``: ``quick``'s folds, systems and training on the codes of frozen pretrained
+  encoders from Keras Hub (``whisper_base_en`` frames, ``bert_base_en_uncased`` tokens; needs
+  ``emokit[hub]``): emokit's pooling, fusion, classifier and pair loss on top, unchanged. Offline
+  (and in the tests), local preset folders replace the names (``features.hub_preset``,
+  ``text.hub_preset``).
+
 Where a preset runs one pair loss at several weights (``full``, ``paper``), the report also shows
 ``contrastive-<kind>-selected``: per fold and seed, the weight with the best validation UA
 (:mod:`emokit.evaluation.selection`, derived after the runs, no training). Choosing the weight by its test
@@ -135,7 +141,34 @@ def paper() -> ExperimentConfig:
     )
 
 
-PRESETS = {"quick": quick, "full": full, "paper": paper}
+#: The pretrained encoders of the ``pretrained`` preset (Keras Hub names, fetched once from Kaggle).
+PRETRAINED_AUDIO = "whisper_base_en"
+PRETRAINED_TEXT = "bert_base_en_uncased"
+
+
+def pretrained() -> ExperimentConfig:
+    """quick's protocol and systems on the codes of frozen pretrained encoders: Whisper's last
+    hidden state (50 frames/s) and BERT's token codes, through emokit's own small encoders,
+    fusion and pair loss. Needs emokit[hub] (TensorFlow >= 2.20) and the presets: on a machine
+    with network they are fetched once; offline, set ``features.hub_preset`` and
+    ``text.hub_preset`` to local preset folders (``save_to_preset``) in a ``--config`` file.
+
+    The codes' cache is extracted once per corpus and preset (a GPU is worth it: every
+    utterance runs Whisper's 30 s window); then a fold trains in about the time of quick's.
+    The audio conv layer halves 50 frames/s to 25; 15 s of audio at most (``max_frames`` 750).
+    """
+    return dataclasses.replace(
+        quick(), name="pretrained",
+        features=FeatureConfig(kind="hub", hub_preset=PRETRAINED_AUDIO, hub_layer=-1),
+        text=TextConfig(hub_preset=PRETRAINED_TEXT),
+        pipeline=PipelineConfig(batch_size=32, max_frames=750, bucket_width=250, max_words=50),
+        model=ModelConfig(latent_dim=32, audio_conv_filters=64, audio_conv_layers=1,
+                          audio_rnn_units=32, text_rnn_units=32, train_embeddings=False,
+                          discriminator="infonce", pairing="instance", temperature=None),
+    )
+
+
+PRESETS = {"quick": quick, "full": full, "paper": paper, "pretrained": pretrained}
 
 
 def shrink_for_quick_mode(config: ExperimentConfig) -> ExperimentConfig:

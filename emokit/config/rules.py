@@ -74,6 +74,7 @@ RULES: dict[str, Rule] = {
     "features.fmin_hz": Rule(low=20, high=1000),  # pitch search; its window is 2 periods of fmin
     "features.fmax_hz": Rule(low=20, high=4000),
     "features.normalization": Rule(choices=choices.NORMALIZATION_MODES),
+    "features.hub_layer": Rule(low=-1, high=128),  # -1 = the last hidden state
     "text.min_count": Rule(low=1, high=1000),
     "text.trainer": Rule(choices=choices.TRAINERS),
     "text.vector_dim": Rule(low=1, high=1000),

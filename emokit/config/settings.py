@@ -78,9 +78,11 @@ class CorpusConfig:
 
 @dataclass
 class FeatureConfig:
-    """Frame-level audio features (10 ms hop)."""
+    """Frame-level audio features (10 ms hop), or the codes of a frozen pretrained encoder."""
 
-    kind: str = "mfcc"  # "mfcc": MFCC + deltas + delta-deltas + pitch + energy; "logmel"
+    # "mfcc": MFCC + deltas + delta-deltas + pitch + energy; "logmel"; "hub": the frame codes of a
+    # Keras Hub Whisper encoder (hub_preset, hub_layer; 50 frames/s; emokit.data.hub_encoders)
+    kind: str = "mfcc"
     sample_rate: int = 16000
     hop_ms: float = 10.0
     win_ms: float = 25.0
@@ -91,14 +93,22 @@ class FeatureConfig:
     # "none", "utterance", "speaker" (each speaker's own frames, no labels) or "global" (training
     # fold's frames); see emokit.data.normalization.FeatureNormalizer
     normalization: str = "speaker"
+    # kind "hub": a Keras Hub Whisper preset name (whisper_base_en, fetched from Kaggle once) or a
+    # local preset folder (what `backbone.save_to_preset(folder)` wrote); needs emokit[hub]
+    hub_preset: str | None = None
+    # kind "hub": which encoder output: -1 the last hidden state (after the final layer norm),
+    # 0 the input embeddings, k (1..layers) the output of transformer layer k
+    hub_layer: int = -1
 
     def key(self) -> str:
         """A short hash naming the feature cache built with these settings.
 
         ``normalization`` is left out: it is applied when features are read, not when they are
-        cached, so changing it reuses the cache.
+        cached, so changing it reuses the cache. The ``hub_`` settings count only with kind
+        ``"hub"`` (so MFCC and log-mel caches keep their names).
         """
-        extraction = {k: v for k, v in dataclasses.asdict(self).items() if k != "normalization"}
+        extraction = {k: v for k, v in dataclasses.asdict(self).items() if k != "normalization"
+                      and (self.kind == "hub" or not k.startswith("hub_"))}
         return f"{self.kind}-" + hashlib.sha256(
             json.dumps(extraction, sort_keys=True).encode()).hexdigest()[:10]
 
@@ -117,6 +127,16 @@ class TextConfig:
     vector_dim: int = 100
     trainer_epochs: int = 30
     seed: int = 0
+    # A Keras Hub text preset (BERT-class: bert_base_en_uncased, roberta_base_en, ...; or a local
+    # preset folder) whose frozen last hidden state codes each transcript, one vector per
+    # sub-word token, in place of word vectors (emokit.data.hub_encoders); needs emokit[hub] and
+    # model.train_embeddings false. None = word vectors (vectors_path or trained on the fold).
+    hub_preset: str | None = None
+
+    def hub_key(self) -> str:
+        """A short hash naming the cache of the text codes of ``hub_preset``."""
+        digest = hashlib.sha256(json.dumps({"preset": self.hub_preset}).encode()).hexdigest()
+        return f"text-{digest[:10]}"
 
 
 @dataclass

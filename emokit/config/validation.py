@@ -104,6 +104,7 @@ def _flatten(config, prefix: str = ""):
 
 #: Settings that hold a path a user writes: ``~`` is expanded in them.
 PATH_SETTINGS = ("corpus.root", "corpus.data_dir", "text.vectors_path", "train.checkpoint_dir",
+                 "features.hub_preset", "text.hub_preset",
                  "train.tensorboard_dir", "results_dir")
 
 

@@ -5,6 +5,8 @@
   ``pip install "emokit[tensorboard]"``.
 - ``ipywidgets``, for progress bars drawn as widgets in notebooks (text bars without it):
   ``emokit[notebooks]`` locally, ``emokit[colab]`` on Colab.
+- ``keras_hub``, for the pretrained encoders (``features.kind: hub``, ``text.hub_preset``;
+  TensorFlow >= 2.20): ``emokit[hub]`` (``pip install -e ".[hub]"`` in a checkout).
 - ``tensorflow_io``, for ``load_audio(..., decoder="tfio")`` (Python < 3.13 only):
   ``emokit[tfio]``; ``emokit.data.audio.tfio_status`` says why it does not load.
 
@@ -16,15 +18,22 @@ from __future__ import annotations
 import importlib
 import sys
 
+from emokit.core.errors import UserError
+
 # module -> (pip requirement, the emokit extra that declares it)
 PIECES = {
     "tensorboard": ("tensorboard", "tensorboard"),
     "ipywidgets": ("ipywidgets", "notebooks"),
+    # Python >= 3.11 and TensorFlow >= 2.20 (Colab's), not the pinned TensorFlow 2.16 install
+    "keras_hub": ("keras-hub", "hub"),
 }
 
 
-class MissingOptionalDependency(ModuleNotFoundError):
-    """An optional package that a setting needs is not installed."""
+class MissingOptionalDependency(UserError, ModuleNotFoundError):
+    """An optional package that a setting needs is not installed (a command line prints the
+    message, no traceback)."""
+
+    exit_code = 2
 
 
 def is_available(module: str) -> bool:

@@ -10,6 +10,8 @@ zero-padded by half a window at both ends), so a waveform of ``n`` samples gives
   from their voiced neighbours), periodicity (``1 -`` YIN's aperiodicity, near 1 for clearly voiced
   frames, near 0 for noise or silence) and log RMS energy. ``3 * n_mfcc + 3`` dims.
 * ``"logmel"``: ``n_mels`` log mel-band energies.
+* ``"hub"``: the codes of a frozen Whisper encoder at 50 frames/s (:mod:`emokit.data.hub_encoders`;
+  the feature cache extracts them in batches instead).
 
 One STFT per utterance feeds MFCCs and energy; pitch runs on the signal decimated to 8 kHz.
 
@@ -48,7 +50,11 @@ def feature_dim(config: FeatureConfig) -> int:
         return 3 * config.n_mfcc + 3
     if config.kind == "logmel":
         return config.n_mels
-    raise ValueError(f"unknown feature kind {config.kind!r}; use 'mfcc' or 'logmel'")
+    if config.kind == "hub":  # the encoder's width (loads it once)
+        from emokit.data.hub_encoders import audio_encoder
+
+        return audio_encoder(config).hidden_dim
+    raise ValueError(f"unknown feature kind {config.kind!r}; use 'mfcc', 'logmel' or 'hub'")
 
 
 def frame_count(num_samples: int, config: FeatureConfig) -> int:
@@ -69,6 +75,10 @@ def extract_features(wave: np.ndarray, config: FeatureConfig) -> np.ndarray:
     if not np.isfinite(wave).all():
         raise DataError("the waveform holds NaN or inf samples; load it with "
                         "emokit.data.audio.load_audio, which names the file")
+    if config.kind == "hub":  # Whisper codes (frames, hidden) at 50 frames/s, one utterance
+        from emokit.data.hub_encoders import audio_encoder
+
+        return _finite(audio_encoder(config)([wave])[0])
     return _finite(_extract(wave, config))
 
 

@@ -47,11 +47,12 @@ import numpy as np
 
 from emokit.config import ExperimentConfig, PipelineConfig
 from emokit.config.labels import class_names as class_names_of
+from emokit.data.fold_text import fold_text
 from emokit.data.folds import Fold
 from emokit.data.label_views import FoldLabels, fold_labels
 from emokit.data.manifest import Utterance
-from emokit.data.text import Vocabulary, tokenize
-from emokit.data.word_vectors import Coverage, fold_word_vectors
+from emokit.data.text import Vocabulary
+from emokit.data.word_vectors import Coverage
 
 
 @dataclass
@@ -155,7 +156,8 @@ def prepare_fold(config: ExperimentConfig, utterances: list[Utterance],
     """Vocabulary, word vectors, normalizer and datasets of ``fold``, fitted on its training ids.
 
     ``features`` maps utterance ids to raw ``(frames, feature_dim)`` arrays (from
-    ``emokit.data.feature_cache.load_features``); ``utterances`` are the manifest rows.
+    ``emokit.data.feature_cache.load_features``); ``utterances`` are the manifest rows. Under
+    ``text.hub_preset`` the transcripts' codes come with them (:mod:`emokit.data.fold_text`).
     """
     from emokit.data.normalization import FeatureNormalizer
 
@@ -166,11 +168,8 @@ def prepare_fold(config: ExperimentConfig, utterances: list[Utterance],
     seen = fold_labels(fold, utterances, config, names)
     _check_unlabelled(fold, seen.train_ids[len(fold.train_ids) - seen.hidden:], features)
     fold_ids = (*seen.train_ids, *fold.val_ids, *fold.test_ids)
-    tokens = {i: tokenize(by_id[i].transcript, config.text.lowercase) for i in fold_ids}
-    train_tokens = [tokens[i] for i in seen.train_ids]
-
-    vocab = Vocabulary.build(train_tokens, config.text.min_count)
-    embedding_matrix, coverage = fold_word_vectors(train_tokens, vocab, config.text)
+    tokens, vocab, embedding_matrix, coverage = fold_text(config, by_id, fold_ids,
+                                                          seen.train_ids, features)
     normalizer = FeatureNormalizer.fit(
         {i: features[i] for i in fold_ids}, list(seen.train_ids),
         {i: by_id[i].speaker for i in fold_ids}, config.features.normalization)

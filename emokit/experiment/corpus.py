@@ -21,7 +21,10 @@ def load_corpus(config: ExperimentConfig, workers: int | None = None, verbose: b
     from data_prep.features import build_cache
     from data_prep.synthetic import ensure_corpus, release_root
     from emokit.data.feature_cache import load_features
+    from emokit.data.fold_text import CorpusFeatures
     from emokit.data.manifest import read_manifest
+
+    check_hub(config)  # before the corpus is built: a missing keras-hub is said at once
 
     def say(message: str) -> None:
         if verbose:
@@ -38,7 +41,35 @@ def load_corpus(config: ExperimentConfig, workers: int | None = None, verbose: b
     utterances = [u for u in read_manifest(manifest) if u.label or (unlabelled and u.wav)]
     features = load_features(cache, [u.id for u in utterances])
     say(f"features: {len(features)} utterances from {cache} ({time.perf_counter() - start:.1f} s)")
-    return utterances, features
+    return utterances, CorpusFeatures(features, _text_codes(config, manifest, utterances, say,
+                                                            verbose))
+
+
+def _text_codes(config: ExperimentConfig, manifest, utterances, say, verbose) -> dict | None:
+    """The transcripts' pretrained codes ``{id: (tokens, hidden)}`` under ``text.hub_preset``
+    (cached first, :func:`data_prep.hub_codes.build_text_cache`); None without one."""
+    if not config.text.hub_preset:
+        return None
+    from data_prep.hub_codes import build_text_cache
+    from emokit.data.feature_cache import load_features
+
+    start = time.perf_counter()
+    cache = build_text_cache(manifest, config.text, progress=verbose,
+                             outside_class_set=config.train.unlabelled_pairs)
+    codes = load_features(cache, [u.id for u in utterances])
+    say(f"text codes: {len(codes)} transcripts from {cache} ({time.perf_counter() - start:.1f} s)")
+    return codes
+
+
+def check_hub(config: ExperimentConfig) -> None:
+    """Raise :class:`emokit.core.optional.MissingOptionalDependency` (naming the ``hub`` extra)
+    when a pretrained-encoder setting is on and Keras Hub is not installed."""
+    from emokit.data.hub_encoders import require_hub
+
+    if config.features.kind == "hub":
+        require_hub("features.kind 'hub'")
+    if config.text.hub_preset:
+        require_hub("text.hub_preset")
 
 
 def experiment_folds(config: ExperimentConfig, utterances: list) -> tuple[list, list]:

@@ -178,7 +178,8 @@ def main(argv=None) -> int:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--table-of", choices=("pilot", "confirm", "explore"), default="confirm")
     parser.add_argument("--regimes", nargs="+", default=None,
-                        help="pilot only: these regimes first (the pilot fixes N, nothing else)")
+                        help="pilot and explore only: these regimes (the pilot fixes N, nothing "
+                             "else)")
     args = parser.parse_args(argv)
     plan = load_plan()
     rule = plan["replication"]
@@ -190,7 +191,9 @@ def main(argv=None) -> int:
     if args.phase == "explore":  # not pre-registered: every number it gives is exploratory
         explore = load_plan(EXPLORATORY)
         out = measured / "regimes_explore.json"
-        run_phase(explore, "explore", explore["replication"]["seeds"], args.jobs, out)
+        chosen = args.regimes or list(explore["regimes"])
+        subset = dict(explore, regimes={r: explore["regimes"][r] for r in chosen})
+        run_phase(subset, "explore", explore["replication"]["seeds"], args.jobs, out)
         print_table(explore, json.loads(out.read_text())["corpora"])
         return 0
     if args.phase == "pilot":

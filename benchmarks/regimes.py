@@ -54,7 +54,7 @@ def regime_config(plan: dict, regime: str, corpus_seed: int, phase: str, jobs: i
 
     config = get_preset(plan["model"])
     spec = plan["regimes"][regime]
-    for part in ("corpus", "train"):
+    for part in ("corpus", "train", "model"):
         for key, value in (spec.get(part) or {}).items():
             setattr(getattr(config, part), key, value)
     config.corpus.synthetic_seed = corpus_seed

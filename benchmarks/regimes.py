@@ -180,6 +180,8 @@ def main(argv=None) -> int:
     parser.add_argument("--regimes", nargs="+", default=None,
                         help="pilot and explore only: these regimes (the pilot fixes N, nothing "
                              "else)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=None,
+                        help="explore only: these corpus seeds")
     args = parser.parse_args(argv)
     plan = load_plan()
     rule = plan["replication"]
@@ -193,7 +195,7 @@ def main(argv=None) -> int:
         out = measured / "regimes_explore.json"
         chosen = args.regimes or list(explore["regimes"])
         subset = dict(explore, regimes={r: explore["regimes"][r] for r in chosen})
-        run_phase(subset, "explore", explore["replication"]["seeds"], args.jobs, out)
+        run_phase(subset, "explore", args.seeds or explore["replication"]["seeds"], args.jobs, out)
         print_table(explore, json.loads(out.read_text())["corpora"])
         return 0
     if args.phase == "pilot":

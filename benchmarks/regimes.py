@@ -110,7 +110,21 @@ def corpus_effect(plan: dict, regime: str, config) -> dict:
                                  if r["system"] == system],
             "disc_acc": mean_of("disc_acc"), "disc_chance": mean_of("disc_chance"),
             "length_matcher_acc": mean_of("length_matcher_acc"),
+            "heldout_pair_acc": mean_of("heldout_pair_acc"),
+            "heldout_pair_chance": mean_of("heldout_pair_chance"),
+            "retrieval_gain": retrieval_gain(runs),
             "minutes": round((time.perf_counter() - began) / 60, 2)}
+
+
+def retrieval_gain(runs: list[dict]) -> float | None:
+    """Cross-modal retrieval of emotion (the same post-hoc map for every system), regularized
+    runs minus their paired baseline, mean over pairs: did the pair loss align the codes by
+    emotion?"""
+    base = {(r["fold"], r["seed"]): r.get("retrieval") for r in runs if r["system"] == "baseline"}
+    diffs = [r["retrieval"] - base[r["fold"], r["seed"]] for r in runs
+             if r["system"].startswith("contrastive-infonce-") and "selected" not in r["system"]
+             and r.get("retrieval") is not None and base.get((r["fold"], r["seed"])) is not None]
+    return round(100 * float(np.mean(diffs)), 2) if diffs else None
 
 
 def run_phase(plan: dict, phase: str, seeds: list[int], jobs: int, out: Path) -> list[dict]:

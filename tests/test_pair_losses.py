@@ -382,3 +382,22 @@ def test_gradient_norms_sum_a_repeated_tokens_rows_before_squaring():
     assert isinstance(gradient, tf.IndexedSlices)
     # dense gradient: row 3 = (2, 2), row 1 = (1, 1): norm sqrt(8 + 2), not sqrt(3 * 2)
     assert float(_global_norm([gradient, None])) == pytest.approx(np.sqrt(10.0))
+
+
+def test_heldout_pair_accuracy_is_the_pair_task_on_new_turns_averaged_like_training():
+    from emokit.training.forward import heldout_pair_accuracy
+
+    config = dataclasses.replace(ModelConfig(), latent_dim=8, audio_conv_filters=4,
+                                 audio_rnn_units=4, text_rnn_units=4, discriminator="infonce",
+                                 pairing="instance", contrastive_weight=0.5)
+    model = build_model(config, FEATURE_DIM, VOCAB_SIZE, NUM_CLASSES)
+    dataset = fake_dataset(n=20, batch_size=8)  # batches of 8, 8, 4
+    measured = heldout_pair_accuracy(model, dataset)
+    by_batch = [model.compute_losses(x, y, training=False) for x, y in dataset]
+    assert measured["heldout_pair_acc"] == pytest.approx(
+        np.mean([float(o["disc_acc"]) for o in by_batch]))
+    assert 0.0 <= measured["heldout_pair_acc"] <= 1.0
+    assert measured["heldout_pair_chance"] >= (1 / 8 + 1 / 8 + 1 / 4) / 3 - 1e-6
+    baseline = build_model(dataclasses.replace(config, contrastive_weight=0.0), FEATURE_DIM,
+                           VOCAB_SIZE, NUM_CLASSES)
+    assert heldout_pair_accuracy(baseline, dataset) == {}

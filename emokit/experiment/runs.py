@@ -87,7 +87,7 @@ def train_and_evaluate(config: ExperimentConfig, system: System, fold_data, seed
     ``run_dir``, training checkpoints every epoch to ``run_dir/checkpoint`` (and resumes from
     it), and TensorBoard logs (when ``train.tensorboard_dir`` is set) go to a folder of their own
     per run; with ``keep_codes``, the result holds the latent codes of the test set."""
-    from emokit.training.forward import encode_dataset, predict_dataset
+    from emokit.training.forward import encode_dataset, heldout_pair_accuracy, predict_dataset
     from emokit.training.loop import fit, release_run_state
     from emokit.training.reuse import build_run_model
 
@@ -114,6 +114,7 @@ def train_and_evaluate(config: ExperimentConfig, system: System, fold_data, seed
     measures, aligned = code_measures(model, audio, text, labels, train_audio, train_text)
     measures.update(_kept_epoch_measures(history))
     measures.update(length_matcher_measures(cfg.model, fold_data, seed, history))
+    measures.update(heldout_pair_accuracy(model, fold_data.test))  # memorized, or shared?
     if getattr(fold_data, "coverage", None) is not None:  # stored beside the scores it explains
         measures["word_vector_type_coverage"] = fold_data.coverage.type_rate
         measures["word_vector_token_coverage"] = fold_data.coverage.token_rate

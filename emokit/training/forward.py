@@ -118,6 +118,23 @@ def probe_codes(model, train_ds, val_ds=None, val_codes=None) -> dict[str, float
     return out
 
 
+def heldout_pair_accuracy(model, ds) -> dict[str, float]:
+    """The pair task on turns the model never trained on: ``{"heldout_pair_acc",
+    "heldout_pair_chance"}``, the discriminator's pair accuracy and its chance level on ``ds``'s
+    batches (no dropout), averaged over batches as training's ``disc_acc`` is. Beside training's
+    ``disc_acc`` it tells a pair task learned from what the views share (it holds on new turns)
+    from training pairs memorized (it falls to chance). ``{}`` for a model without pair loss."""
+    if model.contrastive_weight <= 0:
+        return {}
+    accuracy, chance = [], []
+    for inputs, labels in ds:
+        out = model.compute_losses(inputs, labels, training=False)
+        accuracy.append(float(out["disc_acc"]))
+        chance.append(float(out["disc_chance"]))
+    return {"heldout_pair_acc": float(np.mean(accuracy)),
+            "heldout_pair_chance": float(np.mean(chance))}
+
+
 def probe_keys(model) -> list[str]:
     """The history keys :func:`probe_codes` fills for ``model``: one per code it has."""
     return [f"probe_{name}_ua" for name in ("audio", "text")

@@ -19,37 +19,8 @@ above. ``--remedy SETTING=VALUE ...`` adds a row per setting: the ``baseline`` t
 model settings changed, e.g. ``--remedy model.aux_heads_weight=1.0`` (unimodal auxiliary heads)
 or ``--remedy model.modality_dropout=0.3``.
 
-Measured (quick preset, mini corpus, 1 seed, 2-core CPU loaded by other jobs), UA %; "fused -
-best" is paired by fold, 95% bootstrap CI; a remedy row's audio and text are the means over the
-folds it has (the runs of its setting, not retrained):
-
-| setting (text_disagreement, audio_ambiguity) | fused | folds | audio | text | fused | fused - best |
-|---|---|---:|---:|---:|---:|---:|
-| default (0.2, 0.3) | plain concatenation | 5 | 66.1 | 37.4 | 69.9 | +3.7 [+1.6, +6.1] vs audio |
-| default (0.2, 0.3) | aux heads, weight 1.0 | 5 | 66.1 | 37.4 | 69.4 | +3.3 [-0.3, +6.9] vs audio |
-| text-dominant (0, 0.6) | plain concatenation | 5 | 48.4 | 53.1 | 58.7 | +5.7 [+3.0, +8.9] vs text |
-| text-dominant (0, 0.6) | aux heads, weight 1.0 | 3 of 5 | 47.2 | 56.3 | 61.3 | +5.0 [+1.2, +8.0] vs text |
-| audio-dominant (0.6, 0) | plain concatenation | 5 | 89.1 | 25.3 | 83.8 | -5.3 [-9.1, -0.5] vs audio |
-| audio-dominant (0.6, 0) | aux heads, weight 1.0 | 5 | 89.1 | 25.3 | 84.8 | -4.3 [-4.9, -3.5] vs audio |
-
-Unimodal auxiliary heads (``model.aux_heads_weight``: fused CE + w (CE of a head on the audio
-code + CE of a head on the text code)) do not make the fused model reach its best modality. With
-misleading text (audio-dominant) fused stays below audio on every fold (-4.6, -2.8, -4.2, -5.1,
--4.9), about where plain concatenation is (+1.0 against it; per fold +1.2, -6.4, +0.9, +6.2,
-+3.1). At the default setting they cost 0.5 points (per fold +2.8, -3.7, -4.5, -3.4, +6.4). With
-clean text (text-dominant) they held on the 3 folds that finished in time (+1.7 against plain
-concatenation on those folds, whose own fused - text was +3.3). Only weight 1.0 was measured (the
-machine's time ran out; 0.3 was planned). So the kit's presets keep plain concatenation
-(``aux_heads_weight: 0``). At audio-dominant the text branch reaches only chance on test (25%)
-yet still moves the fused model. A hypothesis, not tested: the heads make each code classify
-alone, but nothing stops the fused head leaning on text features that memorize the training
-transcripts.
-
-Measured before on an older main (same preset; its plain-concatenation row then read audio 88.8,
-fused 84.3 at audio-dominant), also tried at audio-dominant: ``model.modality_dropout=0.3`` 80.5
-(-8.3 [-18.1, -0.5]), ``=0.5`` 85.4 (-3.4 [-7.7, -0.0]); frozen word vectors
-(``model.train_embeddings=false``) 88.0 (-0.9 [-3.6, +3.1]), but they cost the fused model 13.7
-points with clean text (44.9, -8.2 [-14.3, -2.1] vs text) and 1.5 at the default (66.9).
+Its earlier numbers were measured with a corpus generator from before scripted lines recurred in
+every session and are withdrawn (issue 25); run it again for today's corpus.
 
 Results go under ``<results>/fusion_vs_modalities-<preset>[-<hash of --set>]/`` (a rerun reuses
 finished runs) and to a JSON file. A benchmark, not a test: it trains 15 runs per setting (plus 5 per

@@ -5,12 +5,9 @@
   loss, instance pairing, raw cosine, lambda 0.3), one seed, a small model. Its baseline is
   trained to convergence: Adam at 3e-3
   decayed 0.8 per epoch (2.6e-4 by epoch 12), three conv + pool layers (the GRU reads frames at
-  80 ms), 12 epochs with patience 6. ``benchmarks/converged_baseline.py`` (5 folds x 2 seeds):
-  training it 12 epochs more from its best weights no longer gains, test UA -3.8 points [95% CI
-  -8.2, +0.3] (the old 10 epochs at 1e-3 gained +3.0 [-1.4, +6.3] with one seed, +3.8 [+1.9,
-  +5.4] with two, issue #9); WA -5.6 [-9.6, -1.6] (a hypothesis, untested: the restarted learning
-  rate overfits a little). Measured on test UA; the benchmark now judges on validation UA and has
-  not been rerun.
+  80 ms), 12 epochs with patience 6. ``benchmarks/converged_baseline.py`` checks whether 12
+  more epochs from its best weights still gain on validation UA (its earlier numbers were measured
+  on test UA and on an older corpus, and are withdrawn: docs/method.md).
 - ``full``: the IEMOCAP-size built-in corpus (or your release: set ``corpus.root``), audio, text,
   baseline and contrastive with the infonce, mine, mlp and bilinear pair losses at 3 weights each
   under ``pair_loss_scaling: grad_ratio`` (one grid for every kind: a weight is that fraction of
@@ -78,9 +75,8 @@ def quick() -> ExperimentConfig:
 
     The pair loss is the paper code's (InfoNCE on instance pairs, raw cosine). At lambda 0.3 it
     pulls on the encoders about half as hard as CE (``benchmarks/regularizer.py``), and its pair
-    accuracy leaves chance within the run. Training settings: see the module docstring (measured
-    with ``benchmarks/converged_baseline.py``; the old 10 epochs at 1e-3 left the baseline short
-    of convergence, issue #9).
+    accuracy leaves chance within the run. Training settings: see the module docstring (the old
+    10 epochs at 1e-3 left the baseline short of convergence, issue #9).
     """
     return ExperimentConfig(
         name="quick",

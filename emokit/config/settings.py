@@ -172,9 +172,8 @@ class ModelConfig:
     # Training only: the weight w of unimodal auxiliary heads. A fused model gets one small
     # classifier (dropout + dense) on the audio code and one on the text code, and trains on
     # fused CE + w (CE_audio + CE_text), so each encoder must classify on its own
-    # (benchmarks/fusion_vs_modalities.py: at 1.0 it did not lift fused to audio alone where
-    # text is noise, so every preset keeps 0). Predictions use the fused head only. 0 = no
-    # heads, the paper's plain concatenation, exactly.
+    # (benchmarks/fusion_vs_modalities.py measures it; every preset keeps 0). Predictions use
+    # the fused head only. 0 = no heads, the paper's plain concatenation, exactly.
     aux_heads_weight: float = 0.0
     # The pair loss. discriminator: one of DISCRIMINATORS. "infonce" is the paper code's: audio
     # code -> MLP (discriminator_units -> latent_dim), cosine similarity with every text code of

@@ -127,6 +127,27 @@ def retrieval_gain(runs: list[dict]) -> float | None:
     return round(100 * float(np.mean(diffs)), 2) if diffs else None
 
 
+def annotate_retrieval(path: Path, phase: str) -> None:
+    """Add each finished corpus's ``retrieval_gain`` (:func:`retrieval_gain`, from its runs in
+    the results folder) to a saved phase file, and to the published study for ``confirm``: an
+    exploratory check chosen after the runs, computed from what they recorded."""
+    from emokit.core.paths import results_dir
+    from emokit.evaluation.runstore import load_runs
+    from emokit.evaluation.study import PUBLISHED
+
+    saved = json.loads(path.read_text())
+    for corpus in saved["corpora"]:
+        folder = results_dir() / "regimes" / phase / corpus["regime"] / \
+            f"corpus{corpus['corpus_seed']}"
+        if corpus.get("effect") is not None and folder.exists():
+            corpus["retrieval_gain"] = retrieval_gain(load_runs(folder))
+    path.write_text(json.dumps(saved, indent=1))
+    if phase == "confirm" and PUBLISHED.exists():
+        published = json.loads(PUBLISHED.read_text())
+        published["corpora"] = saved["corpora"]
+        PUBLISHED.write_text(json.dumps(published, indent=1, default=str) + "\n")
+
+
 def run_phase(plan: dict, phase: str, seeds: list[int], jobs: int, out: Path) -> list[dict]:
     """Every regime on every corpus seed; the records so far saved after each corpus."""
     done = json.loads(out.read_text())["corpora"] if out.exists() else []
@@ -188,7 +209,7 @@ def print_table(plan: dict, corpora: list[dict]) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("phase", choices=("pilot", "confirm", "table", "explore"))
+    parser.add_argument("phase", choices=("pilot", "confirm", "table", "explore", "annotate"))
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--table-of", choices=("pilot", "confirm", "explore"), default="confirm")
     parser.add_argument("--regimes", nargs="+", default=None,
@@ -203,6 +224,9 @@ def main(argv=None) -> int:
     if args.phase == "table":
         corpora = json.loads((measured / f"regimes_{args.table_of}.json").read_text())["corpora"]
         print_table(load_plan(EXPLORATORY) if args.table_of == "explore" else plan, corpora)
+        return 0
+    if args.phase == "annotate":  # exploratory: the retrieval gain, from the runs on disk
+        annotate_retrieval(measured / f"regimes_{args.table_of}.json", args.table_of)
         return 0
     if args.phase == "explore":  # not pre-registered: every number it gives is exploratory
         explore = load_plan(EXPLORATORY)

@@ -95,3 +95,14 @@ def test_the_study_markdown_counts_failed_corpora_and_shows_the_checks(tmp_path)
                                      "date": "2026-12-05", "plan": plan, "corpora": corpora}))
     shown = study.published_study_markdown(published)
     assert shown.startswith("Pre-registered in commit `abc1234`") and "| R4 | gain | 3 |" in shown
+
+
+def test_the_retrieval_gain_column_appears_with_its_interval_when_recorded():
+    plan = yaml.safe_load((ROOT / "benchmarks" / "preregistration.yaml").read_text())
+    corpora = [{"regime": r, "corpus_seed": s, "effect": 1.0, "retrieval_gain": g}
+               for r in plan["regimes"] for s, g in enumerate([4.0, 6.0, 8.0])]
+    text = study.study_markdown(plan, corpora)
+    low, high = study.t_interval([4.0, 6.0, 8.0], 0.95)
+    assert f"| +6.0 [{low:+.1f}, {high:+.1f}] |" in text and "retrieval gain" in text
+    assert "retrieval gain" not in study.study_markdown(
+        plan, [{**c, "retrieval_gain": None} for c in corpora])

@@ -155,18 +155,28 @@ def study_markdown(plan: dict, corpora: list[dict]) -> str:
     primary = plan["primary"]
     results = regime_verdicts(effects, predictions, failed, primary["alpha"],
                               primary["equivalence_margin"])
+    retrieval = any(c.get("retrieval_gain") is not None for c in corpora)
     lines = [study_table(results, primary["equivalence_margin"]), "",
-             "| regime | pair accuracy % | length matcher % | chance % | baseline UA % |",
-             "|---|---:|---:|---:|---:|"]
+             "| regime | pair accuracy % | length matcher % | chance % | baseline UA % |"
+             + (" retrieval gain (points) [95% CI] |" if retrieval else ""),
+             "|---|---:|---:|---:|---:|" + ("---:|" if retrieval else "")]
     for regime in plan["regimes"]:
         mine = [c for c in corpora if c["regime"] == regime and c.get("effect") is not None]
+        gains = [c["retrieval_gain"] for c in mine if c.get("retrieval_gain") is not None]
+        low, high = t_interval(gains, 0.95)
+        extra = (f" {np.mean(gains):+.1f} [{low:+.1f}, {high:+.1f}] |" if gains else " n/a |")
         lines.append(f"| {regime} | {_mean_cell(mine, 'disc_acc', 100)} | "
                      f"{_mean_cell(mine, 'length_matcher_acc', 100)} | "
                      f"{_mean_cell(mine, 'disc_chance', 100)} | "
-                     f"{_mean_cell(mine, 'baseline_mean', 1)} |")
+                     f"{_mean_cell(mine, 'baseline_mean', 1)} |" + (extra if retrieval else ""))
     lines.append("")
     lines.append("Pair accuracy: the regularized runs' (both weights), at the kept epoch, beside a "
-                 "matcher that reads only lengths on the same batches. Regimes: "
+                 "matcher that reads only lengths on the same batches."
+                 + (" Retrieval gain (an exploratory check, added after the runs): cross-modal "
+                    "retrieval of emotion through the same post-hoc map, regularized runs minus "
+                    "their paired baseline, per corpus, t-interval over corpora: did the pair loss "
+                    "align the two codes by emotion?" if retrieval else "")
+                 + " Regimes: "
                  + "; ".join(f"{r}: {spec['what']}" for r, spec in plan["regimes"].items()) + ".")
     return "\n".join(lines) + "\n"
 

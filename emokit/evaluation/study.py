@@ -60,14 +60,15 @@ def t_interval(values, confidence: float) -> tuple[float, float]:
 
 
 def one_sample_p(values) -> float:
-    """Two-sided p of a one-sample t-test of mean 0 (1.0 when every value is 0; NaN for n < 2)."""
+    """Two-sided p of a one-sample t-test of mean 0 (NaN for n < 2; with no spread, 1.0 when
+    every value is 0 and 0.0 otherwise)."""
     from scipy.stats import ttest_1samp
 
     values = np.asarray(values, dtype=float)
     if len(values) < 2:
         return math.nan
-    if not values.any():
-        return 1.0
+    if np.ptp(values) == 0:  # no spread: the t statistic is infinite, or 0/0 at 0
+        return 0.0 if values[0] != 0 else 1.0
     return float(ttest_1samp(values, 0.0).pvalue)
 
 

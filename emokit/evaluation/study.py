@@ -111,15 +111,21 @@ def regime_verdicts(effects: dict[str, list[float]], predictions: dict[str, str]
     return results
 
 
+def _or_na(value: float, spec: str) -> str:
+    return "n/a" if math.isnan(value) else format(value, spec)
+
+
 def study_table(results: list[RegimeResult], margin: float) -> str:
     """The study's Markdown table: one row per regime."""
     lines = ["| regime | predicted | corpora | effect (UA points) [95% CI] | p (Holm) | "
              "detectable | verdict |", "|---|---|---:|---:|---:|---:|---|"]
     for r in results:
         corpora = f"{len(r.effects)}" + (f" (+{r.failed} failed)" if r.failed else "")
-        lines.append(f"| {r.regime} | {r.prediction} | {corpora} | {r.mean:+.2f} "
-                     f"[{r.ci95[0]:+.2f}, {r.ci95[1]:+.2f}] | {r.p_holm:.3g} | "
-                     f"{r.detectable:.1f} | {r.verdict} |")
+        interval = ("" if math.isnan(r.ci95[0])
+                    else f" [{r.ci95[0]:+.2f}, {r.ci95[1]:+.2f}]")
+        lines.append(f"| {r.regime} | {r.prediction} | {corpora} | "
+                     f"{_or_na(r.mean, '+.2f')}{interval} | {_or_na(r.p_holm, '.3g')} | "
+                     f"{_or_na(r.detectable, '.1f')} | {r.verdict} |")
     lines.append("")
     lines.append(f"Effect: contrastive-infonce-selected minus baseline, per corpus the mean over "
                  f"its 5 folds; t-interval over corpora. 'does not help' needs the 90% interval "
@@ -165,7 +171,8 @@ def study_markdown(plan: dict, corpora: list[dict]) -> str:
         mine = [c for c in corpora if c["regime"] == regime and c.get("effect") is not None]
         gains = [c["retrieval_gain"] for c in mine if c.get("retrieval_gain") is not None]
         low, high = t_interval(gains, 0.95)
-        extra = (f" {np.mean(gains):+.1f} [{low:+.1f}, {high:+.1f}] |" if gains else " n/a |")
+        interval = "" if math.isnan(low) else f" [{low:+.1f}, {high:+.1f}]"
+        extra = f" {np.mean(gains):+.1f}{interval} |" if gains else " n/a |"
         lines.append(f"| {regime} | {_mean_cell(mine, 'disc_acc', 100)} | "
                      f"{_mean_cell(mine, 'length_matcher_acc', 100)} | "
                      f"{_mean_cell(mine, 'disc_chance', 100)} | "

@@ -19,7 +19,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from _fake_batches import FEATURE_DIM, NUM_CLASSES, VOCAB_SIZE, fake_dataset
+from _fake_batches import FEATURE_DIM, NUM_CLASSES, VOCAB_SIZE, fake_dataset, fake_examples
 
 from emokit.config import PipelineConfig
 
@@ -54,8 +54,14 @@ def _live_tf_functions() -> int:
 
 
 def _fold():
+    from emokit.data.pipeline import Examples
+
     train = fake_dataset(32, 8, seed=0)
+    inputs, labels = fake_examples(32, seed=0)  # train's utterances, unpadded
+    examples = Examples([a[m] for a, m in zip(inputs["audio"], inputs["audio_mask"])],
+                        [t[m] for t, m in zip(inputs["tokens"], inputs["text_mask"])], labels)
     return SimpleNamespace(train=train, train_in_order=train, train_by_length=train,
+                           train_examples=examples,
                            val=fake_dataset(16, 8, seed=1),
                            test=fake_dataset(16, 8, seed=2), feature_dim=FEATURE_DIM,
                            vocab=range(VOCAB_SIZE), num_classes=NUM_CLASSES,

@@ -2,6 +2,7 @@
 config, 1 for data); a bug keeps its traceback."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -78,11 +79,21 @@ def test_feature_cli_names_a_nan_wav_and_exits_1(tmp_path, capsys):
     assert "a.wav holds 1 non-finite samples" in err and "Traceback" not in err
 
 
+# TensorFlow's own start-up lines (absl logs printed before logging is set up; the full
+# `tensorflow` wheel prints them whatever TF_CPP_MIN_LOG_LEVEL says): not emokit's output
+_TF_STARTUP = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\)|"
+                         r"[IWE]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\])")
+
+
+def _emokit_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.strip().splitlines() if not _TF_STARTUP.match(line)]
+
+
 def test_a_file_where_the_experiment_folder_goes_is_one_line(tmp_path):
     (tmp_path / "taken").write_text("notes")
     run = _run("emokit.experiment", "--results", str(tmp_path), "--name", "taken")
     assert run.returncode == 2, run.stderr
-    lines = run.stderr.strip().splitlines()
+    lines = _emokit_lines(run.stderr)
     assert len(lines) == 1 and lines[0].startswith("error: "), run.stderr
     assert f"{tmp_path / 'taken'} is a file, not a folder" in lines[0] and "--name" in lines[0]
     assert (tmp_path / "taken").read_text() == "notes"

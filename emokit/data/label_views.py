@@ -103,6 +103,7 @@ def outside_class_set(utterances, fold) -> list[str]:
     """The ids of the manifest rows outside the class set (``label == ""``, with a recording) whose
     speaker trains in ``fold``: never a validation or test speaker's."""
     held_out = {*fold.val_speakers, *fold.test_speakers}
-    trains = {u.speaker for u in utterances if u.id in set(fold.train_ids)}
+    train_ids = set(fold.train_ids)
+    trains = {u.speaker for u in utterances if u.id in train_ids}
     return [u.id for u in utterances
             if not u.label and u.wav and u.speaker in trains and u.speaker not in held_out]

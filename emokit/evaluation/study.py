@@ -197,3 +197,13 @@ def published_study_markdown(path: str | Path = PUBLISHED) -> str:
               f"(`benchmarks/preregistration.yaml`); N = {study['n_corpora']} corpora per regime "
               f"({study['n_reason']}). {study['machine']}, {study['date']}.\n\n")
     return header + study_markdown(study["plan"], study["corpora"])
+
+
+def published_results(path: str | Path = PUBLISHED) -> list[RegimeResult]:
+    """The kit's pre-registered study's verdicts, one :class:`RegimeResult` per regime."""
+    study = json.loads(Path(path).read_text())
+    plan, primary = study["plan"], study["plan"]["primary"]
+    effects, failed = effects_by_regime(plan["regimes"], study["corpora"])
+    predictions = {r: spec["prediction"] for r, spec in plan["regimes"].items()}
+    return regime_verdicts(effects, predictions, failed, primary["alpha"],
+                           primary["equivalence_margin"])

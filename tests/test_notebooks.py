@@ -20,6 +20,7 @@ import pytest
 from emokit.course import student_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
+FIGURE_CHECK = Path(__file__).resolve().parent / "_figure_check.py"
 STUDENT = sorted((ROOT / "notebooks").glob("*.ipynb"))
 SOURCES = sorted((ROOT / "notebooks" / "solutions").glob("*.ipynb"))
 ALL = STUDENT + SOURCES
@@ -171,6 +172,11 @@ def _execute(path, env, monkeypatch, replace=None):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     nb = nbformat.read(path, as_version=4)
+    figure_log = Path(env["EMOKIT_RESULTS"]).parent / f"figures-{path.stem}.json"
+    figure_log.unlink(missing_ok=True)
+    nb.cells.insert(0, nbformat.v4.new_code_cell(
+        f"exec(compile(open({str(FIGURE_CHECK)!r}).read(), 'figure_check', 'exec'), "
+        f"_check := {{}}); _check['install_in_kernel']({str(figure_log)!r}); del _check"))
     for old, new in (replace or {}).items():
         hits = [c for c in nb.cells if old in c.source]
         assert hits, f"{path.name}: no cell holds {old!r}"
@@ -178,12 +184,24 @@ def _execute(path, env, monkeypatch, replace=None):
             c.source = c.source.replace(old, new)
     NotebookClient(nb, timeout=900, kernel_name="python3",
                    resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+    _assert_figures_show_something(path, figure_log)
+    nb.cells.pop(0)
     texts = []
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             texts.append(out.get("text", "") if out["output_type"] == "stream"
                          else out.get("data", {}).get("text/plain", "") + out.get("evalue", ""))
     return nb, "\n".join(texts)
+
+
+def _assert_figures_show_something(path, log):
+    """Every panel of every figure the run drew plots non-empty, finite series (or says why it
+    is empty: tests/_figure_check.py); a notebook that draws figures drew at least one."""
+    record = json.loads(log.read_text()) if log.exists() else {"figures": 0, "problems": []}
+    assert not record["problems"], f"{_name(path)}: {record['problems']}"
+    draws = any(re.search(r"\bplt\.|plots\.plot_|\.plot\(|quick_banner", code)
+                for code in _code(path))
+    assert not draws or record["figures"] > 0, f"{_name(path)} draws figures, none was checked"
 
 
 def _assert_quiet(name, text):

@@ -45,11 +45,12 @@ def test_a_factor_hint_comes_only_where_the_exercise_names_that_factor(capsys):
 # --- 00 getting started ----------------------------------------------------------------------------
 
 def test_notebook00(capsys):
-    statuses, out = _statuses_and_out(capsys, exercises.notebook00, np.True_, np.int64(64))
+    statuses, out = _statuses_and_out(capsys, exercises.notebook00, "c", np.int64(64))
     assert statuses == {"1": RIGHT, "2": RIGHT}
-    statuses, out = _statuses_and_out(capsys, exercises.notebook00, False, 16)
+    statuses, out = _statuses_and_out(capsys, exercises.notebook00, True, 16)
     assert statuses == {"1": WRONG, "2": WRONG}
     assert "you started from" in _line(out, "2") and "64" not in out
+    assert "one letter" in _line(out, "1")
 
 
 # --- 01 data ---------------------------------------------------------------------------------------
@@ -210,6 +211,25 @@ def test_notebook03_foreseen_slips_get_their_hint(text03, answers, name, hint, c
     assert statuses[name] == WRONG and hint in _line(out, name), out
 
 
+def test_notebook03_a_percentage_and_min_count_1s_printed_rate_get_their_hints(text03, capsys):
+    from emokit.data.text import Vocabulary, oov_rate
+
+    tokens, fold = text03["tokens"], text03["fold"]
+    test = [tokens[i] for i in fold.test_ids]
+    rate_1, rate_2 = (oov_rate(test, Vocabulary.build([tokens[i] for i in fold.train_ids], n))
+                      for n in (1, 2))
+    assert rate_1 != rate_2
+    for answer, status, hint in [(rate_2, RIGHT, ""), (100 * rate_2, WRONG, "a percentage"),
+                                 (round(100 * rate_2, 2), WRONG, "a percentage"),
+                                 (rate_2 / 100, WRONG, "factor of 100"),
+                                 (round(100 * rate_1, 2), WRONG, "min_count=1"),
+                                 (round(rate_1, 4), WRONG, "min_count=1")]:
+        statuses, out = _statuses_and_out(capsys, exercises.notebook03, ..., ..., answer, **text03)
+        assert statuses["3"] == status and hint in _line(out, "3"), (answer, out)
+        if status == WRONG:
+            assert "not this one" not in out and f"{rate_2:.3f}" not in out, out
+
+
 def test_notebook03_tokens_right_as_a_tuple(text03, capsys):
     from emokit.data.text import tokenize
 
@@ -366,8 +386,8 @@ def test_notebook06_right_answers_in_other_forms(capsys):
 
     d = np.array(PAPER, float)
     found = stats.t.interval(0.95, len(d) - 1, loc=d.mean(), scale=stats.sem(d))
-    statuses, out = _check06(capsys, np.int64(5), np.float32(1.5), np.array(found), np.False_,
-                             False)
+    statuses, out = _check06(capsys, np.int64(5), np.float32(1.5), np.array(found),
+                             stats.ttest_1samp(d, 0).pvalue, "d")
     assert statuses == {str(i): RIGHT for i in range(1, 6)}, out
 
 
@@ -381,13 +401,14 @@ def test_notebook06_right_answers_in_other_forms(capsys):
     ((..., ..., (0.2, 2.4), ..., ...), "3", "percentile bootstrap"),
     ((..., ..., (-0.8, 2.9), ..., ...), "3", "the differences themselves"),
     ((..., ..., (0.070, 2.730), ..., ...), "3", "1.96"),
-    ((..., ..., T_INTERVAL, True, ...), "4", "is 0 inside"),
-    ((..., ..., ..., ..., True), "5", "does the interval hold 0"),
+    ((..., ..., ..., True, ...), "4", "a number"),
+    ((..., ..., ..., ..., True), "5", "one letter"),
 ])
 def test_notebook06_foreseen_slips_get_their_hint(answers, name, hint, capsys):
     statuses, out = _check06(capsys, *answers)
     assert statuses[name] == WRONG and hint in _line(out, name), out
     assert "paired_t_test(" not in out and "-0.48" not in out and "3.28" not in out
+    assert "not this one" not in out
 
 
 # --- 07 reuse emokit layers ------------------------------------------------------------------------
@@ -479,7 +500,7 @@ def _rows08():
     """Three folds: baseline and regularized, intact and under 0 dB babble and missing text."""
     table = {  # (system, condition, level): UA per fold
         ("baseline", "intact", ""): (0.60, 0.70, 0.80),
-        ("baseline", "audio_noise_babble", 0): (0.30, 0.42, 0.48),
+        ("baseline", "audio_noise_babble", 0): (0.30, 0.42, 0.60),
         ("baseline", "text_missing", ""): (0.55, 0.69, 0.70),
         ("contrastive-infonce-0.3", "intact", ""): (0.62, 0.69, 0.81),
         ("contrastive-infonce-0.3", "audio_noise_babble", 0): (0.33, 0.40, 0.41),
@@ -495,19 +516,23 @@ def _check08(capsys, *answers):
 
 
 def test_notebook08_right_answers_in_other_forms(capsys):
-    kept = np.mean([0.30 / 0.60, 0.42 / 0.70, 0.48 / 0.80])  # fold by fold, then the mean
-    # text_missing: regularized - baseline = +5, +5, +6 points: the interval excludes 0
-    statuses, out = _check08(capsys, np.float32(kept), np.True_)
+    from scipy import stats
+
+    kept = np.mean([0.30 / 0.60, 0.42 / 0.70, 0.60 / 0.80])  # fold by fold, then the mean
+    d = np.array([5.0, 5.0, 6.0])  # text_missing: regularized - baseline, in points
+    interval = stats.t.interval(0.95, 2, loc=d.mean(), scale=stats.sem(d))
+    statuses, out = _check08(capsys, np.float32(kept), np.array(interval))
     assert statuses == {"1": RIGHT, "2": RIGHT}, out
 
 
 @pytest.mark.parametrize(("answers", "name", "hint"), [
-    ((100 * np.mean([0.5, 0.6, 0.6]), ...), "1", "not a percentage"),
-    ((np.mean([0.30, 0.42, 0.48]), ...), "1", "divide it by the clean"),
-    ((np.mean([0.30, 0.42, 0.48]) / np.mean([0.60, 0.70, 0.80]), ...), "1", "fold by fold"),
-    ((..., False), "2", "t-interval"),
+    ((100 * np.mean([0.5, 0.6, 0.75]), ...), "1", "a percentage"),
+    ((np.mean([0.30, 0.42, 0.60]), ...), "1", "divide it by the clean"),
+    ((np.mean([0.30, 0.42, 0.60]) / np.mean([0.60, 0.70, 0.80]), ...), "1", "fold by fold"),
+    ((..., False), "2", "two numbers"),
+    ((..., 5.33), "2", "the mean difference"),
 ])
 def test_notebook08_foreseen_slips_get_their_hint(answers, name, hint, capsys):
     statuses, out = _check08(capsys, *answers)
     assert statuses[name] == WRONG and hint in _line(out, name), out
-    assert "retention(" not in out
+    assert "retention(" not in out and "not this one" not in out

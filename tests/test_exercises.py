@@ -25,6 +25,14 @@ def _line(out, name):
     return next(line for line in out.splitlines() if f"exercise {name}:" in line)
 
 
+def _own_hint(out, name, *answers):
+    """Exercise ``name``'s line holds a hint of its own: not the generic one, none of
+    ``answers`` (the right answer's printed forms)."""
+    line = _line(out, name)
+    assert "(" in line and "not this one" not in line, line
+    assert not any(answer in line for answer in answers), line
+
+
 # --- the generic check ---------------------------------------------------------------------------
 
 def test_true_and_false_are_no_numbers_and_numbers_are_no_booleans(capsys):
@@ -94,6 +102,7 @@ def test_notebook01_right_answers_in_other_forms(corpus01, capsys):
 def test_notebook01_foreseen_slips_get_their_hint(corpus01, answers, name, hint, capsys):
     statuses, out = _statuses_and_out(capsys, exercises.notebook01, *answers, **corpus01)
     assert statuses[name] == WRONG and hint in _line(out, name)
+    _own_hint(out, name, " 7", "0.185", "18.5")
 
 
 # --- 02 audio features -----------------------------------------------------------------------------
@@ -152,6 +161,7 @@ def test_notebook02_foreseen_slips_get_their_hint(features02, answers, name, hin
     answers = tuple(_largest_mean(wrong[a], f, test_ids) if a in wrong else a for a in answers)
     statuses, out = _statuses_and_out(capsys, exercises.notebook02, *answers, **features02)
     assert statuses[name] == WRONG and hint in _line(out, name), out
+    _own_hint(out, name)
 
 
 # --- 03 text features ------------------------------------------------------------------------------
@@ -209,6 +219,7 @@ def test_notebook03_foreseen_slips_get_their_hint(text03, answers, name, hint, c
     answers = tuple(min1 if a == "min1" else a for a in answers)
     statuses, out = _statuses_and_out(capsys, exercises.notebook03, *answers, **text03)
     assert statuses[name] == WRONG and hint in _line(out, name), out
+    _own_hint(out, name)
 
 
 def test_notebook03_a_percentage_and_min_count_1s_printed_rate_get_their_hints(text03, capsys):
@@ -282,6 +293,7 @@ def test_notebook04_foreseen_slips_get_their_hint(fusion04, answers, name, hint,
     answers = tuple(slips.get(a, a) if isinstance(a, str) else a for a in answers)
     statuses, out = _statuses_and_out(capsys, exercises.notebook04, *answers, **fusion04)
     assert statuses[name] == WRONG and hint in _line(out, name), out
+    _own_hint(out, name, "48", "0.679", "0.68", "72")
 
 
 def test_notebook04_a_ua_copied_as_printed_is_right_and_rounding_or_percent_get_hints(
@@ -347,6 +359,7 @@ def test_notebook05_foreseen_slips_get_their_hint(answers, name, hint, capsys):
     statuses, out = _check05(capsys, *answers)
     expected = UNANSWERED if answers[int(name) - 1] is None else WRONG
     assert statuses[name] == expected and hint in _line(out, name), out
+    _own_hint(out, name, "= 10")  # (its pair term 0.5 is also the weight the hint names)
 
 
 def test_notebook05_the_pair_term_from_section_4s_printed_loss_is_right(capsys):
@@ -407,6 +420,7 @@ def test_notebook06_right_answers_in_other_forms(capsys):
 def test_notebook06_foreseen_slips_get_their_hint(answers, name, hint, capsys):
     statuses, out = _check06(capsys, *answers)
     assert statuses[name] == WRONG and hint in _line(out, name), out
+    _own_hint(out, name, "1.5", "-0.48", "3.28")
     assert "paired_t_test(" not in out and "-0.48" not in out and "3.28" not in out
     assert "not this one" not in out
 
@@ -471,6 +485,7 @@ def test_notebook07_right_answers_in_other_forms(models07, capsys):
 def test_notebook07_a_gender_model_must_use_gender_and_the_codes(models07, answer, hint, capsys):
     statuses, out = _check07(capsys, models07, ..., ..., models07.get(answer, answer))
     assert statuses["3"] == WRONG and hint in _line(out, "3"), out
+    _own_hint(out, "3")
 
 
 def test_notebook07_the_true_class_or_the_pipeline_probability_are_not_what_predict_says(
@@ -535,4 +550,5 @@ def test_notebook08_right_answers_in_other_forms(capsys):
 def test_notebook08_foreseen_slips_get_their_hint(answers, name, hint, capsys):
     statuses, out = _check08(capsys, *answers)
     assert statuses[name] == WRONG and hint in _line(out, name), out
+    _own_hint(out, name)
     assert "retention(" not in out and "not this one" not in out

@@ -386,3 +386,22 @@ def test_notebook07_a_percentage_for_the_probability_gets_its_own_hint(keras07, 
     assert statuses["1"] == WRONG and "a percentage" in _line(out, "1"), out
     _own_hint(_line(out, "1"), "0.6")
 
+
+
+def test_the_graders_extraction_sends_a_functional_model_and_names_a_subclassed_one(
+        tmp_path, keras07, capsys):
+    import keras
+
+    from emokit.course import answers
+
+    models = _right_models()
+    namespace = {"functional": models["functional, dict"],
+                 "subclassed": models["EmotionModel subclass"]}
+    path = tmp_path / "answers.json"
+    exec(answers.extraction_cell(["functional", "subclassed"], path), namespace)
+    functional, subclassed = answers.load(path)
+    assert isinstance(functional, keras.Model) and len(functional.inputs) == 5
+    assert type(subclassed).__name__.lower().startswith("unloadablemodel")
+    assert _check07(capsys, keras07, functional)[0]["3"] == RIGHT  # judged as the grader does
+    statuses, out = _check07(capsys, keras07, subclassed)
+    assert statuses["3"] == WRONG and "could not rebuild" in _line(out, "3"), out

@@ -50,7 +50,8 @@ def notebook00(answer_1, answer_2) -> dict[str, str]:
 
     cpu = ExperimentConfig()
     one, two = (use_accelerator(cpu, gpu_count=n) for n in (1, 2))
-    right = [k for k, (_, has) in ACCELERATOR_OPTIONS.items() if has(two, cpu) and not has(one, cpu)]
+    right = [k for k, (_, has) in ACCELERATOR_OPTIONS.items()
+             if has(two, cpu) and not has(one, cpu)]
     one_gpu_too = "one GPU has it too: which setting differs between the one- and two-GPU configs?"
     small = ExperimentConfig(pipeline=dataclasses.replace(cpu.pipeline, batch_size=16))
     batch = use_accelerator(small, gpu_count=1).pipeline.batch_size

@@ -25,6 +25,14 @@ def _line(out, name):
     return next(line for line in out.splitlines() if f"exercise {name}:" in line)
 
 
+def _own_hint(out, name, *answers):
+    """Exercise ``name``'s line holds a hint of its own: not the generic one, none of
+    ``answers`` (the right answer's printed forms)."""
+    line = _line(out, name)
+    assert "(" in line and "not this one" not in line, line
+    assert not any(answer in line for answer in answers), line
+
+
 # --- the generic check ---------------------------------------------------------------------------
 
 def test_true_and_false_are_no_numbers_and_numbers_are_no_booleans(capsys):
@@ -45,11 +53,12 @@ def test_a_factor_hint_comes_only_where_the_exercise_names_that_factor(capsys):
 # --- 00 getting started ----------------------------------------------------------------------------
 
 def test_notebook00(capsys):
-    statuses, out = _statuses_and_out(capsys, exercises.notebook00, np.True_, np.int64(64))
+    statuses, out = _statuses_and_out(capsys, exercises.notebook00, "c", np.int64(64))
     assert statuses == {"1": RIGHT, "2": RIGHT}
-    statuses, out = _statuses_and_out(capsys, exercises.notebook00, False, 16)
+    statuses, out = _statuses_and_out(capsys, exercises.notebook00, True, 16)
     assert statuses == {"1": WRONG, "2": WRONG}
     assert "you started from" in _line(out, "2") and "64" not in out
+    assert "one letter" in _line(out, "1")
 
 
 # --- 01 data ---------------------------------------------------------------------------------------
@@ -93,6 +102,7 @@ def test_notebook01_right_answers_in_other_forms(corpus01, capsys):
 def test_notebook01_foreseen_slips_get_their_hint(corpus01, answers, name, hint, capsys):
     statuses, out = _statuses_and_out(capsys, exercises.notebook01, *answers, **corpus01)
     assert statuses[name] == WRONG and hint in _line(out, name)
+    _own_hint(out, name, " 7", "0.185", "18.5")
 
 
 # --- 02 audio features -----------------------------------------------------------------------------
@@ -151,6 +161,7 @@ def test_notebook02_foreseen_slips_get_their_hint(features02, answers, name, hin
     answers = tuple(_largest_mean(wrong[a], f, test_ids) if a in wrong else a for a in answers)
     statuses, out = _statuses_and_out(capsys, exercises.notebook02, *answers, **features02)
     assert statuses[name] == WRONG and hint in _line(out, name), out
+    _own_hint(out, name)
 
 
 # --- 03 text features ------------------------------------------------------------------------------
@@ -208,6 +219,26 @@ def test_notebook03_foreseen_slips_get_their_hint(text03, answers, name, hint, c
     answers = tuple(min1 if a == "min1" else a for a in answers)
     statuses, out = _statuses_and_out(capsys, exercises.notebook03, *answers, **text03)
     assert statuses[name] == WRONG and hint in _line(out, name), out
+    _own_hint(out, name)
+
+
+def test_notebook03_a_percentage_and_min_count_1s_printed_rate_get_their_hints(text03, capsys):
+    from emokit.data.text import Vocabulary, oov_rate
+
+    tokens, fold = text03["tokens"], text03["fold"]
+    test = [tokens[i] for i in fold.test_ids]
+    rate_1, rate_2 = (oov_rate(test, Vocabulary.build([tokens[i] for i in fold.train_ids], n))
+                      for n in (1, 2))
+    assert rate_1 != rate_2
+    for answer, status, hint in [(rate_2, RIGHT, ""), (100 * rate_2, WRONG, "a percentage"),
+                                 (round(100 * rate_2, 2), WRONG, "a percentage"),
+                                 (rate_2 / 100, WRONG, "factor of 100"),
+                                 (round(100 * rate_1, 2), WRONG, "min_count=1"),
+                                 (round(rate_1, 4), WRONG, "min_count=1")]:
+        statuses, out = _statuses_and_out(capsys, exercises.notebook03, ..., ..., answer, **text03)
+        assert statuses["3"] == status and hint in _line(out, "3"), (answer, out)
+        if status == WRONG:
+            assert "not this one" not in out and f"{rate_2:.3f}" not in out, out
 
 
 def test_notebook03_tokens_right_as_a_tuple(text03, capsys):
@@ -262,6 +293,7 @@ def test_notebook04_foreseen_slips_get_their_hint(fusion04, answers, name, hint,
     answers = tuple(slips.get(a, a) if isinstance(a, str) else a for a in answers)
     statuses, out = _statuses_and_out(capsys, exercises.notebook04, *answers, **fusion04)
     assert statuses[name] == WRONG and hint in _line(out, name), out
+    _own_hint(out, name, "48", "0.679", "0.68", "72")
 
 
 def test_notebook04_a_ua_copied_as_printed_is_right_and_rounding_or_percent_get_hints(
@@ -327,6 +359,7 @@ def test_notebook05_foreseen_slips_get_their_hint(answers, name, hint, capsys):
     statuses, out = _check05(capsys, *answers)
     expected = UNANSWERED if answers[int(name) - 1] is None else WRONG
     assert statuses[name] == expected and hint in _line(out, name), out
+    _own_hint(out, name, "= 10")  # (its pair term 0.5 is also the weight the hint names)
 
 
 def test_notebook05_the_pair_term_from_section_4s_printed_loss_is_right(capsys):
@@ -366,8 +399,8 @@ def test_notebook06_right_answers_in_other_forms(capsys):
 
     d = np.array(PAPER, float)
     found = stats.t.interval(0.95, len(d) - 1, loc=d.mean(), scale=stats.sem(d))
-    statuses, out = _check06(capsys, np.int64(5), np.float32(1.5), np.array(found), np.False_,
-                             False)
+    statuses, out = _check06(capsys, np.int64(5), np.float32(1.5), np.array(found),
+                             stats.ttest_1samp(d, 0).pvalue, "d")
     assert statuses == {str(i): RIGHT for i in range(1, 6)}, out
 
 
@@ -381,13 +414,15 @@ def test_notebook06_right_answers_in_other_forms(capsys):
     ((..., ..., (0.2, 2.4), ..., ...), "3", "percentile bootstrap"),
     ((..., ..., (-0.8, 2.9), ..., ...), "3", "the differences themselves"),
     ((..., ..., (0.070, 2.730), ..., ...), "3", "1.96"),
-    ((..., ..., T_INTERVAL, True, ...), "4", "is 0 inside"),
-    ((..., ..., ..., ..., True), "5", "does the interval hold 0"),
+    ((..., ..., ..., True, ...), "4", "a number"),
+    ((..., ..., ..., ..., True), "5", "one letter"),
 ])
 def test_notebook06_foreseen_slips_get_their_hint(answers, name, hint, capsys):
     statuses, out = _check06(capsys, *answers)
     assert statuses[name] == WRONG and hint in _line(out, name), out
+    _own_hint(out, name, "1.5", "-0.48", "3.28")
     assert "paired_t_test(" not in out and "-0.48" not in out and "3.28" not in out
+    assert "not this one" not in out
 
 
 # --- 07 reuse emokit layers ------------------------------------------------------------------------
@@ -450,6 +485,7 @@ def test_notebook07_right_answers_in_other_forms(models07, capsys):
 def test_notebook07_a_gender_model_must_use_gender_and_the_codes(models07, answer, hint, capsys):
     statuses, out = _check07(capsys, models07, ..., ..., models07.get(answer, answer))
     assert statuses["3"] == WRONG and hint in _line(out, "3"), out
+    _own_hint(out, "3")
 
 
 def test_notebook07_the_true_class_or_the_pipeline_probability_are_not_what_predict_says(
@@ -479,7 +515,7 @@ def _rows08():
     """Three folds: baseline and regularized, intact and under 0 dB babble and missing text."""
     table = {  # (system, condition, level): UA per fold
         ("baseline", "intact", ""): (0.60, 0.70, 0.80),
-        ("baseline", "audio_noise_babble", 0): (0.30, 0.42, 0.48),
+        ("baseline", "audio_noise_babble", 0): (0.30, 0.42, 0.60),
         ("baseline", "text_missing", ""): (0.55, 0.69, 0.70),
         ("contrastive-infonce-0.3", "intact", ""): (0.62, 0.69, 0.81),
         ("contrastive-infonce-0.3", "audio_noise_babble", 0): (0.33, 0.40, 0.41),
@@ -495,19 +531,24 @@ def _check08(capsys, *answers):
 
 
 def test_notebook08_right_answers_in_other_forms(capsys):
-    kept = np.mean([0.30 / 0.60, 0.42 / 0.70, 0.48 / 0.80])  # fold by fold, then the mean
-    # text_missing: regularized - baseline = +5, +5, +6 points: the interval excludes 0
-    statuses, out = _check08(capsys, np.float32(kept), np.True_)
+    from scipy import stats
+
+    kept = np.mean([0.30 / 0.60, 0.42 / 0.70, 0.60 / 0.80])  # fold by fold, then the mean
+    d = np.array([5.0, 5.0, 6.0])  # text_missing: regularized - baseline, in points
+    interval = stats.t.interval(0.95, 2, loc=d.mean(), scale=stats.sem(d))
+    statuses, out = _check08(capsys, np.float32(kept), np.array(interval))
     assert statuses == {"1": RIGHT, "2": RIGHT}, out
 
 
 @pytest.mark.parametrize(("answers", "name", "hint"), [
-    ((100 * np.mean([0.5, 0.6, 0.6]), ...), "1", "not a percentage"),
-    ((np.mean([0.30, 0.42, 0.48]), ...), "1", "divide it by the clean"),
-    ((np.mean([0.30, 0.42, 0.48]) / np.mean([0.60, 0.70, 0.80]), ...), "1", "fold by fold"),
-    ((..., False), "2", "t-interval"),
+    ((100 * np.mean([0.5, 0.6, 0.75]), ...), "1", "a percentage"),
+    ((np.mean([0.30, 0.42, 0.60]), ...), "1", "divide it by the clean"),
+    ((np.mean([0.30, 0.42, 0.60]) / np.mean([0.60, 0.70, 0.80]), ...), "1", "fold by fold"),
+    ((..., False), "2", "two numbers"),
+    ((..., 5.33), "2", "the mean difference"),
 ])
 def test_notebook08_foreseen_slips_get_their_hint(answers, name, hint, capsys):
     statuses, out = _check08(capsys, *answers)
     assert statuses[name] == WRONG and hint in _line(out, name), out
-    assert "retention(" not in out
+    _own_hint(out, name)
+    assert "retention(" not in out and "not this one" not in out

@@ -13,8 +13,8 @@ import pytest
 
 from emokit.course import answers, grade, gradebook, student_notebooks
 
-ANSWERS = ("answer_1 = ...  # True or False\nanswer_2 = ...  # a whole number\n"
-           "### BEGIN SOLUTION\nanswer_1 = True\nanswer_2 = 64\n### END SOLUTION")
+ANSWERS = ("answer_1 = ...  # a letter\nanswer_2 = ...  # a whole number\n"
+           "### BEGIN SOLUTION\nanswer_1 = \"c\"\nanswer_2 = 64\n### END SOLUTION")
 CHECK = "from emokit.course import exercises\n\nexercises.notebook00(answer_1, answer_2);"
 
 
@@ -42,7 +42,7 @@ def _submission(answers: str, check: str = CHECK, extra: str = "x = 1"):
 def test_the_grader_drops_the_students_checks_and_only_extracts_answers(tmp_path):
     tampered = _submission("answer_1 = True\nanswer_2 = 16",
                            check='print("✓ exercise 2: right")',
-                           extra="exercises.notebook00(True, 64)")
+                           extra="exercises.notebook00(\"c\", 64)")
     prepared = grade.prepare(tampered, SOURCE, tmp_path / "secret.json")
     code = [c.source for c in prepared.cells]
     assert not any("✓ exercise 2" in c or "notebook00" in c for c in code)
@@ -125,7 +125,7 @@ def _package_hash() -> str:
     return digest.hexdigest()
 
 
-RIGHT, HALF = "answer_1 = True\nanswer_2 = 4 * 16", "answer_1 = True\nanswer_2 = 16"
+RIGHT, HALF = "answer_1 = \"c\"\nanswer_2 = 4 * 16", "answer_1 = \"c\"\nanswer_2 = 16"
 
 
 @pytest.mark.slow

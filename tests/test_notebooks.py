@@ -294,10 +294,10 @@ def _run_student_notebook(path, tmp_path, monkeypatch):
 def test_a_wrong_answer_gets_a_hint_not_the_answer(tmp_path, monkeypatch):
     path = ROOT / "notebooks" / "00_getting_started.ipynb"
     _, text = _execute(path, _env(tmp_path), monkeypatch, {
-        "answer_1 = ...  # True or False": "answer_1 = False",
+        'answer_1 = ...  # a letter, such as "a"': 'answer_1 = "a"',
         "answer_2 = ...  # a whole number": "answer_2 = 16"})
     lines = [line for line in text.splitlines() if "exercise" in line and line[:1] in "✓✗…"]
-    assert lines == [("✗ exercise 1: not right yet (build the two-GPU config and read its "
-                     "`train.distribute`)"),
+    assert lines == [("✗ exercise 1: not right yet (one GPU has it too: which setting differs "
+                      "between the one- and two-GPU configs?)"),
                      ("✗ exercise 2: not right yet (that is the batch you started from: a GPU "
                      "changes it)")]

@@ -55,6 +55,9 @@ def _emokit_answers(_names, _path):
         if isinstance(v, float):
             return v if math.isfinite(v) else {{"__float__": repr(v)}}
         kind = type(v).__module__.split(".")[0]
+        if any(c.__name__ == "Model" and c.__module__.startswith("keras") for c in type(v).__mro__
+               ) and not hasattr(v, "inputs"):  # subclassed: its code stays in this kernel
+            return {{"__opaque__": "unloadable model (a subclass)"}}
         if hasattr(v, "save") and hasattr(v, "inputs") and kind == "keras":
             file = os.path.basename(_path) + "." + name + ".keras"
             v.save(os.path.join(os.path.dirname(_path), file))

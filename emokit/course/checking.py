@@ -101,6 +101,26 @@ def is_close(answer: Any, value: float, rtol: float, atol: float) -> bool:
                                                         atol=atol))
 
 
+def letter(answer: Any) -> str:
+    """The option a choice answer names: ``"c"`` for ``"c"``, ``"C"``, ``" (c) "`` or ``"c."``;
+    "" for anything that is no string."""
+    return answer.strip().strip("().:").strip().lower() if isinstance(answer, str) else ""
+
+
+def check_choice(name: str, answer: Any, right: str, options: str, *, hints: Sequence[Hint] = (),
+                 hint: str = "") -> str:
+    """:func:`check` for a choice among the letters of ``options`` (``"abcde"``); ``right`` is
+    the right one, worked out by the checker. A bool, a number or an unknown letter is told the
+    form; ``hints`` are ``(letter, message)`` pairs for the foreseen wrong options."""
+    form = f"one letter from {options[0]} to {options[-1]}, as a string (in quotes)"
+    return check(name, answer, accept=lambda a: letter(a) == right,
+                 hints=[(lambda a: not isinstance(a, str), f"expected {form}"),
+                        (lambda a: letter(a) not in list(options), f"expected {form}"),
+                        *[(lambda a, w=wrong: letter(a) == w, message) for wrong, message in hints
+                          if wrong != right]],
+                 hint=hint)
+
+
 def _hint_for(answer, expected, has_expected, hints, fallback, factors, rtol, atol) -> str:
     for wrong, message in hints:
         try:

@@ -20,23 +20,56 @@ import math
 
 import numpy as np
 
-from emokit.course.checking import check, is_close, is_single_number, is_unanswered
+from emokit.course.checking import check, check_choice, is_close, is_single_number, is_unanswered
 from emokit.course.model_answers import gender_model_problem
+from emokit.course.statistics_exercises import notebook06, notebook08
+
+__all__ = ["notebook00", "notebook01", "notebook02", "notebook03", "notebook04", "notebook05",
+           "notebook06", "notebook07", "notebook08"]
+
+
+# Exercise 00-1's options, as its question lists them: what a config has, next to the CPU's
+ACCELERATOR_OPTIONS = {
+    "a": ("mixed precision", lambda c, cpu: c.train.mixed_precision),
+    "b": ("XLA", lambda c, cpu: c.train.xla),
+    "c": ("MirroredStrategy", lambda c, cpu: c.train.distribute),
+    "d": ("a batch 8 times the CPU's",
+          lambda c, cpu: c.pipeline.batch_size == 8 * cpu.pipeline.batch_size),
+    "e": ("a learning rate 4 times the CPU's",
+          lambda c, cpu: math.isclose(c.train.learning_rate, 4 * cpu.train.learning_rate)),
+}
 
 
 def notebook00(answer_1, answer_2) -> dict[str, str]:
-    """00 getting started: what ``use_accelerator`` changes."""
+    """00 getting started: what ``use_accelerator`` changes. ``answer_1``: the letter of the one
+    :data:`ACCELERATOR_OPTIONS` a two-GPU config has and a one-GPU config lacks."""
     import dataclasses
 
     from emokit.config import ExperimentConfig
     from emokit.training.runtime import use_accelerator
 
-    small = ExperimentConfig(pipeline=dataclasses.replace(ExperimentConfig().pipeline, batch_size=16))
+    cpu = ExperimentConfig()
+    one, two = (use_accelerator(cpu, gpu_count=n) for n in (1, 2))
+    right = [k for k, (_, has) in ACCELERATOR_OPTIONS.items()
+             if has(two, cpu) and not has(one, cpu)]
+    one_gpu_too = "one GPU has it too: which setting differs between the one- and two-GPU configs?"
+    small = ExperimentConfig(pipeline=dataclasses.replace(cpu.pipeline, batch_size=16))
+    batch = use_accelerator(small, gpu_count=1).pipeline.batch_size
     return {
-        "1": check("1", answer_1, use_accelerator(ExperimentConfig(), gpu_count=2).train.distribute,
-                   hint="build the two-GPU config and read its `train.distribute`"),
-        "2": check("2", answer_2, use_accelerator(small, gpu_count=1).pipeline.batch_size,
-                   hints=[(16, "that is the batch you started from: a GPU changes it")]),
+        "1": check_choice("1", answer_1, right[0] if len(right) == 1 else "?", "abcde",
+                          hints=[(k, one_gpu_too) for k, (_, has) in ACCELERATOR_OPTIONS.items()
+                                 if has(one, cpu)]
+                          + [("b", "XLA stays off on any GPU (section 3 says why)"),
+                             ("d", ("the batch grows by the same factor on one GPU or two: "
+                                    "compare `pipeline.batch_size` of the two configs")),
+                             ("e", ("compare `train.learning_rate` of the two configs with the "
+                                    "CPU's"))],
+                          hint="build the one-GPU and the two-GPU configs and compare them"),
+        "2": check("2", answer_2, batch,
+                   hints=[(16, "that is the batch you started from: a GPU changes it"),
+                          (batch // 16, "that is the factor: the exercise asks for the batch size"),
+                          (2 * batch, ("the batch grows by the same factor on one GPU or two: read "
+                                       "`pipeline.batch_size` of the one-GPU config"))]),
     }
 
 
@@ -62,7 +95,10 @@ def notebook01(answer_1, answer_2, answer_3, *, labelled, rows, truth) -> dict[s
                           (sum(r.speaker == speaker for r in rows),
                            "that counts every parsed row: keep only the 4-class (labelled) ones")]),
         "2": check("2", answer_2, len(tagged) / len(rows),
-                   hints=[(lambda a: a > 1, "a fraction lies between 0 and 1"),
+                   hints=[(lambda a: is_close(a, 100 * len(tagged) / len(rows), rtol=1e-6,
+                                              atol=0.005),
+                           "that is a percentage: give a fraction between 0 and 1"),
+                          (lambda a: a > 1, "a fraction lies between 0 and 1"),
                           (len(tagged_labelled) / len(labelled),
                            ("that is over the 4-class rows only: the exercise counts every row "
                            "of `rows`"))],
@@ -131,6 +167,7 @@ def notebook03(answer_1, answer_2, answer_3, *, utterances, tokens, fold) -> dic
 
     test_tokens = [tokens[i] for i in fold.test_ids]
     train_tokens = [tokens[i] for i in fold.train_ids]
+    rate_1, rate_2 = (oov_rate(test_tokens, Vocabulary.build(train_tokens, n)) for n in (1, 2))
     speaker_fold = next(f for f in make_folds(utterances, "speaker") if f.test_speakers == ("Ses03M",))
     return {
         "1": check("1", answer_1, tokenize("[BREATHING] Well -- I'm NOT going, uh-huh."),
@@ -140,9 +177,12 @@ def notebook03(answer_1, answer_2, answer_3, *, utterances, tokens, fold) -> dic
         "2": check("2", answer_2, speaker_fold.val_speakers,
                    hints=[(lambda a: isinstance(a, str), "`val_speakers` is a tuple of names"),
                           (speaker_fold.test_speakers, "that speaker is tested, not validating")]),
-        "3": check("3", answer_3, oov_rate(test_tokens, Vocabulary.build(train_tokens, 2)),
-                   hints=[(oov_rate(test_tokens, Vocabulary.build(train_tokens, 1)),
-                           "that is the rate with min_count=1")]),
+        "3": check("3", answer_3, rate_2, factors=(100,),
+                   hints=[(lambda a: is_close(a, 100 * rate_2, rtol=1e-6, atol=0.005),
+                           "that is a percentage: give the rate as a fraction between 0 and 1"),
+                          (lambda a: is_close(a, rate_1, rtol=1e-6, atol=5e-5)
+                           or is_close(a, 100 * rate_1, rtol=1e-6, atol=0.005),
+                           "that is the rate with min_count=1 (printed above as a percentage)")]),
     }
 
 
@@ -256,63 +296,6 @@ def notebook05(instance_targets, n_positive, pair_term, *, model, inputs, labels
     }
 
 
-def notebook06(answer_1, answer_2, ci, excludes_zero, below_005, *, lambda_rows,
-               paper_diffs) -> dict[str, str]:
-    """06 evaluation: the fold as the unit, the optimism of choosing a weight on the test folds,
-    and reading a paired t-interval (against the percentile bootstrap)."""
-    from emokit.config.systems import is_selected
-    from emokit.evaluation.fold_statistics import bootstrap_ci, paired_t_test
-
-    candidates = [r for r in lambda_rows
-                  if r.system.startswith("contrastive") and not is_selected(r.system)]
-    selected = next(r for r in lambda_rows if is_selected(r.system))
-    best = max(candidates, key=lambda row: row.ua[0])
-    optimism = 100 * (best.ua[0] - selected.ua[0])
-    diffs = np.asarray(paper_diffs, dtype=float)
-    test = paired_t_test(diffs)
-    interval = (test.ci_low, test.ci_high)
-    z_half = 1.96 * diffs.std(ddof=1) / math.sqrt(len(diffs))
-
-    def near_pair(pair, tolerance=0.05):
-        return lambda a: all(abs(float(x) - y) <= tolerance for x, y in zip(a, pair, strict=True))
-
-    return {
-        "1": check("1", answer_1, 5,
-                   hints=[(15, ("3 seeds of a fold share its test speakers: they are averaged "
-                               "within the fold, not counted as pairs")),
-                          (3, "the pairs are not the seeds")],
-                   hint="how many test sessions does leave-one-session-out have?"),
-        "2": check("2", answer_2, optimism, atol=0.11,
-                   hints=[(-optimism, "best-on-test minus selected, not the other way round"),
-                          (lambda a: abs(a - optimism / 100) < 1e-3, "in points, not fractions"),
-                          (lambda a: a < 0, ("the best-on-test row is at least as good on test "
-                                            "as the row it is compared with here"))],
-                   hint="compare `row.ua[0]` of the contrastive weights (not the `-selected` "
-                        "row, not the baseline) with the `-selected` row's"),
-        "3": check("3", ci, interval, atol=0.01,
-                   hints=[(lambda a: len(a) != 2, "an interval is two numbers: (low, high)"),
-                          (lambda a: float(a[0]) > float(a[1]), "low comes first"),
-                          (near_pair([x / 100 for x in interval], 1e-4),
-                           "in points, as the differences are given"),
-                          (near_pair(bootstrap_ci(diffs, seed=0), 0.3),
-                           ("that is a percentile bootstrap, too narrow with 5 folds: the "
-                            "report's interval comes from the paired t-test")),
-                          (near_pair(np.percentile(diffs, [2.5, 97.5])),
-                           ("that is the spread of the differences themselves: the interval is "
-                            "for their *mean*")),
-                          (near_pair((diffs.mean() - z_half, diffs.mean() + z_half)),
-                           ("that uses the normal quantile 1.96: with 5 folds the t distribution "
-                            "has 4 degrees of freedom"))],
-                   hint="the mean difference plus and minus the t quantile (two-sided 95%, "
-                        "n - 1 degrees of freedom) times the standard error of the mean, in "
-                        "points"),
-        "4": check("4", excludes_zero, bool(interval[0] > 0 or interval[1] < 0),
-                   hint="is 0 inside the interval?"),
-        "5": check("5", below_005, bool(test.p_value < 0.05),
-                   hint="the t-test and its interval agree: does the interval hold 0?"),
-    }
-
-
 def notebook07(answer_1, answer_2, answer_3, *, model, data, gated,
                probabilities) -> dict[str, str]:
     """07 reuse emokit's layers: how sure ``emokit.predict`` is (``probabilities``, its dict for
@@ -332,8 +315,11 @@ def notebook07(answer_1, answer_2, answer_3, *, model, data, gated,
     problem = "" if is_unanswered(answer_3) else gender_model_problem(
         answer_3, batch, data.num_classes)
     return {
-        "1": check("1", answer_1, probabilities[top], **close,
+        "1": check("1", answer_1, probabilities[top], **close, factors=(100,),
                    hints=[(lambda a: isinstance(a, str), "a probability, not a class name"),
+                          (lambda a: is_close(a, 100 * probabilities[top], rtol=0, atol=0.06),
+                           ("that is a percentage: give the probability as a fraction between 0 "
+                            "and 1")),
                           (lambda a: not 0 <= float(a) <= 1, "a probability lies between 0 and 1"),
                           (float(pipeline_probs[0].max()), not_predicts),
                           (probabilities[true_class], ("that is the probability of the true class: "
@@ -347,28 +333,4 @@ def notebook07(answer_1, answer_2, answer_3, *, model, data, gated,
                            ("that counts the whole model: the exercise asks for the weights of "
                             "the gate layer alone"))]),
         "3": check("3", answer_3, accept=lambda a: not problem, hint=problem),
-    }
-
-
-def notebook08(kept, excludes_zero, *, rows, regularized) -> dict[str, str]:
-    """08 robustness: the share of its clean UA the baseline keeps under 0 dB babble, and whether
-    the regularized system's paired interval under ``text_missing`` excludes 0."""
-    from emokit.evaluation.robustness_report import fold_means, paired_over_folds, retention
-
-    share = retention(rows, "baseline", "audio_noise_babble", 0)
-    difference = paired_over_folds(fold_means(rows, regularized, "text_missing", ""),
-                                   fold_means(rows, "baseline", "text_missing", ""))
-    excluded = difference is not None and bool(difference.low > 0 or difference.high < 0)
-    clean = np.mean(list(fold_means(rows, "baseline", "intact", "").values()))
-    noisy = np.mean(list(fold_means(rows, "baseline", "audio_noise_babble", 0).values()))
-    return {
-        "1": check("1", kept, share, rtol=1e-6,
-                   hints=[(lambda a: a > 1.5, "a share: between 0 and 1, not a percentage"),
-                          (noisy, "that is the UA itself: divide it by the clean (intact) UA"),
-                          (noisy / clean, "divide fold by fold, then average over the folds")],
-                   hint="per fold, the UA under the condition divided by the intact UA of the "
-                        "same fold; then the mean over the folds"),
-        "2": check("2", excludes_zero, excluded,
-                   hint="pair the two systems fold by fold under that condition: does the "
-                        "95% t-interval of the mean difference hold 0?"),
     }

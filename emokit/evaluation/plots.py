@@ -50,7 +50,8 @@ def plot_confusions(runs: list[dict], systems: list[str]):
 
 def plot_learning_curves(histories: dict[str, dict]):
     """Training loss and validation UA per epoch, one line per ``{label: history}`` (histories
-    from ``emokit.training.loop.fit``: per-epoch lists ``loss``, ``ce``, ``val_ua`` ...)."""
+    from ``emokit.training.loop.fit``: per-epoch lists ``loss``, ``ce``, ``val_ua`` ...). UA is
+    drawn in points (0-100), the unit of every table and notebook."""
     fig, (ax_loss, ax_ua) = plt.subplots(1, 2, figsize=(10, 3.6))
     for label, history in histories.items():
         epochs = np.arange(1, len(history["ce"]) + 1)
@@ -58,13 +59,14 @@ def plot_learning_curves(histories: dict[str, dict]):
         if "disc_loss" in history:
             ax_loss.plot(epochs, history["disc_loss"], "--", color=line.get_color(),
                          label=f"{label} discriminator")
-        ax_ua.plot(epochs, history["val_ua"], color=line.get_color(), label=label)
+        val_ua = 100 * np.asarray(history["val_ua"], dtype=float)
+        ax_ua.plot(epochs, val_ua, color=line.get_color(), label=label)
         best = history.get("best_epoch", -1)
         if best > 0:
-            ax_ua.plot(best, history["val_ua"][best - 1], "*", color=line.get_color(),
-                       markersize=10)
+            ax_ua.plot(best, val_ua[best - 1], "*", color=line.get_color(), markersize=10)
     ax_loss.set(xlabel="epoch", ylabel="training loss", title="training losses")
-    ax_ua.set(xlabel="epoch", ylabel="validation UA", title="validation UA (* = kept weights)")
+    ax_ua.set(xlabel="epoch", ylabel="validation UA (points)",
+               title="validation UA (* = kept weights)")
     for ax in (ax_loss, ax_ua):
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)

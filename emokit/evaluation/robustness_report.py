@@ -69,6 +69,35 @@ def retention(rows: list[dict], system: str, condition: str, level,
     return float(np.mean([now[k] / ref[k] for k in folds]))
 
 
+def as_comparison(result: PairedResult | None):
+    """``result`` as the main report's :class:`~emokit.evaluation.fold_statistics.Comparison`,
+    so that :func:`emokit.evaluation.presentation.comparison_sentence` reads it in points; None
+    stays None."""
+    from emokit.evaluation.fold_statistics import Comparison
+
+    if result is None:
+        return None
+    return Comparison(result.folds, result.mean, result.low, result.high, result.p)
+
+
+def retention_sentence(rows: list[dict], system: str, condition: str, level) -> str:
+    """What a system's retention under a condition is in UA points, e.g. ``baseline under
+    audio_noise_babble 0 dB: 48.6 UA points, 1.5 below its intact 50.1 (keeps 97% of it)``: the
+    means over folds, so the drop and the share are read in the same unit as the tables."""
+    intact = fold_means(rows, system, "intact", "")
+    now = fold_means(rows, system, condition, level)
+    label = _condition_label(condition, level)
+    if not intact or not now:
+        return f"{system} under {label}: not evaluated."
+    before, after = (100 * float(np.mean(list(m.values()))) for m in (intact, now))
+    change = after - before
+    direction = "below" if change < 0 else "above"
+    kept = retention(rows, system, condition, level)
+    share = "" if kept is None else f" (keeps {100 * kept:.0f}% of it)"
+    return (f"{system} under {label}: {after:.1f} UA points, {abs(change):.1f} {direction} its "
+            f"intact {before:.1f}{share}")
+
+
 SURVIVING = {"audio_missing": "text", "text_missing": "audio"}
 
 

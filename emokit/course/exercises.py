@@ -1,4 +1,5 @@
-"""The course notebooks' exercises: one checker per notebook, ``notebook00`` ... ``notebook08``.
+"""The course notebooks' exercises: one checker per notebook, ``notebook00`` ... ``notebook10``
+(notebook 10's lives in :mod:`emokit.course.exercises_gpu`).
 
 Each takes the student's answers and the notebook objects the answers come from, works the right
 answers out itself (so they appear in no notebook) and prints one line per exercise through
@@ -21,6 +22,7 @@ import math
 import numpy as np
 
 from emokit.course.checking import check, is_close, is_single_number, is_unanswered
+from emokit.course.exercises_gpu import notebook10  # noqa: F401 (exercises.notebook10)
 from emokit.course.model_answers import gender_model_problem
 
 

@@ -10,6 +10,8 @@ limits the model was trained with, and a fingerprint of these parts: loading ref
 whose parts were swapped or edited. A new speaker is normalized with the training fold's global
 statistics. ``predict`` reads only the start of a recording that the model looks at.
 
+Its integrity checks (``bundle.json``, its values, the fingerprint):
+:mod:`emokit.inference.integrity`.
 Stage 6 of the data flow: may import :mod:`emokit.core`, :mod:`emokit.config`,
 :mod:`emokit.data`, :mod:`emokit.model` and :mod:`emokit.training`.
 """
@@ -18,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import json
 import os
 import tempfile
@@ -30,13 +31,21 @@ import numpy as np
 from emokit.config import ExperimentConfig, FeatureConfig
 from emokit.core.atomic import current_umask, write_atomic
 from emokit.core.errors import DataError
-
-MODEL_FILE = "model.keras"
-BUNDLE_FILE = "bundle.json"
-BUNDLE_VERSION = 1
-BUNDLE_KEYS = ("version", "features", "normalizer", "vocabulary", "lowercase", "class_names",
-               "max_frames", "max_words")  # and "fingerprint", absent from bundles saved before it
-
+from emokit.inference.integrity import (  # noqa: F401  (the bundle's parts, re-exported)
+    BUNDLE_FILE,
+    BUNDLE_KEYS,
+    BUNDLE_VERSION,
+    MODEL_FILE,
+    RESAVE,
+    BundleError,
+    UnfingerprintedBundleWarning,
+    bundle_problems,
+    check_fingerprint,
+    fingerprint,
+    read_info,
+    sha256,
+    vocabulary_mismatch,
+)
 
 MIN_SECONDS = 0.25  # predict refuses shorter recordings: no utterance is that short
 # predict reads the max_frames hops and one window the model looks at, plus this margin: room for
@@ -54,14 +63,6 @@ class UnknownWordsWarning(UserWarning):
     """Most words of a transcript given to ``predict`` are unknown to the model's vocabulary."""
 
 
-class UnfingerprintedBundleWarning(UserWarning):
-    """A bundle saved before bundles carried a fingerprint: its parts cannot be checked."""
-
-
-class BundleError(DataError):
-    """A bundle folder that cannot be used; the message names the file and the fix."""
-
-
 def save_bundle(path, model, fold_data, config: ExperimentConfig) -> Path:
     """Write ``model`` and what ``predict`` needs to prepare its inputs into folder ``path``.
     Each file is written atomically: a killed save leaves the old file or the new one."""
@@ -76,7 +77,7 @@ def save_bundle(path, model, fold_data, config: ExperimentConfig) -> Path:
     try:
         model.save(tmp)
         os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp's 0600 would hide it from colleagues
-        model_sha256 = _sha256(Path(tmp))
+        model_sha256 = sha256(Path(tmp))
         os.replace(tmp, folder / MODEL_FILE)
     finally:
         Path(tmp).unlink(missing_ok=True)
@@ -118,13 +119,13 @@ def _load_bundle(folder: str, modified: float) -> Bundle:
     from emokit.data.normalization import FeatureNormalizer
     from emokit.data.text import Vocabulary
 
-    info = _read_info(Path(folder) / BUNDLE_FILE)
+    info = read_info(Path(folder) / BUNDLE_FILE)
     model_path = Path(folder) / MODEL_FILE
     try:
         model = keras.saving.load_model(model_path)
     except Exception as e:  # noqa: BLE001 -- keras raises many types for a damaged file
         raise BundleError(f"{model_path} cannot be loaded ({type(e).__name__}: "
-                          f"{str(e).splitlines()[0] if str(e) else ''}); {_RESAVE}") from None
+                          f"{str(e).splitlines()[0] if str(e) else ''}); {RESAVE}") from None
     try:
         bundle = Bundle(model, FeatureConfig(**info["features"]),
                         FeatureNormalizer.from_dict(info["normalizer"]),
@@ -132,140 +133,13 @@ def _load_bundle(folder: str, modified: float) -> Bundle:
                         info["class_names"], info["max_frames"], info["max_words"])
     except (TypeError, ValueError, KeyError, AttributeError) as e:
         raise BundleError(f"{Path(folder) / BUNDLE_FILE} holds a bad entry ({type(e).__name__}: "
-                          f"{str(e)[:200]}); {_RESAVE}") from None
+                          f"{str(e)[:200]}); {RESAVE}") from None
     problems = bundle_problems(bundle)
     if problems:
         raise BundleError(f"{Path(folder) / BUNDLE_FILE} holds values this model cannot use: "
-                          f"{'; '.join(problems)}; {_RESAVE}")
-    _check_fingerprint(info.get("fingerprint"), bundle, Path(folder))
+                          f"{'; '.join(problems)}; {RESAVE}")
+    check_fingerprint(info.get("fingerprint"), bundle, Path(folder))
     return bundle
-
-
-def fingerprint(model_sha256: str, class_names, vocab, features: FeatureConfig) -> dict:
-    """What ties a bundle's parts together: the model file's sha256, the class order, the
-    vocabulary's size and the sha256 of its words, and the feature settings' cache key."""
-    words = json.dumps(list(vocab.words)).encode()
-    return {"model_sha256": model_sha256, "class_names": list(class_names),
-            "vocabulary_size": len(vocab), "vocabulary_sha256": hashlib.sha256(words).hexdigest(),
-            "features_key": features.key()}
-
-
-def _check_fingerprint(saved, bundle: Bundle, folder: Path) -> None:
-    """Refuse a bundle whose parts differ from the fingerprint ``save_bundle`` wrote; note one
-    saved before bundles carried a fingerprint."""
-    info_path = folder / BUNDLE_FILE
-    if saved is None:
-        warnings.warn(f"{info_path} carries no fingerprint (saved by an older emokit): its "
-                      "model, classes and vocabulary cannot be checked to belong together; "
-                      f"{_RESAVE}", UnfingerprintedBundleWarning, stacklevel=4)
-        return
-    now = fingerprint(_sha256(folder / MODEL_FILE), bundle.class_names, bundle.vocab,
-                      bundle.features)
-    if not isinstance(saved, dict) or set(saved) != set(now):
-        raise BundleError(f"{info_path} holds a bad fingerprint (not the entries save_bundle "
-                          f"writes: {sorted(now)}); {_RESAVE}")
-    differences = {
-        "model_sha256": f"{folder / MODEL_FILE} is not the model file this bundle was saved with "
-                        "(its sha256 differs)",
-        "class_names": f"the class order {now['class_names']} is not the order the model was "
-                       f"saved with {saved['class_names']}",
-        "vocabulary_size": f"the vocabulary has {now['vocabulary_size']} words, the bundle was "
-                           f"saved with {saved['vocabulary_size']}",
-        "vocabulary_sha256": "the vocabulary's words are not those the bundle was saved with",
-        "features_key": f"the feature settings (key {now['features_key']}) are not those the "
-                        f"model was trained with (key {saved['features_key']})",
-    }
-    found = [text for key, text in differences.items() if now[key] != saved[key]]
-    if found:
-        raise BundleError(f"{info_path}: the bundle's parts do not match the fingerprint "
-                          f"save_bundle wrote: {'; '.join(found)}; {_RESAVE}")
-
-
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
-def bundle_problems(bundle: Bundle) -> list[str]:
-    """What is wrong with the values of a loaded bundle (the keys are checked on reading):
-    feature settings out of range, class names that do not match the model's outputs, a
-    normalizer of the wrong length, padding limits out of range."""
-    from emokit.config.rules import RULES
-    from emokit.config.validation import build_config
-    from emokit.core.errors import ConfigError
-    from emokit.data.features import feature_dim
-
-    problems = []
-    try:
-        build_config(ExperimentConfig, {"features": dataclasses.asdict(bundle.features)},
-                     BUNDLE_FILE)
-    except ConfigError as e:
-        problems += e.problems
-    names = bundle.class_names
-    outputs = _output_count(bundle.model)
-    if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):
-        problems.append(f"class_names {str(names)[:80]} is not a list of names")
-    elif outputs is not None and len(names) != outputs:
-        problems.append(f"class_names has {len(names)} names but the model gives {outputs} "
-                        "probabilities")
-    mismatch = vocabulary_mismatch(len(bundle.vocab), bundle.model)
-    if mismatch:
-        problems.append(mismatch)
-    for key, value in (("max_frames", bundle.max_frames), ("max_words", bundle.max_words)):
-        rule = RULES[f"pipeline.{key}"]
-        if not isinstance(value, int) or isinstance(value, bool) or not rule.admits(value):
-            problems.append(f"{key} {value!r} is not {rule.allowed(True)}")
-    if not problems:
-        dims = feature_dim(bundle.features)
-        for stat in ("mean", "std"):
-            value = getattr(bundle.normalizer, stat)
-            if value is not None and np.shape(value) != (dims,):
-                problems.append(f"normalizer {stat} has shape {np.shape(value)}, the features "
-                                f"have {dims} dims")
-    return problems
-
-
-def _output_count(model) -> int | None:
-    """How many classes ``model`` scores, or ``None`` when it cannot tell."""
-    count = getattr(getattr(model, "classifier", None), "num_classes", None)
-    return count if isinstance(count, int) else None
-
-
-def vocabulary_mismatch(words: int, model) -> str | None:
-    """Why a vocabulary of ``words`` ids cannot feed ``model``'s word embedding (``words`` rows,
-    or ``padded_vocab_size(words)`` for a run's model), or ``None``. A larger vocabulary's ids
-    overflow it (TensorFlow raises on a CPU, reads zeros on a GPU); a smaller one maps words to
-    rows trained for other words."""
-    from emokit.training.reuse import padded_vocab_size
-
-    rows = getattr(getattr(getattr(model, "text_encoder", None), "embedding", None), "input_dim",
-                   None)
-    if not isinstance(rows, int) or rows in (words, padded_vocab_size(words)):
-        return None
-    why = "ids past its last row" if words > rows else "rows trained for another vocabulary"
-    return f"the vocabulary has {words} words but the model's embedding takes {rows} ({why})"
-
-
-_RESAVE = ("save the bundle again with emokit.inference.save_bundle (or copy the whole bundle "
-           "folder again)")
-
-
-def _read_info(path: Path) -> dict:
-    """``bundle.json``, checked: readable JSON, this version, every key present."""
-    try:
-        info = json.loads(path.read_text())
-    except (ValueError, UnicodeDecodeError) as e:
-        raise BundleError(f"{path} is corrupt ({'empty' if not path.stat().st_size else e}); "
-                          f"{_RESAVE}") from None
-    if not isinstance(info, dict):
-        raise BundleError(f"{path} is not a bundle description (a JSON object); {_RESAVE}")
-    if info.get("version") != BUNDLE_VERSION:
-        raise BundleError(f"{path} has bundle version {info.get('version')}, this emokit reads "
-                          f"version {BUNDLE_VERSION}: {_RESAVE}")
-    missing = [key for key in BUNDLE_KEYS if key not in info]
-    if missing:
-        raise BundleError(f"{path} lacks {missing}; {_RESAVE}")
-    return info
 
 
 def load_bundle(path) -> Bundle:
@@ -283,7 +157,7 @@ def load_bundle(path) -> Bundle:
                                 "config)")
     if (folder / MODEL_FILE).stat().st_size == 0:
         raise BundleError(f"{folder / MODEL_FILE} is empty (0 bytes): a save that was cut "
-                          f"short; {_RESAVE}")
+                          f"short; {RESAVE}")
     modified = max((folder / name).stat().st_mtime for name in (MODEL_FILE, BUNDLE_FILE))
     return _load_bundle(str(folder.resolve()), modified)
 
@@ -325,7 +199,7 @@ def predict(wav_path, transcript: str, model_path) -> dict[str, float]:
     inputs = prepare_inputs(features, transcript, bundle)
     if not np.isfinite(inputs["audio"]).all():
         raise BundleError(f"{model_path}: the normalization statistics in {BUNDLE_FILE} turn "
-                          f"the features of {wav_path} into NaN or inf; {_RESAVE}")
+                          f"the features of {wav_path} into NaN or inf; {RESAVE}")
     from scipy.special import softmax
 
     probs = softmax(np.asarray(bundle.model(inputs, training=False), dtype="float64")[0])

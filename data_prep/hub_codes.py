@@ -94,9 +94,9 @@ def build_text_cache(manifest_path: str | Path, config: TextConfig, cache_root=N
             print(f"text codes of {sum(map(len, todo.values()))} transcripts into {out} "
                   f"(preset {config.hub_preset!r})", flush=True)
         if todo:
-            from emokit.data.hub_encoders import TextCodes
+            from emokit.data.hub_encoders import text_encoder
 
-            encoder = TextCodes(config.hub_preset)
+            encoder = text_encoder(config.hub_preset)
             write_atomic(out / "config.json", json.dumps(
                 {"hub_preset": config.hub_preset, "hidden_dim": encoder.hidden_dim}, indent=1))
             for name, chunk in todo.items():

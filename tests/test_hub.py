@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from _hub_presets import tiny_bert, tiny_whisper
 from test_features import make_corpus
 
 from emokit.config import ExperimentConfig, FeatureConfig, TextConfig
 from emokit.core.errors import ConfigError
 from emokit.core.optional import MissingOptionalDependency
 from emokit.data.fold_text import code_vocabulary
+from emokit.data.tiny_presets import tiny_bert, tiny_whisper
 
 ROOT = Path(__file__).resolve().parents[1]
 RATE = 16000
@@ -213,3 +213,121 @@ def test_the_pretrained_preset_runs_end_to_end_offline(presets, tmp_path):
     assert list(data.rglob("text_codes/text-*/complete.json"))
     metrics = [json.loads(p.read_text()) for p in out.glob("runs/*/*/metrics.json")]
     assert len(metrics) == 4  # audio, text, baseline, contrastive on fold 1
+
+
+# ---------------------------------------------------------------------------------------------
+# predict with a bundle trained on pretrained codes
+
+TINY_MODEL = {"latent_dim": 8, "audio_conv_filters": 4, "audio_conv_kernel": 3,
+              "audio_conv_layers": 1, "audio_rnn_units": 4, "text_rnn_units": 4,
+              "discriminator_units": 8, "train_embeddings": False}
+CLASSES = ["neutral", "happy", "angry", "sad"]
+
+
+def _mfcc_bundle(folder: Path, wav: Path) -> Path:
+    """A tiny MFCC + word-vector model's bundle (no keras-hub needed)."""
+    from types import SimpleNamespace
+
+    import soundfile as sf
+
+    from emokit.data.features import extract_features, feature_dim
+    from emokit.data.normalization import FeatureNormalizer
+    from emokit.data.text import Vocabulary
+    from emokit.inference import save_bundle
+    from emokit.model.emotion_model import build_model
+
+    config = ExperimentConfig.from_dict({"model": TINY_MODEL})
+    sf.write(wav, 0.1 * _wave(1.0), RATE)
+    raw = extract_features(_wave(1.0), config.features)
+    vocab = Vocabulary.build([["what", "a", "day"]])
+    fold_data = SimpleNamespace(normalizer=FeatureNormalizer.fit({"u": raw}, ["u"], {"u": "s"},
+                                                                 "speaker"),
+                                vocab=vocab, class_names=CLASSES)
+    model = build_model(config.model, feature_dim(config.features), len(vocab), 4, seed=0)
+    return save_bundle(folder, model, fold_data, config)
+
+
+@pytest.mark.parametrize("edit, named", [
+    (lambda info: info.update(text_hub_preset="bert_base_en_uncased"),
+     "text.hub_preset 'bert_base_en_uncased'"),
+    (lambda info: info["features"].update(kind="hub", hub_preset="whisper_base_en"),
+     "features.kind 'hub' ('whisper_base_en')"),
+])
+def test_without_keras_hub_a_pretrained_bundle_names_the_extra(tmp_path, monkeypatch, edit, named):
+    from emokit.core import optional
+    from emokit.inference import predict
+
+    bundle = _mfcc_bundle(tmp_path / "bundle", tmp_path / "hello.wav")
+    info = json.loads((bundle / "bundle.json").read_text())
+    edit(info)
+    (bundle / "bundle.json").write_text(json.dumps(info))
+    real = optional.is_available
+    monkeypatch.setattr(optional, "is_available", lambda m: m != "keras_hub" and real(m))
+    with pytest.raises(MissingOptionalDependency) as error:
+        predict(tmp_path / "hello.wav", "what a day", bundle)
+    message = str(error.value)
+    assert "\n" not in message and 'pip install -e ".[hub]"' in message
+    assert f"the bundle {bundle.resolve()} (trained on {named})" in message
+
+
+@hub
+def test_predict_encodes_a_new_recording_and_transcript_with_the_bundles_presets(presets,
+                                                                                tmp_path):
+    """A bundle trained on Whisper frame codes and BERT token codes: ``predict`` encodes the
+    recording and the transcript with the same presets (the same code as the caches), so a
+    training transcript gives what the model gives on its cached rows, and a new transcript is
+    read as its own codes, not as unknown rows."""
+    import warnings
+    from types import SimpleNamespace
+
+    import soundfile as sf
+    from scipy.special import softmax
+
+    from emokit.data.audio import load_audio
+    from emokit.data.hub_encoders import AudioCodes, TextCodes
+    from emokit.data.normalization import FeatureNormalizer
+    from emokit.inference import load_bundle, predict, save_bundle, seconds_read
+    from emokit.model.emotion_model import build_model
+
+    whisper, bert = map(str, presets)
+    config = ExperimentConfig.from_dict({
+        "features": {"kind": "hub", "hub_preset": whisper}, "text": {"hub_preset": bert},
+        "model": TINY_MODEL, "pipeline": {"max_frames": 300, "max_words": 3}})
+    wav = tmp_path / "hello.wav"
+    sf.write(wav, 0.1 * _wave(1.2), RATE)
+    audio = AudioCodes(whisper)([load_audio(wav)])[0]
+    transcripts = {"u1": "what a day", "u2": "i was so happy oh yes"}
+    codes = dict(zip(transcripts, TextCodes(bert)(list(transcripts.values()))))
+    tokens, vocab, matrix = code_vocabulary(list(transcripts), codes)
+    normalizer = FeatureNormalizer.fit({"u1": audio}, ["u1"], {"u1": "s"}, "speaker")
+    model = build_model(config.model, 16, len(vocab), 4, embedding_matrix=matrix, seed=0)
+    folder = save_bundle(tmp_path / "bundle", model, SimpleNamespace(
+        normalizer=normalizer, vocab=vocab, class_names=CLASSES), config)
+    assert load_bundle(folder).text_preset == bert
+    assert seconds_read(load_bundle(folder)) == pytest.approx(6.0)  # 300 frames at 50 per second
+
+    def on_rows(utterance):  # the model on the utterance's cached rows, as in training
+        ids = np.array([vocab.encode(tokens[utterance])[:3]], "int32")
+        inputs = {"audio": normalizer.transform("", audio)[None], "tokens": ids,
+                  "audio_mask": np.ones((1, len(audio)), bool),
+                  "text_mask": np.ones(ids.shape, bool)}
+        return softmax(np.asarray(model(inputs, training=False), "float64")[0])
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no UnknownWordsWarning: the preset reads any word
+        probs = {u: list(predict(wav, text, folder).values()) for u, text in transcripts.items()}
+        new = list(predict(wav, "really great", folder).values())
+    for utterance in transcripts:
+        np.testing.assert_allclose(probs[utterance], on_rows(utterance), atol=1e-6)
+    assert sum(new) == pytest.approx(1.0)
+    assert not np.allclose(probs["u1"], probs["u2"], atol=1e-7)  # the transcript is read
+    assert not np.allclose(new, probs["u1"], atol=1e-7)
+
+    info = json.loads((folder / "bundle.json").read_text())
+    info["text_hub_preset"] = whisper  # another preset than the model was trained on
+    (folder / "bundle.json").write_text(json.dumps(info))
+    from emokit.inference import BundleError
+
+    with pytest.raises(BundleError, match="the text preset .* is not the one the model was "
+                                          "trained on"):
+        predict(wav, "what a day", folder)

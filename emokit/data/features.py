@@ -57,6 +57,15 @@ def feature_dim(config: FeatureConfig) -> int:
     raise ValueError(f"unknown feature kind {config.kind!r}; use 'mfcc', 'logmel' or 'hub'")
 
 
+def frame_seconds(config: FeatureConfig) -> float:
+    """Seconds from one frame to the next: the hop, or 1/50 s for Whisper codes (kind "hub")."""
+    if config.kind == "hub":
+        from emokit.data.hub_encoders import AUDIO_FRAME_RATE
+
+        return 1 / AUDIO_FRAME_RATE
+    return config.hop_ms / 1000
+
+
 def frame_count(num_samples: int, config: FeatureConfig) -> int:
     """Frames that a waveform of ``num_samples`` samples gives: ``1 + num_samples // hop``."""
     return 1 + num_samples // _hop(config)

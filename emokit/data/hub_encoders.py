@@ -169,6 +169,7 @@ class TextCodes:
         self.hidden_dim = int(self.backbone.hidden_dim)
 
     def __call__(self, transcripts: list[str]) -> list[np.ndarray]:
+        """``(tokens, hidden)`` float32 codes of each transcript."""
         codes = []
         for start in range(0, len(transcripts), BATCH_SIZE):
             inputs = self.preprocessor(list(transcripts[start:start + BATCH_SIZE]))
@@ -176,6 +177,13 @@ class TextCodes:
             for row, n in enumerate(np.asarray(inputs["padding_mask"]).sum(axis=1)):
                 codes.append(hidden[row, 1:n - 1] if n > 2 else hidden[row, :1])
         return codes
+
+
+@functools.lru_cache(maxsize=2)
+def text_encoder(preset: str) -> TextCodes:
+    """The :class:`TextCodes` of ``preset``, loaded once per process (the text-code cache and
+    ``emokit.predict`` use the same one)."""
+    return TextCodes(preset)
 
 
 class _Preprocessor:

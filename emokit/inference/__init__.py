@@ -43,6 +43,7 @@ from emokit.inference.integrity import (  # noqa: F401  (the bundle's parts, re-
     check_fingerprint,
     fingerprint,
     read_info,
+    require_encoders,
     sha256,
     vocabulary_mismatch,
 )
@@ -90,8 +91,9 @@ def save_bundle(path, model, fold_data, config: ExperimentConfig) -> Path:
         "class_names": list(fold_data.class_names),
         "max_frames": config.pipeline.max_frames,
         "max_words": config.pipeline.max_words,
+        "text_hub_preset": config.text.hub_preset,
         "fingerprint": fingerprint(model_sha256, fold_data.class_names, fold_data.vocab,
-                                   config.features),
+                                   config.features, config.text.hub_preset),
     }
     write_atomic(folder / BUNDLE_FILE, json.dumps(info))
     return folder
@@ -109,6 +111,8 @@ class Bundle:
     class_names: list[str]
     max_frames: int
     max_words: int
+    # the pretrained text encoder whose token codes the model read (text.hub_preset), or None
+    text_preset: str | None = None
 
 
 @functools.lru_cache(maxsize=4)
@@ -120,6 +124,7 @@ def _load_bundle(folder: str, modified: float) -> Bundle:
     from emokit.data.text import Vocabulary
 
     info = read_info(Path(folder) / BUNDLE_FILE)
+    require_encoders(info, Path(folder))
     model_path = Path(folder) / MODEL_FILE
     try:
         model = keras.saving.load_model(model_path)
@@ -130,7 +135,8 @@ def _load_bundle(folder: str, modified: float) -> Bundle:
         bundle = Bundle(model, FeatureConfig(**info["features"]),
                         FeatureNormalizer.from_dict(info["normalizer"]),
                         Vocabulary.from_dict(info["vocabulary"]), info["lowercase"],
-                        info["class_names"], info["max_frames"], info["max_words"])
+                        info["class_names"], info["max_frames"], info["max_words"],
+                        info.get("text_hub_preset"))
     except (TypeError, ValueError, KeyError, AttributeError) as e:
         raise BundleError(f"{Path(folder) / BUNDLE_FILE} holds a bad entry ({type(e).__name__}: "
                           f"{str(e)[:200]}); {RESAVE}") from None
@@ -163,16 +169,30 @@ def load_bundle(path) -> Bundle:
 
 
 def prepare_inputs(features: np.ndarray, transcript: str, bundle: Bundle) -> dict:
-    """One utterance as a batch of one in the pipeline's input format."""
+    """One utterance as a batch of one in the pipeline's input format. With a text preset
+    (``text.hub_preset``), ``"tokens"`` holds the transcript's codes ``(1, tokens, hidden)``,
+    made by the encoder that made the training codes, in place of rows of the frozen lookup."""
     from emokit.config import PipelineConfig
     from emokit.data.pipeline import encode_tokens, truncate_frames
     from emokit.data.text import tokenize
 
     limits = PipelineConfig(max_frames=bundle.max_frames, max_words=bundle.max_words)
     audio = truncate_frames(bundle.normalizer.transform("", features), limits)
-    ids = encode_tokens(tokenize(transcript, bundle.lowercase), bundle.vocab, limits)
+    if bundle.text_preset:
+        from emokit.data.hub_encoders import text_encoder
+
+        text = text_encoder(bundle.text_preset)([transcript])[0][: bundle.max_words]
+    else:
+        text = encode_tokens(tokenize(transcript, bundle.lowercase), bundle.vocab, limits)
     return {"audio": audio[None].astype("float32"), "audio_mask": np.ones((1, len(audio)), bool),
-            "tokens": np.array([ids], "int32"), "text_mask": np.ones((1, len(ids)), bool)}
+            "tokens": text[None], "text_mask": np.ones((1, len(text)), bool)}
+
+
+def seconds_read(bundle: Bundle) -> float:
+    """How much of a recording the bundle's model looks at: ``max_frames`` frames."""
+    from emokit.data.features import frame_seconds
+
+    return bundle.max_frames * frame_seconds(bundle.features)
 
 
 def predict(wav_path, transcript: str, model_path) -> dict[str, float]:
@@ -185,7 +205,7 @@ def predict(wav_path, transcript: str, model_path) -> dict[str, float]:
     if seconds < MIN_SECONDS:
         raise DataError(f"{wav_path} holds {seconds * 1000:.1f} ms of audio: too short to tell "
                         f"an emotion (at least {MIN_SECONDS:g} s); record a whole utterance")
-    kept = bundle.max_frames * bundle.features.hop_ms / 1000
+    kept = seconds_read(bundle)
     if seconds > kept + 1:
         warnings.warn(f"{wav_path} lasts {seconds:.1f} s but the model reads only its first "
                       f"{kept:.1f} s (max_frames {bundle.max_frames}); the answer describes "
@@ -217,7 +237,7 @@ def read_start(wav_path, bundle: Bundle) -> tuple[np.ndarray, float]:
     from emokit.data.audio import audio_seconds, load_audio
 
     config = bundle.features
-    wanted = (bundle.max_frames * config.hop_ms + config.win_ms) / 1000 + READ_MARGIN_S
+    wanted = seconds_read(bundle) + config.win_ms / 1000 + READ_MARGIN_S
     wave = load_audio(wav_path, config.sample_rate, max_seconds=wanted)
     return wave, audio_seconds(wav_path) or len(wave) / config.sample_rate
 
@@ -227,6 +247,8 @@ def _read_words(transcript: str, bundle: Bundle) -> tuple[list[str], list[str]]:
     from emokit.data.text import tokenize
 
     tokens = tokenize(transcript, bundle.lowercase)[: bundle.max_words]
+    if bundle.text_preset:  # the preset's own sub-word tokenizer reads any word
+        return tokens, []
     return tokens, [t for t in tokens if t not in bundle.vocab]
 
 
@@ -269,6 +291,6 @@ def input_report(wav_path, transcript: str, model_path) -> InputReport:
                      "by the utterance itself" if mode == "utterance" else
                      "with the training fold's statistics (a new speaker has no statistics of "
                      "their own)")
-    used = min(seconds, bundle.max_frames * bundle.features.hop_ms / 1000)
+    used = min(seconds, seconds_read(bundle))
     return InputReport(unknown, seconds, used, bundle.max_frames, normalization)
 

@@ -40,13 +40,16 @@ class BundleError(DataError):
     """A bundle folder that cannot be used; the message names the file and the fix."""
 
 
-def fingerprint(model_sha256: str, class_names, vocab, features: FeatureConfig) -> dict:
+def fingerprint(model_sha256: str, class_names, vocab, features: FeatureConfig,
+                text_preset: str | None = None) -> dict:
     """What ties a bundle's parts together: the model file's sha256, the class order, the
-    vocabulary's size and the sha256 of its words, and the feature settings' cache key."""
+    vocabulary's size and the sha256 of its words, the feature settings' cache key, and the
+    text preset (only for a bundle that has one, so that older bundles keep their fingerprint)."""
     words = json.dumps(list(vocab.words)).encode()
     return {"model_sha256": model_sha256, "class_names": list(class_names),
             "vocabulary_size": len(vocab), "vocabulary_sha256": hashlib.sha256(words).hexdigest(),
-            "features_key": features.key()}
+            "features_key": features.key(),
+            **({"text_hub_preset": text_preset} if text_preset else {})}
 
 
 def check_fingerprint(saved, bundle, folder: Path) -> None:
@@ -59,7 +62,7 @@ def check_fingerprint(saved, bundle, folder: Path) -> None:
                       f"{RESAVE}", UnfingerprintedBundleWarning, stacklevel=4)
         return
     now = fingerprint(sha256(folder / MODEL_FILE), bundle.class_names, bundle.vocab,
-                      bundle.features)
+                      bundle.features, bundle.text_preset)
     if not isinstance(saved, dict) or set(saved) != set(now):
         raise BundleError(f"{info_path} holds a bad fingerprint (not the entries save_bundle "
                           f"writes: {sorted(now)}); {RESAVE}")
@@ -73,11 +76,29 @@ def check_fingerprint(saved, bundle, folder: Path) -> None:
         "vocabulary_sha256": "the vocabulary's words are not those the bundle was saved with",
         "features_key": f"the feature settings (key {now['features_key']}) are not those the "
                         f"model was trained with (key {saved['features_key']})",
+        "text_hub_preset": f"the text preset {now.get('text_hub_preset')!r} is not the one the "
+                           f"model was trained on ({saved.get('text_hub_preset')!r})",
     }
-    found = [text for key, text in differences.items() if now[key] != saved[key]]
+    found = [text for key, text in differences.items() if now.get(key) != saved.get(key)]
     if found:
         raise BundleError(f"{info_path}: the bundle's parts do not match the fingerprint "
                           f"save_bundle wrote: {'; '.join(found)}; {RESAVE}")
+
+
+def require_encoders(info: dict, folder: Path) -> None:
+    """Raise :class:`emokit.core.optional.MissingOptionalDependency` (one line naming the
+    ``[hub]`` extra) for a bundle trained on a pretrained encoder's codes (``features.kind:
+    hub``, ``text_hub_preset``) where Keras Hub is missing: ``predict`` must encode the new
+    recording or transcript with that encoder."""
+    features = info.get("features")
+    audio = isinstance(features, dict) and features.get("kind") == "hub"
+    text = info.get("text_hub_preset")
+    if audio or text:
+        from emokit.data.hub_encoders import require_hub
+
+        used = [f"features.kind 'hub' ({features.get('hub_preset')!r})"] if audio else []
+        used += [f"text.hub_preset {text!r}"] if text else []
+        require_hub(f"the bundle {folder} (trained on {' and '.join(used)})")
 
 
 def sha256(path: Path) -> str:
@@ -87,8 +108,8 @@ def sha256(path: Path) -> str:
 
 def bundle_problems(bundle) -> list[str]:
     """What is wrong with the values of a loaded bundle (the keys are checked on reading):
-    feature settings out of range, class names that do not match the model's outputs, a
-    normalizer of the wrong length, padding limits out of range."""
+    feature settings out of range, a text preset that is not a name, class names that do not
+    match the model's outputs, a normalizer of the wrong length, padding limits out of range."""
     from emokit.config.rules import RULES
     from emokit.config.validation import build_config
     from emokit.core.errors import ConfigError
@@ -100,6 +121,9 @@ def bundle_problems(bundle) -> list[str]:
                      BUNDLE_FILE)
     except ConfigError as e:
         problems += e.problems
+    preset = bundle.text_preset
+    if preset is not None and not (isinstance(preset, str) and preset.strip()):
+        problems.append(f"text_hub_preset {str(preset)[:80]!r} is not a preset name or folder")
     names = bundle.class_names
     outputs = output_count(bundle.model)
     if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):

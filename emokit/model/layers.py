@@ -183,8 +183,12 @@ class TextEncoder(layers.Layer):
             (A config saved by emokit before this change, with the matrix in it, still loads.)
 
     Call arguments:
-        tokens: ``(batch, words)`` int token ids (``emokit.data.pipeline``).
-        mask: ``(batch, words)`` bool, False on padding; None means id 0 is padding.
+        tokens: ``(batch, words)`` int token ids (``emokit.data.pipeline``), or ``(batch, words,
+            embedding_dim)`` float vectors read in place of the embedding's rows: a pretrained
+            text encoder's codes for a transcript the frozen lookup has no rows for
+            (``emokit.predict`` with a ``text.hub_preset`` bundle).
+        mask: ``(batch, words)`` bool, False on padding; None means id 0 (an all-zero vector)
+            is padding.
         training: as for any Keras layer.
 
     Returns:
@@ -227,16 +231,18 @@ class TextEncoder(layers.Layer):
         self.project = layers.Dense(latent_dim, activation="tanh", dtype=dtype)
 
     def build(self, input_shape):
-        self.embedding.build(input_shape)
+        self.embedding.build(tuple(input_shape)[:2])
         if self._initial_vectors is not None:  # after the random draw, as ever: same seeds
             self.embedding.embeddings.assign(self._initial_vectors)
             self._initial_vectors = None  # the weights hold them now
         _build_recurrent_head(self, self.embedding_dim)
 
     def call(self, tokens, mask=None, training=None):
+        looked_up = len(tokens.shape) == 3  # (batch, words, embedding_dim) vectors already
         if mask is None:
-            mask = ops.not_equal(tokens, 0)
-        x = self.embedding(tokens)
+            mask = ops.any(ops.not_equal(tokens, 0), axis=-1) if looked_up else ops.not_equal(
+                tokens, 0)
+        x = ops.cast(tokens, self.compute_dtype) if looked_up else self.embedding(tokens)
         x = self.rnn(x, mask=mask, training=training)
         return self.project(self.attention(x, mask=mask))
 

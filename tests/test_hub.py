@@ -99,17 +99,48 @@ def _wave(seconds: float, seed: int = 0) -> np.ndarray:
 
 
 @hub
-def test_whisper_codes_keep_the_real_frames_and_truncate_past_30_s(presets):
+def test_whisper_codes_keep_the_real_frames(presets):
     from emokit.data.hub_encoders import AudioCodes
 
     encoder = AudioCodes(str(presets[0]))
     waves = [_wave(1.0), _wave(0.51), _wave(31.0)]
     codes = encoder(waves)
-    assert [c.shape for c in codes] == [(50, 16), (26, 16), (1500, 16)]
-    assert [encoder.is_truncated(w) for w in waves] == [False, False, True]
+    assert [c.shape for c in codes] == [(50, 16), (26, 16), (1550, 16)]
+    assert [encoder.is_windowed(w) for w in waves] == [False, False, True]
     np.testing.assert_allclose(encoder([waves[0]])[0], codes[0], atol=1e-5)  # batch-independent
     first = AudioCodes(str(presets[0]), layer=1)([waves[0]])[0]
     assert first.shape == (50, 16) and not np.allclose(first, codes[0], atol=1e-3)
+
+
+@hub
+def test_audio_over_30_s_is_encoded_in_consecutive_windows(presets):
+    """61.3 s: three windows (30 s, 30 s, 1.3 s), ceil(61.3 x 50) = 3065 frames; the first 1500
+    are the codes of the first 30 s alone, the next 1500 those of the next 30 s alone."""
+    from emokit.data.hub_encoders import AudioCodes
+
+    encoder = AudioCodes(str(presets[0]))
+    wave = _wave(61.3, seed=1)
+    codes = encoder([_wave(0.7), wave])[1]
+    assert codes.shape == (3065, 16)
+    half = 30 * RATE
+    np.testing.assert_allclose(codes[:1500], encoder([wave[:half]])[0], atol=1e-5)
+    np.testing.assert_allclose(codes[1500:3000], encoder([wave[half:2 * half]])[0], atol=1e-5)
+    np.testing.assert_allclose(codes[3000:], encoder([wave[2 * half:]])[0], atol=1e-5)
+    assert not np.allclose(codes[1500:1550], codes[:50], atol=1e-3)  # not the first window again
+
+
+@hub
+def test_the_cache_build_says_how_utterances_over_30_s_are_encoded(presets, tmp_path, capsys):
+    from data_prep.features import build_cache
+    from emokit.data.feature_cache import load_features
+
+    manifest, release = make_corpus(tmp_path, count=2, unlabelled=(), seconds=30.5)
+    out = build_cache(manifest, release, FeatureConfig(kind="hub", hub_preset=str(presets[0])),
+                      progress=True)
+    said = capsys.readouterr().out
+    assert ("2 utterance(s) over 30 s (Whisper's window): encoded in consecutive 30 s windows"
+            in said)
+    assert sorted(len(f) for f in load_features(out).values()) == [1525, 1530]  # 30.5 s, 30.6 s
 
 
 @hub

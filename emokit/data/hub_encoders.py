@@ -8,8 +8,9 @@ losses, unchanged:
   ``hub_layer``, ``(frames, hidden)`` float32 at 50 frames per second. Whisper reads a padded
   30 s window (``WhisperAudioConverter``: 16 kHz audio to ``(3000, 80)`` log-mel); only the
   utterance's real frames are kept, ``ceil(seconds * 50)``, not the padding. **An utterance over
-  30 s is truncated to its first 30 s** (1500 frames; Whisper's window); the cache build says how
-  many were.
+  30 s is encoded in consecutive 30 s windows** and each window's real frames are concatenated
+  (``ceil(seconds * 50)`` frames in all; no attention crosses a window's edge); the cache build
+  says how many were.
 * :class:`TextCodes` (``TextConfig.hub_preset``): the last hidden state of a BERT-class encoder
   (its own tokenizer and preprocessor), ``(tokens, hidden)`` per transcript, one vector per
   sub-word token, the start and end tokens (``[CLS]``, ``[SEP]``) left out (an empty transcript
@@ -121,27 +122,40 @@ class AudioCodes:
         self.max_samples = int(self.converter.num_samples)  # 30 s
 
     def frames(self, num_samples: int) -> int:
-        """Real code frames of a waveform: ``ceil(seconds * 50)``, at most 1500 (30 s)."""
-        seconds = min(num_samples, self.max_samples) / self.converter.sampling_rate
-        return max(1, min(math.ceil(seconds * AUDIO_FRAME_RATE), 30 * AUDIO_FRAME_RATE))
+        """Real code frames of a waveform: ``ceil(seconds * 50)``, at least 1."""
+        rate = self.converter.sampling_rate
+        return max(1, math.ceil(num_samples * AUDIO_FRAME_RATE / rate))
 
-    def is_truncated(self, wave: np.ndarray) -> bool:
-        """True for a waveform over 30 s: its codes cover its first 30 s only."""
+    def is_windowed(self, wave: np.ndarray) -> bool:
+        """True for a waveform over 30 s: it is encoded in consecutive 30 s windows."""
         return len(wave) > self.max_samples
 
+    def windows(self, wave: np.ndarray) -> list[np.ndarray]:
+        """The consecutive 30 s pieces ``(samples,)`` of a waveform, the last one shorter."""
+        wave = np.asarray(wave, np.float32)
+        return [wave[start:start + self.max_samples]
+                for start in range(0, max(len(wave), 1), self.max_samples)]
+
     def __call__(self, waves: list[np.ndarray]) -> list[np.ndarray]:
-        """``(frames, hidden)`` float32 codes of each mono waveform ``(samples,)``."""
-        codes = []
-        for start in range(0, len(waves), BATCH_SIZE):
-            batch = waves[start:start + BATCH_SIZE]
+        """``(frames, hidden)`` float32 codes of each mono waveform ``(samples,)``:
+        ``ceil(seconds * 50)`` frames, window after window for a waveform over 30 s."""
+        pieces = [(row, window) for row, wave in enumerate(waves)
+                  for window in self.windows(wave)]
+        parts = [[] for _ in waves]
+        for start in range(0, len(pieces), BATCH_SIZE):
+            batch = pieces[start:start + BATCH_SIZE]
             padded = np.zeros((len(batch), self.max_samples), np.float32)
-            for row, wave in enumerate(batch):
-                cut = np.asarray(wave, np.float32)[: self.max_samples]
-                padded[row, : len(cut)] = cut
-            mels = np.asarray(self.converter(padded))
-            hidden = np.asarray(self.encoder.predict_on_batch(mels), np.float32)
-            codes += [hidden[row, : self.frames(len(wave))] for row, wave in enumerate(batch)]
-        return codes
+            for k, (_, window) in enumerate(batch):
+                padded[k, : len(window)] = window
+            hidden = self._encode(padded)
+            for k, (row, window) in enumerate(batch):
+                parts[row].append(hidden[k, : self.frames(len(window))])
+        return [np.concatenate(p) if len(p) > 1 else p[0] for p in parts]
+
+    def _encode(self, padded: np.ndarray) -> np.ndarray:
+        """``(batch, 480000)`` padded 30 s windows -> ``(batch, 1500, hidden)`` codes."""
+        mels = np.asarray(self.converter(padded))
+        return np.asarray(self.encoder.predict_on_batch(mels), np.float32)
 
 
 @functools.lru_cache(maxsize=2)

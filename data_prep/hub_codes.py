@@ -33,9 +33,9 @@ def extract_audio_chunks(todo: dict, out: Path, config: FeatureConfig, progress:
     codes; returns the utterances that failed (one line each). Says how many utterances were over
     30 s (encoded in consecutive 30 s windows)."""
     from emokit.core.optional import progress_bar
-    from emokit.data.hub_encoders import AudioCodes
+    from emokit.data.hub_encoders import audio_encoder
 
-    encoder = AudioCodes(config.hub_preset, config.hub_layer, config.sample_rate)
+    encoder = audio_encoder(config)
     failures, windowed = [], 0
     bar = progress_bar()(total=sum(map(len, todo.values())), unit="utt", disable=not progress,
                          file=sys.stdout)

@@ -362,3 +362,27 @@ def test_predict_encodes_a_new_recording_and_transcript_with_the_bundles_presets
     with pytest.raises(BundleError, match="the text preset .* is not the one the model was "
                                           "trained on"):
         predict(wav, "what a day", folder)
+
+
+@hub
+def test_weighted_layers_cache_every_layer_side_by_side(presets, tmp_path):
+    """``hub_layers: weighted``: each frame holds the embeddings and the 2 layers of the tiny
+    Whisper (3 x 16 wide), layer k in dims 16k..16k+15, each what ``hub_layer: k`` caches."""
+    from data_prep.features import build_cache
+    from emokit.data.feature_cache import load_features
+    from emokit.data.features import feature_dim, feature_layers
+    from emokit.data.hub_encoders import AudioCodes
+
+    manifest, release = make_corpus(tmp_path, count=2, unlabelled=(), seconds=0.6)
+    config = FeatureConfig(kind="hub", hub_preset=str(presets[0]), hub_layers="weighted")
+    assert (feature_layers(config), feature_dim(config)) == (3, 48)
+    assert feature_layers(dataclasses.replace(config, hub_layers="one")) == 1
+    out = build_cache(manifest, release, config, progress=False)
+    assert out.name != dataclasses.replace(config, hub_layers="one").key()
+    features = load_features(out)
+    assert [f.shape for f in features.values()] == [(30, 48), (35, 48)]
+    wave = _wave(0.6)
+    stacked = AudioCodes(str(presets[0]), all_layers=True)([wave])[0]
+    for k in range(3):
+        np.testing.assert_allclose(stacked[:, 16 * k:16 * (k + 1)],
+                                   AudioCodes(str(presets[0]), layer=k)([wave])[0], atol=1e-5)

@@ -92,10 +92,13 @@ class AudioCodes:
     """A frozen Whisper encoder: waveforms to ``(frames, hidden)`` codes of one layer.
 
     ``layer``: -1 the last hidden state (after the final layer norm), 0 the input embeddings,
-    ``k`` the output of transformer layer ``k``.
+    ``k`` the output of transformer layer ``k``. ``all_layers`` (``hub_layers: "weighted"``):
+    every layer's codes side by side, ``(frames, (layers + 1) * hidden)``, layer 0 (the
+    embeddings) first, for :class:`emokit.model.layer_weights.LayerWeightedSum`.
     """
 
-    def __init__(self, preset: str, layer: int = -1, sample_rate: int = 16000):
+    def __init__(self, preset: str, layer: int = -1, sample_rate: int = 16000,
+                 all_layers: bool = False):
         require_hub(f"features.kind 'hub' (preset {preset!r})")
         import keras
         import keras_hub
@@ -114,11 +117,17 @@ class AudioCodes:
                 f"features.hub_layer: {layer}, but preset {preset!r} has {backbone.num_layers} "
                 f"encoder layers; use -1 (last hidden state), 0 (embeddings) or 1.."
                 f"{backbone.num_layers}")
-        outputs = ([backbone.output["encoder_sequence_output"]] if layer == -1 else
-                   [backbone.get_layer("encoder_embeddings_dropout" if layer == 0 else
-                                       f"transformer_encoder_layer_{layer - 1}").output])
-        self.encoder = keras.Model(backbone.input["encoder_features"], outputs[0])
+        def output(k):
+            return backbone.get_layer("encoder_embeddings_dropout" if k == 0 else
+                                      f"transformer_encoder_layer_{k - 1}").output
+
+        outputs = ([output(k) for k in range(backbone.num_layers + 1)] if all_layers else
+                   [backbone.output["encoder_sequence_output"] if layer == -1 else output(layer)])
+        stacked = keras.layers.Concatenate()(outputs) if len(outputs) > 1 else outputs[0]
+        self.encoder = keras.Model(backbone.input["encoder_features"], stacked)
         self.hidden_dim = int(backbone.hidden_dim)
+        self.states = len(outputs)  # layers side by side in each frame
+        self.width = self.states * self.hidden_dim
         self.max_samples = int(self.converter.num_samples)  # 30 s
 
     def frames(self, num_samples: int) -> int:
@@ -159,13 +168,14 @@ class AudioCodes:
 
 
 @functools.lru_cache(maxsize=2)
-def _audio_encoder(preset: str, layer: int, sample_rate: int) -> AudioCodes:
-    return AudioCodes(preset, layer, sample_rate)
+def _audio_encoder(preset: str, layer: int, sample_rate: int, all_layers: bool) -> AudioCodes:
+    return AudioCodes(preset, layer, sample_rate, all_layers)
 
 
 def audio_encoder(config) -> AudioCodes:
     """The :class:`AudioCodes` of a ``FeatureConfig`` (kind ``"hub"``), loaded once per process."""
-    return _audio_encoder(config.hub_preset, config.hub_layer, config.sample_rate)
+    return _audio_encoder(config.hub_preset, config.hub_layer, config.sample_rate,
+                          config.hub_layers == "weighted")
 
 
 class TextCodes:

@@ -1,4 +1,5 @@
-"""The course notebooks' exercises: one checker per notebook, ``notebook00`` ... ``notebook08``.
+"""The course notebooks' exercises: one checker per notebook, ``notebook00`` ... ``notebook09``
+(09's in :mod:`emokit.course.pretrained_exercises`).
 
 Each takes the student's answers and the notebook objects the answers come from, works the right
 answers out itself (so they appear in no notebook) and prints one line per exercise through
@@ -22,6 +23,7 @@ import numpy as np
 
 from emokit.course.checking import check, is_close, is_single_number, is_unanswered
 from emokit.course.model_answers import gender_model_problem
+from emokit.course.pretrained_exercises import notebook09  # noqa: F401  (exercises.notebook09)
 
 
 def notebook00(answer_1, answer_2) -> dict[str, str]:

@@ -126,6 +126,7 @@ class AudioCodes:
         stacked = keras.layers.Concatenate()(outputs) if len(outputs) > 1 else outputs[0]
         self.encoder = keras.Model(backbone.input["encoder_features"], stacked)
         self.hidden_dim = int(backbone.hidden_dim)
+        self.num_layers = int(backbone.num_layers)  # transformer layers (the embeddings are 0)
         self.states = len(outputs)  # layers side by side in each frame
         self.width = self.states * self.hidden_dim
         self.max_samples = int(self.converter.num_samples)  # 30 s

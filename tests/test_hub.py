@@ -221,13 +221,15 @@ def test_hub_codes_are_cached_and_read_back(presets, tmp_path, capsys):
 
 @hub
 @pytest.mark.slow
-def test_the_pretrained_preset_runs_end_to_end_offline(presets, tmp_path):
+@pytest.mark.parametrize("layers", ["one", "weighted"])
+def test_the_pretrained_preset_runs_end_to_end_offline(presets, tmp_path, layers):
     """``python -m emokit.experiment --preset pretrained`` in quick mode, one fold, with the tiny
-    local presets given by a --config file: no network, the report written."""
+    local presets given by a --config file: no network, the report written; with
+    ``hub_layers: weighted`` the runs' models mix the 3 cached states."""
     settings = tmp_path / "local_presets.yaml"
     settings.write_text(yaml.safe_dump({
-        "features": {"hub_preset": str(presets[0])}, "text": {"hub_preset": str(presets[1])},
-        "folds": [1], "name": "pretrained-local"}))
+        "features": {"hub_preset": str(presets[0]), "hub_layers": layers},
+        "text": {"hub_preset": str(presets[1])}, "folds": [1], "name": "pretrained-local"}))
     env = dict(os.environ, EMOKIT_QUICK="1", EMOKIT_DATA=str(tmp_path / "data"),
                EMOKIT_RESULTS=str(tmp_path / "results"), MPLBACKEND="Agg",
                TF_CPP_MIN_LOG_LEVEL="2")
@@ -244,6 +246,17 @@ def test_the_pretrained_preset_runs_end_to_end_offline(presets, tmp_path):
     assert list(data.rglob("text_codes/text-*/complete.json"))
     metrics = [json.loads(p.read_text()) for p in out.glob("runs/*/*/metrics.json")]
     assert len(metrics) == 4  # audio, text, baseline, contrastive on fold 1
+    assert saved["features"]["hub_layers"] == layers
+    from emokit.data.feature_cache import load_features
+
+    cache = next(data.rglob("features/hub-*/complete.json")).parent
+    assert {f.shape[1] for f in load_features(cache).values()} == {
+        48 if layers == "weighted" else 16}
+    from emokit.evaluation.runstore import load_final_weights
+
+    audio_run = next(out.glob("runs/audio/*/metrics.json")).parent
+    mixes = [w for w in load_final_weights(audio_run) if np.shape(w) == (3,)]
+    assert len(mixes) == (1 if layers == "weighted" else 0)  # the learned layer logits
 
 
 # ---------------------------------------------------------------------------------------------

@@ -31,12 +31,12 @@ CHUNK_SIZE = 64  # utterances per shard
 def extract_audio_chunks(todo: dict, out: Path, config: FeatureConfig, progress: bool) -> list:
     """Write the shard of each chunk ``{shard name: [items with .id, .wav, .line]}`` of Whisper
     codes; returns the utterances that failed (one line each). Says how many utterances were over
-    30 s (their codes cover the first 30 s)."""
+    30 s (encoded in consecutive 30 s windows)."""
     from emokit.core.optional import progress_bar
-    from emokit.data.hub_encoders import AudioCodes
+    from emokit.data.hub_encoders import audio_encoder
 
-    encoder = AudioCodes(config.hub_preset, config.hub_layer, config.sample_rate)
-    failures, truncated = [], 0
+    encoder = audio_encoder(config)
+    failures, windowed = [], 0
     bar = progress_bar()(total=sum(map(len, todo.values())), unit="utt", disable=not progress,
                          file=sys.stdout)
     with bar:
@@ -49,13 +49,14 @@ def extract_audio_chunks(todo: dict, out: Path, config: FeatureConfig, progress:
                     chunk_failures.append(f"utterance {item.id} (manifest line {item.line}, file "
                                           f"{item.wav}): {str(e)[:300]}")
             if not chunk_failures:
-                truncated += sum(encoder.is_truncated(w) for w in waves.values())
+                windowed += sum(encoder.is_windowed(w) for w in waves.values())
                 write_shard(out / name, dict(zip(waves, encoder(list(waves.values())))))
             failures += chunk_failures
             bar.update(len(items))
-    if truncated and progress:
-        print(f"{truncated} utterance(s) over 30 s: their Whisper codes cover their first 30 s "
-              "(Whisper's window)", flush=True)
+    if windowed and progress:
+        print(f"{windowed} utterance(s) over 30 s (Whisper's window): encoded in consecutive 30 s "
+              "windows, each window's real frames concatenated (ceil(seconds x 50) frames; no "
+              "attention across a window's edge)", flush=True)
     return failures
 
 
@@ -94,9 +95,9 @@ def build_text_cache(manifest_path: str | Path, config: TextConfig, cache_root=N
             print(f"text codes of {sum(map(len, todo.values()))} transcripts into {out} "
                   f"(preset {config.hub_preset!r})", flush=True)
         if todo:
-            from emokit.data.hub_encoders import TextCodes
+            from emokit.data.hub_encoders import text_encoder
 
-            encoder = TextCodes(config.hub_preset)
+            encoder = text_encoder(config.hub_preset)
             write_atomic(out / "config.json", json.dumps(
                 {"hub_preset": config.hub_preset, "hidden_dim": encoder.hidden_dim}, indent=1))
             for name, chunk in todo.items():

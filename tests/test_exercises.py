@@ -552,3 +552,51 @@ def test_notebook08_foreseen_slips_get_their_hint(answers, name, hint, capsys):
     assert statuses[name] == WRONG and hint in _line(out, name), out
     _own_hint(out, name)
     assert "retention(" not in out and "not this one" not in out
+
+
+# --- 09 pretrained encoders ------------------------------------------------------------------------
+
+def _check09(capsys, monkeypatch, *answers):
+    """A Whisper of 6 layers, 512 wide (whisper_base_en's shape), and a table of four systems."""
+    from emokit.config import FeatureConfig
+    from emokit.data import hub_encoders
+
+    seen = []
+
+    def encoder(config):
+        seen.append(config)
+        return types.SimpleNamespace(num_layers=6, hidden_dim=512)
+
+    monkeypatch.setattr(hub_encoders, "audio_encoder", encoder)
+    rows = [types.SimpleNamespace(system=s, ua=(ua, 0.0), wa=(wa, 0.0)) for s, ua, wa in (
+        ("audio", 0.44, 0.46), ("text", 0.22, 0.26), ("baseline", 0.41, 0.50),
+        ("contrastive-infonce-0.3", 0.39, 0.37))]
+    features = FeatureConfig(kind="hub", hub_preset="whisper_base_en")
+    result = _statuses_and_out(capsys, exercises.notebook09, *answers, features=features,
+                               rows=rows)
+    assert seen and seen[0].hub_layers == "weighted" and seen[0].hub_preset == "whisper_base_en"
+    return result
+
+
+def test_notebook09_right_answers_in_other_forms(capsys, monkeypatch):
+    statuses, out = _check09(capsys, monkeypatch, np.int64(50 * 7 * 512), "audio")
+    assert statuses == {"1": RIGHT, "2": RIGHT}, out
+    statuses, out = _check09(capsys, monkeypatch, 179200.0, ...)
+    assert statuses == {"1": RIGHT, "2": UNANSWERED}, out
+
+
+@pytest.mark.parametrize(("answers", "name", "hint"), [
+    ((50 * 6 * 512, ...), "1", "count the embeddings too"),
+    ((7 * 512, ...), "1", "a second holds 50"),
+    ((100 * 7 * 512, ...), "1", "50 frames per second"),
+    ((4 * 50 * 7 * 512, ...), "1", "that is bytes"),
+    ((50 * 512, ...), "1", "one layer's cost"),
+    ((..., "text"), "2", "lowest UA"),
+    ((..., "baseline"), "2", "highest WA"),
+    ((..., "fused"), "2", "one of the table's systems"),
+    ((..., True), "2", "one of the table's systems"),
+])
+def test_notebook09_foreseen_slips_get_their_hint(answers, name, hint, capsys, monkeypatch):
+    statuses, out = _check09(capsys, monkeypatch, *answers)
+    assert statuses[name] == WRONG and hint in _line(out, name), out
+    assert "179200" not in out and "'audio'" not in out.replace("['audio'", "")

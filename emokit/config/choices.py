@@ -20,6 +20,9 @@ WARM_START_CLASSIFIERS = ("copy", "reinit")  # ExperimentConfig.warm_start_class
 PROTOCOLS = ("session", "speaker")
 TRAINERS = ("word2vec", "fasttext")  # TextConfig.trainer: gensim's Word2Vec or FastText
 FEATURE_KINDS = ("mfcc", "logmel", "hub")  # "hub": a frozen Keras Hub Whisper encoder
+# FeatureConfig.hub_layers: "one" caches hub_layer's codes; "weighted" caches every layer's and the
+# model learns softmax weights over them (emokit.model.layer_weights.LayerWeightedSum)
+HUB_LAYER_MODES = ("one", "weighted")
 NORMALIZATION_MODES = ("none", "utterance", "speaker", "global")
 # TrainConfig.accelerator: "auto" applies the GPU settings on a GPU, "off" never; "gpu" is
 # written by emokit.config.accelerator.use_accelerator once it applied them

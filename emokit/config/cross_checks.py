@@ -101,6 +101,14 @@ def _hub_problems(values: dict) -> list[str]:
         problems.append(f"features.hub_preset: {quote(get('features.hub_preset'))} is read only "
                         f"with features.kind 'hub' (it is {quote(get('features.kind'))}); set "
                         "features.kind: hub, or remove features.hub_preset")
+    if get("features.hub_layers") == "weighted" and get("features.kind") not in ("hub", None):
+        problems.append(f"features.hub_layers: 'weighted' is read only with features.kind 'hub' "
+                        f"(it is {quote(get('features.kind'))}); set features.kind: hub, or "
+                        "remove features.hub_layers")
+    if get("features.hub_layers") == "weighted" and get("features.hub_layer") not in (-1, None):
+        problems.append(f"features.hub_layer: {get('features.hub_layer')} is not read with "
+                        "features.hub_layers 'weighted' (every layer is cached and weighted); "
+                        "remove features.hub_layer, or set features.hub_layers: one")
     if get("text.hub_preset") and get("model.train_embeddings") is True:
         problems.append(f"text.hub_preset: {quote(get('text.hub_preset'))} gives frozen codes of "
                         "a pretrained encoder and needs model.train_embeddings: false")

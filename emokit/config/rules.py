@@ -75,6 +75,7 @@ RULES: dict[str, Rule] = {
     "features.fmax_hz": Rule(low=20, high=4000),
     "features.normalization": Rule(choices=choices.NORMALIZATION_MODES),
     "features.hub_layer": Rule(low=-1, high=128),  # -1 = the last hidden state
+    "features.hub_layers": Rule(choices=choices.HUB_LAYER_MODES),
     "text.min_count": Rule(low=1, high=1000),
     "text.trainer": Rule(choices=choices.TRAINERS),
     "text.vector_dim": Rule(low=1, high=1000),

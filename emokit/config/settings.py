@@ -99,6 +99,10 @@ class FeatureConfig:
     # kind "hub": which encoder output: -1 the last hidden state (after the final layer norm),
     # 0 the input embeddings, k (1..layers) the output of transformer layer k
     hub_layer: int = -1
+    # kind "hub": "one" caches hub_layer's codes; "weighted" caches every layer's (the embeddings
+    # and each transformer layer: layers + 1 times the cache) and the model learns a softmax-
+    # weighted sum of them (emokit.model.layer_weights.LayerWeightedSum); hub_layer is not read
+    hub_layers: str = "one"
 
     def key(self) -> str:
         """A short hash naming the feature cache built with these settings.

@@ -1,5 +1,6 @@
 """The course notebooks' exercises: one checker per notebook, ``notebook00`` ... ``notebook10``
-(notebook 10's lives in :mod:`emokit.course.exercises_gpu`).
+(06's and 08's live in :mod:`emokit.course.statistics_exercises`, 09's in
+:mod:`emokit.course.pretrained_exercises`, 10's in :mod:`emokit.course.exercises_gpu`).
 
 Each takes the student's answers and the notebook objects the answers come from, works the right
 answers out itself (so they appear in no notebook) and prints one line per exercise through
@@ -24,10 +25,11 @@ import numpy as np
 from emokit.course.checking import check, check_choice, is_close, is_single_number, is_unanswered
 from emokit.course.exercises_gpu import notebook10
 from emokit.course.model_answers import gender_model_problem
+from emokit.course.pretrained_exercises import notebook09
 from emokit.course.statistics_exercises import notebook06, notebook08
 
 __all__ = ["notebook00", "notebook01", "notebook02", "notebook03", "notebook04", "notebook05",
-           "notebook06", "notebook07", "notebook08", "notebook10"]
+           "notebook06", "notebook07", "notebook08", "notebook09", "notebook10"]
 
 
 # Exercise 00-1's options, as its question lists them: what a config has, next to the CPU's

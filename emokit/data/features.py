@@ -53,8 +53,27 @@ def feature_dim(config: FeatureConfig) -> int:
     if config.kind == "hub":  # the encoder's width (loads it once)
         from emokit.data.hub_encoders import audio_encoder
 
-        return audio_encoder(config).hidden_dim
+        return audio_encoder(config).width
     raise ValueError(f"unknown feature kind {config.kind!r}; use 'mfcc', 'logmel' or 'hub'")
+
+
+def feature_layers(config: FeatureConfig) -> int:
+    """How many encoder layers' codes each frame holds side by side: every layer's (embeddings
+    included) for ``hub_layers: "weighted"`` (loads the encoder once), else 1."""
+    if config.kind == "hub" and config.hub_layers == "weighted":
+        from emokit.data.hub_encoders import audio_encoder
+
+        return audio_encoder(config).states
+    return 1
+
+
+def frame_seconds(config: FeatureConfig) -> float:
+    """Seconds from one frame to the next: the hop, or 1/50 s for Whisper codes (kind "hub")."""
+    if config.kind == "hub":
+        from emokit.data.hub_encoders import AUDIO_FRAME_RATE
+
+        return 1 / AUDIO_FRAME_RATE
+    return config.hop_ms / 1000
 
 
 def frame_count(num_samples: int, config: FeatureConfig) -> int:

@@ -8,8 +8,9 @@ losses, unchanged:
   ``hub_layer``, ``(frames, hidden)`` float32 at 50 frames per second. Whisper reads a padded
   30 s window (``WhisperAudioConverter``: 16 kHz audio to ``(3000, 80)`` log-mel); only the
   utterance's real frames are kept, ``ceil(seconds * 50)``, not the padding. **An utterance over
-  30 s is truncated to its first 30 s** (1500 frames; Whisper's window); the cache build says how
-  many were.
+  30 s is encoded in consecutive 30 s windows** and each window's real frames are concatenated
+  (``ceil(seconds * 50)`` frames in all; no attention crosses a window's edge); the cache build
+  says how many were.
 * :class:`TextCodes` (``TextConfig.hub_preset``): the last hidden state of a BERT-class encoder
   (its own tokenizer and preprocessor), ``(tokens, hidden)`` per transcript, one vector per
   sub-word token, the start and end tokens (``[CLS]``, ``[SEP]``) left out (an empty transcript
@@ -91,10 +92,13 @@ class AudioCodes:
     """A frozen Whisper encoder: waveforms to ``(frames, hidden)`` codes of one layer.
 
     ``layer``: -1 the last hidden state (after the final layer norm), 0 the input embeddings,
-    ``k`` the output of transformer layer ``k``.
+    ``k`` the output of transformer layer ``k``. ``all_layers`` (``hub_layers: "weighted"``):
+    every layer's codes side by side, ``(frames, (layers + 1) * hidden)``, layer 0 (the
+    embeddings) first, for :class:`emokit.model.layer_weights.LayerWeightedSum`.
     """
 
-    def __init__(self, preset: str, layer: int = -1, sample_rate: int = 16000):
+    def __init__(self, preset: str, layer: int = -1, sample_rate: int = 16000,
+                 all_layers: bool = False):
         require_hub(f"features.kind 'hub' (preset {preset!r})")
         import keras
         import keras_hub
@@ -113,45 +117,66 @@ class AudioCodes:
                 f"features.hub_layer: {layer}, but preset {preset!r} has {backbone.num_layers} "
                 f"encoder layers; use -1 (last hidden state), 0 (embeddings) or 1.."
                 f"{backbone.num_layers}")
-        outputs = ([backbone.output["encoder_sequence_output"]] if layer == -1 else
-                   [backbone.get_layer("encoder_embeddings_dropout" if layer == 0 else
-                                       f"transformer_encoder_layer_{layer - 1}").output])
-        self.encoder = keras.Model(backbone.input["encoder_features"], outputs[0])
+        def output(k):
+            return backbone.get_layer("encoder_embeddings_dropout" if k == 0 else
+                                      f"transformer_encoder_layer_{k - 1}").output
+
+        outputs = ([output(k) for k in range(backbone.num_layers + 1)] if all_layers else
+                   [backbone.output["encoder_sequence_output"] if layer == -1 else output(layer)])
+        stacked = keras.layers.Concatenate()(outputs) if len(outputs) > 1 else outputs[0]
+        self.encoder = keras.Model(backbone.input["encoder_features"], stacked)
         self.hidden_dim = int(backbone.hidden_dim)
+        self.num_layers = int(backbone.num_layers)  # transformer layers (the embeddings are 0)
+        self.states = len(outputs)  # layers side by side in each frame
+        self.width = self.states * self.hidden_dim
         self.max_samples = int(self.converter.num_samples)  # 30 s
 
     def frames(self, num_samples: int) -> int:
-        """Real code frames of a waveform: ``ceil(seconds * 50)``, at most 1500 (30 s)."""
-        seconds = min(num_samples, self.max_samples) / self.converter.sampling_rate
-        return max(1, min(math.ceil(seconds * AUDIO_FRAME_RATE), 30 * AUDIO_FRAME_RATE))
+        """Real code frames of a waveform: ``ceil(seconds * 50)``, at least 1."""
+        rate = self.converter.sampling_rate
+        return max(1, math.ceil(num_samples * AUDIO_FRAME_RATE / rate))
 
-    def is_truncated(self, wave: np.ndarray) -> bool:
-        """True for a waveform over 30 s: its codes cover its first 30 s only."""
+    def is_windowed(self, wave: np.ndarray) -> bool:
+        """True for a waveform over 30 s: it is encoded in consecutive 30 s windows."""
         return len(wave) > self.max_samples
 
+    def windows(self, wave: np.ndarray) -> list[np.ndarray]:
+        """The consecutive 30 s pieces ``(samples,)`` of a waveform, the last one shorter."""
+        wave = np.asarray(wave, np.float32)
+        return [wave[start:start + self.max_samples]
+                for start in range(0, max(len(wave), 1), self.max_samples)]
+
     def __call__(self, waves: list[np.ndarray]) -> list[np.ndarray]:
-        """``(frames, hidden)`` float32 codes of each mono waveform ``(samples,)``."""
-        codes = []
-        for start in range(0, len(waves), BATCH_SIZE):
-            batch = waves[start:start + BATCH_SIZE]
+        """``(frames, hidden)`` float32 codes of each mono waveform ``(samples,)``:
+        ``ceil(seconds * 50)`` frames, window after window for a waveform over 30 s."""
+        pieces = [(row, window) for row, wave in enumerate(waves)
+                  for window in self.windows(wave)]
+        parts = [[] for _ in waves]
+        for start in range(0, len(pieces), BATCH_SIZE):
+            batch = pieces[start:start + BATCH_SIZE]
             padded = np.zeros((len(batch), self.max_samples), np.float32)
-            for row, wave in enumerate(batch):
-                cut = np.asarray(wave, np.float32)[: self.max_samples]
-                padded[row, : len(cut)] = cut
-            mels = np.asarray(self.converter(padded))
-            hidden = np.asarray(self.encoder.predict_on_batch(mels), np.float32)
-            codes += [hidden[row, : self.frames(len(wave))] for row, wave in enumerate(batch)]
-        return codes
+            for k, (_, window) in enumerate(batch):
+                padded[k, : len(window)] = window
+            hidden = self._encode(padded)
+            for k, (row, window) in enumerate(batch):
+                parts[row].append(hidden[k, : self.frames(len(window))])
+        return [np.concatenate(p) if len(p) > 1 else p[0] for p in parts]
+
+    def _encode(self, padded: np.ndarray) -> np.ndarray:
+        """``(batch, 480000)`` padded 30 s windows -> ``(batch, 1500, hidden)`` codes."""
+        mels = np.asarray(self.converter(padded))
+        return np.asarray(self.encoder.predict_on_batch(mels), np.float32)
 
 
 @functools.lru_cache(maxsize=2)
-def _audio_encoder(preset: str, layer: int, sample_rate: int) -> AudioCodes:
-    return AudioCodes(preset, layer, sample_rate)
+def _audio_encoder(preset: str, layer: int, sample_rate: int, all_layers: bool) -> AudioCodes:
+    return AudioCodes(preset, layer, sample_rate, all_layers)
 
 
 def audio_encoder(config) -> AudioCodes:
     """The :class:`AudioCodes` of a ``FeatureConfig`` (kind ``"hub"``), loaded once per process."""
-    return _audio_encoder(config.hub_preset, config.hub_layer, config.sample_rate)
+    return _audio_encoder(config.hub_preset, config.hub_layer, config.sample_rate,
+                          config.hub_layers == "weighted")
 
 
 class TextCodes:
@@ -169,6 +194,7 @@ class TextCodes:
         self.hidden_dim = int(self.backbone.hidden_dim)
 
     def __call__(self, transcripts: list[str]) -> list[np.ndarray]:
+        """``(tokens, hidden)`` float32 codes of each transcript."""
         codes = []
         for start in range(0, len(transcripts), BATCH_SIZE):
             inputs = self.preprocessor(list(transcripts[start:start + BATCH_SIZE]))
@@ -176,6 +202,13 @@ class TextCodes:
             for row, n in enumerate(np.asarray(inputs["padding_mask"]).sum(axis=1)):
                 codes.append(hidden[row, 1:n - 1] if n > 2 else hidden[row, :1])
         return codes
+
+
+@functools.lru_cache(maxsize=2)
+def text_encoder(preset: str) -> TextCodes:
+    """The :class:`TextCodes` of ``preset``, loaded once per process (the text-code cache and
+    ``emokit.predict`` use the same one)."""
+    return TextCodes(preset)
 
 
 class _Preprocessor:

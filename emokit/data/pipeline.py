@@ -115,6 +115,7 @@ class FoldData:
     coverage: Coverage | None = None  # of the pretrained vectors, when TextConfig.vectors_path
     test_examples: Examples | None = None  # what ``test`` batches (emokit.evaluation.degraded_folds degrades it)
     labels_seen: FoldLabels | None = None  # label noise, hidden and unlabelled turns of the fold
+    feature_layers: int = 1  # > 1: encoder layers side by side in each frame (hub_layers weighted)
 
     @property
     def train(self):
@@ -159,6 +160,7 @@ def prepare_fold(config: ExperimentConfig, utterances: list[Utterance],
     ``emokit.data.feature_cache.load_features``); ``utterances`` are the manifest rows. Under
     ``text.hub_preset`` the transcripts' codes come with them (:mod:`emokit.data.fold_text`).
     """
+    from emokit.data.features import feature_layers
     from emokit.data.normalization import FeatureNormalizer
 
     by_id = {u.id: u for u in utterances}
@@ -190,7 +192,7 @@ def prepare_fold(config: ExperimentConfig, utterances: list[Utterance],
         class_names=names, train_ids=seen.train_ids, val_ids=fold.val_ids,
         test_ids=fold.test_ids, train_examples=examples(seen.train_ids, seen.train_labels),
         pipeline=config.pipeline, coverage=coverage, test_examples=test_examples,
-        labels_seen=seen)
+        labels_seen=seen, feature_layers=feature_layers(config.features))
 
 
 def _check_unlabelled(fold: Fold, ids, features) -> None:

@@ -86,7 +86,7 @@ class EmotionModel(keras.Model):
     """
 
     def __init__(self, model_config, feature_dim, vocab_size, num_classes, embedding_dim=100,
-                 seed=0, embedding_matrix=None, **kwargs):
+                 seed=0, embedding_matrix=None, feature_layers=1, **kwargs):
         super().__init__(**kwargs)
         self.config = (model_config if isinstance(model_config, ModelConfig)
                        else ModelConfig(**model_config))
@@ -97,13 +97,14 @@ class EmotionModel(keras.Model):
         self.num_classes = num_classes
         self.embedding_dim = embedding_dim
         self.seed = seed
+        self.feature_layers = feature_layers  # > 1: encoder layers side by side in each frame
         dtype = self.dtype_policy
         self.audio_encoder = self.text_encoder = None
         if cfg.modalities in ("both", "audio"):
             self.audio_encoder = AudioEncoder(cfg.latent_dim, cfg.audio_conv_filters,
                                               cfg.audio_conv_kernel, cfg.audio_conv_layers,
-                                              cfg.audio_rnn_units, dtype=dtype,
-                                              name="audio_encoder")
+                                              cfg.audio_rnn_units, feature_layers,
+                                              dtype=dtype, name="audio_encoder")
         if cfg.modalities in ("both", "text"):
             self.text_encoder = TextEncoder(vocab_size, embedding_dim, cfg.latent_dim,
                                             cfg.text_rnn_units, cfg.train_embeddings,
@@ -246,7 +247,8 @@ class EmotionModel(keras.Model):
         return {**super().get_config(), "model_config": dataclasses.asdict(self.config),
                 "feature_dim": self.feature_dim, "vocab_size": self.vocab_size,
                 "num_classes": self.num_classes, "embedding_dim": self.embedding_dim,
-                "seed": self.seed}
+                "seed": self.seed,
+                **({"feature_layers": self.feature_layers} if self.feature_layers > 1 else {})}
 
     @classmethod
     def from_config(cls, config):
@@ -256,12 +258,14 @@ class EmotionModel(keras.Model):
 
 
 def build_model(config: ModelConfig, feature_dim, vocab_size, num_classes, embedding_matrix=None,
-                seed=0, model_class=None) -> EmotionModel:
+                seed=0, model_class=None, feature_layers=1) -> EmotionModel:
     """A built ``EmotionModel`` for ``(batch, frames, feature_dim)`` audio and ``vocab_size``
     token ids. ``embedding_matrix (vocab_size, dim)`` initialises the word embedding (its width
     sets the embedding size; 100 without it). ``seed`` sets Keras' global seed before building, so
     the same seed gives the same initial weights whatever ``contrastive_weight`` is.
     ``model_class``: your own subclass of ``EmotionModel`` (another fusion, say; notebook 07).
+    ``feature_layers``: ``L`` > 1 for frames of ``L`` encoder layers side by side
+    (``FoldData.feature_layers``), mixed by a learned softmax-weighted sum.
     """
     from emokit.core.tf_process import absorb_onednn_bool_notice, set_random_seed
 
@@ -270,6 +274,7 @@ def build_model(config: ModelConfig, feature_dim, vocab_size, num_classes, embed
     set_random_seed(seed)
     embedding_dim = 100 if embedding_matrix is None else int(np.shape(embedding_matrix)[1])
     model = model_class(config, feature_dim, vocab_size, num_classes, embedding_dim, seed,
-                         embedding_matrix, name="emotion_model")
+                        embedding_matrix, name="emotion_model",
+                        **({"feature_layers": feature_layers} if feature_layers > 1 else {}))
     model.build_all()
     return model

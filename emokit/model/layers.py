@@ -23,6 +23,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from emokit.model.layer_weights import LayerWeightedSum
+
 _NEG_INF = -1e9
 
 
@@ -99,6 +101,9 @@ class AudioEncoder(layers.Layer):
         conv_kernel: their kernel size, in frames.
         conv_layers: how many conv + pooling blocks (each halves the frames).
         rnn_units: units of each direction of the GRU.
+        input_layers: ``L`` > 1: each frame holds ``L`` encoder layers side by side
+            (``features.hub_layers: "weighted"``), mixed first by a learned
+            :class:`emokit.model.layer_weights.LayerWeightedSum`.
 
     Call arguments:
         features: ``(batch, frames, dims)`` float frame features (``emokit.data.features``).
@@ -116,9 +121,12 @@ class AudioEncoder(layers.Layer):
     """
 
     def __init__(self, latent_dim=128, conv_filters=64, conv_kernel=5, conv_layers=2,
-                 rnn_units=64, **kwargs):
+                 rnn_units=64, input_layers=1, **kwargs):
         super().__init__(**kwargs)
         self.latent_dim = latent_dim
+        self.input_layers = input_layers
+        self.layer_mix = (LayerWeightedSum(input_layers, dtype=self.dtype_policy)
+                          if input_layers > 1 else None)
         self.conv_filters = conv_filters
         self.conv_kernel = conv_kernel
         self.conv_layers = conv_layers
@@ -133,6 +141,9 @@ class AudioEncoder(layers.Layer):
 
     def build(self, input_shape):
         channels = input_shape[-1]
+        if self.layer_mix is not None:
+            self.layer_mix.build(input_shape)
+            channels //= self.input_layers
         for conv in self.convs:
             conv.build((None, None, channels))
             channels = self.conv_filters
@@ -142,6 +153,8 @@ class AudioEncoder(layers.Layer):
         if mask is None:
             mask = ops.ones(ops.shape(features)[:2], dtype="bool")
         x = features * ops.cast(mask, features.dtype)[..., None]
+        if self.layer_mix is not None:
+            x = self.layer_mix(x)
         for conv in self.convs:
             keep = ops.cast(mask, x.dtype)[..., None]
             x = self.pool(conv(x) * keep)
@@ -158,7 +171,8 @@ class AudioEncoder(layers.Layer):
     def get_config(self):
         return {**super().get_config(), "latent_dim": self.latent_dim,
                 "conv_filters": self.conv_filters, "conv_kernel": self.conv_kernel,
-                "conv_layers": self.conv_layers, "rnn_units": self.rnn_units}
+                "conv_layers": self.conv_layers, "rnn_units": self.rnn_units,
+                **({"input_layers": self.input_layers} if self.input_layers > 1 else {})}
 
 
 @keras.saving.register_keras_serializable(package="emokit")
@@ -183,8 +197,12 @@ class TextEncoder(layers.Layer):
             (A config saved by emokit before this change, with the matrix in it, still loads.)
 
     Call arguments:
-        tokens: ``(batch, words)`` int token ids (``emokit.data.pipeline``).
-        mask: ``(batch, words)`` bool, False on padding; None means id 0 is padding.
+        tokens: ``(batch, words)`` int token ids (``emokit.data.pipeline``), or ``(batch, words,
+            embedding_dim)`` float vectors read in place of the embedding's rows: a pretrained
+            text encoder's codes for a transcript the frozen lookup has no rows for
+            (``emokit.predict`` with a ``text.hub_preset`` bundle).
+        mask: ``(batch, words)`` bool, False on padding; None means id 0 (an all-zero vector)
+            is padding.
         training: as for any Keras layer.
 
     Returns:
@@ -227,16 +245,18 @@ class TextEncoder(layers.Layer):
         self.project = layers.Dense(latent_dim, activation="tanh", dtype=dtype)
 
     def build(self, input_shape):
-        self.embedding.build(input_shape)
+        self.embedding.build(tuple(input_shape)[:2])
         if self._initial_vectors is not None:  # after the random draw, as ever: same seeds
             self.embedding.embeddings.assign(self._initial_vectors)
             self._initial_vectors = None  # the weights hold them now
         _build_recurrent_head(self, self.embedding_dim)
 
     def call(self, tokens, mask=None, training=None):
+        looked_up = len(tokens.shape) == 3  # (batch, words, embedding_dim) vectors already
         if mask is None:
-            mask = ops.not_equal(tokens, 0)
-        x = self.embedding(tokens)
+            mask = ops.any(ops.not_equal(tokens, 0), axis=-1) if looked_up else ops.not_equal(
+                tokens, 0)
+        x = ops.cast(tokens, self.compute_dtype) if looked_up else self.embedding(tokens)
         x = self.rnn(x, mask=mask, training=training)
         return self.project(self.attention(x, mask=mask))
 

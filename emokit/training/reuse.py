@@ -95,7 +95,7 @@ def build_run_model(config: ModelConfig, fold_data, seed: int) -> EmotionModel:
     rows = padded_vocab_size(len(fold_data.vocab))
     model = build_model(config, fold_data.feature_dim, rows, fold_data.num_classes,
                         embedding_matrix=pad_embedding(fold_data.embedding_matrix, rows),
-                        seed=seed)
+                        seed=seed, feature_layers=getattr(fold_data, "feature_layers", 1))
     return keep(model)
 
 

@@ -10,6 +10,8 @@ limits the model was trained with, and a fingerprint of these parts: loading ref
 whose parts were swapped or edited. A new speaker is normalized with the training fold's global
 statistics. ``predict`` reads only the start of a recording that the model looks at.
 
+Its integrity checks (``bundle.json``, its values, the fingerprint):
+:mod:`emokit.inference.integrity`.
 Stage 6 of the data flow: may import :mod:`emokit.core`, :mod:`emokit.config`,
 :mod:`emokit.data`, :mod:`emokit.model` and :mod:`emokit.training`.
 """
@@ -18,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import json
 import os
 import tempfile
@@ -30,13 +31,22 @@ import numpy as np
 from emokit.config import ExperimentConfig, FeatureConfig
 from emokit.core.atomic import current_umask, write_atomic
 from emokit.core.errors import DataError
-
-MODEL_FILE = "model.keras"
-BUNDLE_FILE = "bundle.json"
-BUNDLE_VERSION = 1
-BUNDLE_KEYS = ("version", "features", "normalizer", "vocabulary", "lowercase", "class_names",
-               "max_frames", "max_words")  # and "fingerprint", absent from bundles saved before it
-
+from emokit.inference.integrity import (  # noqa: F401  (the bundle's parts, re-exported)
+    BUNDLE_FILE,
+    BUNDLE_KEYS,
+    BUNDLE_VERSION,
+    MODEL_FILE,
+    RESAVE,
+    BundleError,
+    UnfingerprintedBundleWarning,
+    bundle_problems,
+    check_fingerprint,
+    fingerprint,
+    read_info,
+    require_encoders,
+    sha256,
+    vocabulary_mismatch,
+)
 
 MIN_SECONDS = 0.25  # predict refuses shorter recordings: no utterance is that short
 # predict reads the max_frames hops and one window the model looks at, plus this margin: room for
@@ -54,14 +64,6 @@ class UnknownWordsWarning(UserWarning):
     """Most words of a transcript given to ``predict`` are unknown to the model's vocabulary."""
 
 
-class UnfingerprintedBundleWarning(UserWarning):
-    """A bundle saved before bundles carried a fingerprint: its parts cannot be checked."""
-
-
-class BundleError(DataError):
-    """A bundle folder that cannot be used; the message names the file and the fix."""
-
-
 def save_bundle(path, model, fold_data, config: ExperimentConfig) -> Path:
     """Write ``model`` and what ``predict`` needs to prepare its inputs into folder ``path``.
     Each file is written atomically: a killed save leaves the old file or the new one."""
@@ -76,7 +78,7 @@ def save_bundle(path, model, fold_data, config: ExperimentConfig) -> Path:
     try:
         model.save(tmp)
         os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp's 0600 would hide it from colleagues
-        model_sha256 = _sha256(Path(tmp))
+        model_sha256 = sha256(Path(tmp))
         os.replace(tmp, folder / MODEL_FILE)
     finally:
         Path(tmp).unlink(missing_ok=True)
@@ -89,8 +91,9 @@ def save_bundle(path, model, fold_data, config: ExperimentConfig) -> Path:
         "class_names": list(fold_data.class_names),
         "max_frames": config.pipeline.max_frames,
         "max_words": config.pipeline.max_words,
+        "text_hub_preset": config.text.hub_preset,
         "fingerprint": fingerprint(model_sha256, fold_data.class_names, fold_data.vocab,
-                                   config.features),
+                                   config.features, config.text.hub_preset),
     }
     write_atomic(folder / BUNDLE_FILE, json.dumps(info))
     return folder
@@ -108,6 +111,8 @@ class Bundle:
     class_names: list[str]
     max_frames: int
     max_words: int
+    # the pretrained text encoder whose token codes the model read (text.hub_preset), or None
+    text_preset: str | None = None
 
 
 @functools.lru_cache(maxsize=4)
@@ -118,154 +123,29 @@ def _load_bundle(folder: str, modified: float) -> Bundle:
     from emokit.data.normalization import FeatureNormalizer
     from emokit.data.text import Vocabulary
 
-    info = _read_info(Path(folder) / BUNDLE_FILE)
+    info = read_info(Path(folder) / BUNDLE_FILE)
+    require_encoders(info, Path(folder))
     model_path = Path(folder) / MODEL_FILE
     try:
         model = keras.saving.load_model(model_path)
     except Exception as e:  # noqa: BLE001 -- keras raises many types for a damaged file
         raise BundleError(f"{model_path} cannot be loaded ({type(e).__name__}: "
-                          f"{str(e).splitlines()[0] if str(e) else ''}); {_RESAVE}") from None
+                          f"{str(e).splitlines()[0] if str(e) else ''}); {RESAVE}") from None
     try:
         bundle = Bundle(model, FeatureConfig(**info["features"]),
                         FeatureNormalizer.from_dict(info["normalizer"]),
                         Vocabulary.from_dict(info["vocabulary"]), info["lowercase"],
-                        info["class_names"], info["max_frames"], info["max_words"])
+                        info["class_names"], info["max_frames"], info["max_words"],
+                        info.get("text_hub_preset"))
     except (TypeError, ValueError, KeyError, AttributeError) as e:
         raise BundleError(f"{Path(folder) / BUNDLE_FILE} holds a bad entry ({type(e).__name__}: "
-                          f"{str(e)[:200]}); {_RESAVE}") from None
+                          f"{str(e)[:200]}); {RESAVE}") from None
     problems = bundle_problems(bundle)
     if problems:
         raise BundleError(f"{Path(folder) / BUNDLE_FILE} holds values this model cannot use: "
-                          f"{'; '.join(problems)}; {_RESAVE}")
-    _check_fingerprint(info.get("fingerprint"), bundle, Path(folder))
+                          f"{'; '.join(problems)}; {RESAVE}")
+    check_fingerprint(info.get("fingerprint"), bundle, Path(folder))
     return bundle
-
-
-def fingerprint(model_sha256: str, class_names, vocab, features: FeatureConfig) -> dict:
-    """What ties a bundle's parts together: the model file's sha256, the class order, the
-    vocabulary's size and the sha256 of its words, and the feature settings' cache key."""
-    words = json.dumps(list(vocab.words)).encode()
-    return {"model_sha256": model_sha256, "class_names": list(class_names),
-            "vocabulary_size": len(vocab), "vocabulary_sha256": hashlib.sha256(words).hexdigest(),
-            "features_key": features.key()}
-
-
-def _check_fingerprint(saved, bundle: Bundle, folder: Path) -> None:
-    """Refuse a bundle whose parts differ from the fingerprint ``save_bundle`` wrote; note one
-    saved before bundles carried a fingerprint."""
-    info_path = folder / BUNDLE_FILE
-    if saved is None:
-        warnings.warn(f"{info_path} carries no fingerprint (saved by an older emokit): its "
-                      "model, classes and vocabulary cannot be checked to belong together; "
-                      f"{_RESAVE}", UnfingerprintedBundleWarning, stacklevel=4)
-        return
-    now = fingerprint(_sha256(folder / MODEL_FILE), bundle.class_names, bundle.vocab,
-                      bundle.features)
-    if not isinstance(saved, dict) or set(saved) != set(now):
-        raise BundleError(f"{info_path} holds a bad fingerprint (not the entries save_bundle "
-                          f"writes: {sorted(now)}); {_RESAVE}")
-    differences = {
-        "model_sha256": f"{folder / MODEL_FILE} is not the model file this bundle was saved with "
-                        "(its sha256 differs)",
-        "class_names": f"the class order {now['class_names']} is not the order the model was "
-                       f"saved with {saved['class_names']}",
-        "vocabulary_size": f"the vocabulary has {now['vocabulary_size']} words, the bundle was "
-                           f"saved with {saved['vocabulary_size']}",
-        "vocabulary_sha256": "the vocabulary's words are not those the bundle was saved with",
-        "features_key": f"the feature settings (key {now['features_key']}) are not those the "
-                        f"model was trained with (key {saved['features_key']})",
-    }
-    found = [text for key, text in differences.items() if now[key] != saved[key]]
-    if found:
-        raise BundleError(f"{info_path}: the bundle's parts do not match the fingerprint "
-                          f"save_bundle wrote: {'; '.join(found)}; {_RESAVE}")
-
-
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
-def bundle_problems(bundle: Bundle) -> list[str]:
-    """What is wrong with the values of a loaded bundle (the keys are checked on reading):
-    feature settings out of range, class names that do not match the model's outputs, a
-    normalizer of the wrong length, padding limits out of range."""
-    from emokit.config.rules import RULES
-    from emokit.config.validation import build_config
-    from emokit.core.errors import ConfigError
-    from emokit.data.features import feature_dim
-
-    problems = []
-    try:
-        build_config(ExperimentConfig, {"features": dataclasses.asdict(bundle.features)},
-                     BUNDLE_FILE)
-    except ConfigError as e:
-        problems += e.problems
-    names = bundle.class_names
-    outputs = _output_count(bundle.model)
-    if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):
-        problems.append(f"class_names {str(names)[:80]} is not a list of names")
-    elif outputs is not None and len(names) != outputs:
-        problems.append(f"class_names has {len(names)} names but the model gives {outputs} "
-                        "probabilities")
-    mismatch = vocabulary_mismatch(len(bundle.vocab), bundle.model)
-    if mismatch:
-        problems.append(mismatch)
-    for key, value in (("max_frames", bundle.max_frames), ("max_words", bundle.max_words)):
-        rule = RULES[f"pipeline.{key}"]
-        if not isinstance(value, int) or isinstance(value, bool) or not rule.admits(value):
-            problems.append(f"{key} {value!r} is not {rule.allowed(True)}")
-    if not problems:
-        dims = feature_dim(bundle.features)
-        for stat in ("mean", "std"):
-            value = getattr(bundle.normalizer, stat)
-            if value is not None and np.shape(value) != (dims,):
-                problems.append(f"normalizer {stat} has shape {np.shape(value)}, the features "
-                                f"have {dims} dims")
-    return problems
-
-
-def _output_count(model) -> int | None:
-    """How many classes ``model`` scores, or ``None`` when it cannot tell."""
-    count = getattr(getattr(model, "classifier", None), "num_classes", None)
-    return count if isinstance(count, int) else None
-
-
-def vocabulary_mismatch(words: int, model) -> str | None:
-    """Why a vocabulary of ``words`` ids cannot feed ``model``'s word embedding (``words`` rows,
-    or ``padded_vocab_size(words)`` for a run's model), or ``None``. A larger vocabulary's ids
-    overflow it (TensorFlow raises on a CPU, reads zeros on a GPU); a smaller one maps words to
-    rows trained for other words."""
-    from emokit.training.reuse import padded_vocab_size
-
-    rows = getattr(getattr(getattr(model, "text_encoder", None), "embedding", None), "input_dim",
-                   None)
-    if not isinstance(rows, int) or rows in (words, padded_vocab_size(words)):
-        return None
-    why = "ids past its last row" if words > rows else "rows trained for another vocabulary"
-    return f"the vocabulary has {words} words but the model's embedding takes {rows} ({why})"
-
-
-_RESAVE = ("save the bundle again with emokit.inference.save_bundle (or copy the whole bundle "
-           "folder again)")
-
-
-def _read_info(path: Path) -> dict:
-    """``bundle.json``, checked: readable JSON, this version, every key present."""
-    try:
-        info = json.loads(path.read_text())
-    except (ValueError, UnicodeDecodeError) as e:
-        raise BundleError(f"{path} is corrupt ({'empty' if not path.stat().st_size else e}); "
-                          f"{_RESAVE}") from None
-    if not isinstance(info, dict):
-        raise BundleError(f"{path} is not a bundle description (a JSON object); {_RESAVE}")
-    if info.get("version") != BUNDLE_VERSION:
-        raise BundleError(f"{path} has bundle version {info.get('version')}, this emokit reads "
-                          f"version {BUNDLE_VERSION}: {_RESAVE}")
-    missing = [key for key in BUNDLE_KEYS if key not in info]
-    if missing:
-        raise BundleError(f"{path} lacks {missing}; {_RESAVE}")
-    return info
 
 
 def load_bundle(path) -> Bundle:
@@ -283,22 +163,36 @@ def load_bundle(path) -> Bundle:
                                 "config)")
     if (folder / MODEL_FILE).stat().st_size == 0:
         raise BundleError(f"{folder / MODEL_FILE} is empty (0 bytes): a save that was cut "
-                          f"short; {_RESAVE}")
+                          f"short; {RESAVE}")
     modified = max((folder / name).stat().st_mtime for name in (MODEL_FILE, BUNDLE_FILE))
     return _load_bundle(str(folder.resolve()), modified)
 
 
 def prepare_inputs(features: np.ndarray, transcript: str, bundle: Bundle) -> dict:
-    """One utterance as a batch of one in the pipeline's input format."""
+    """One utterance as a batch of one in the pipeline's input format. With a text preset
+    (``text.hub_preset``), ``"tokens"`` holds the transcript's codes ``(1, tokens, hidden)``,
+    made by the encoder that made the training codes, in place of rows of the frozen lookup."""
     from emokit.config import PipelineConfig
     from emokit.data.pipeline import encode_tokens, truncate_frames
     from emokit.data.text import tokenize
 
     limits = PipelineConfig(max_frames=bundle.max_frames, max_words=bundle.max_words)
     audio = truncate_frames(bundle.normalizer.transform("", features), limits)
-    ids = encode_tokens(tokenize(transcript, bundle.lowercase), bundle.vocab, limits)
+    if bundle.text_preset:
+        from emokit.data.hub_encoders import text_encoder
+
+        text = text_encoder(bundle.text_preset)([transcript])[0][: bundle.max_words]
+    else:
+        text = encode_tokens(tokenize(transcript, bundle.lowercase), bundle.vocab, limits)
     return {"audio": audio[None].astype("float32"), "audio_mask": np.ones((1, len(audio)), bool),
-            "tokens": np.array([ids], "int32"), "text_mask": np.ones((1, len(ids)), bool)}
+            "tokens": text[None], "text_mask": np.ones((1, len(text)), bool)}
+
+
+def seconds_read(bundle: Bundle) -> float:
+    """How much of a recording the bundle's model looks at: ``max_frames`` frames."""
+    from emokit.data.features import frame_seconds
+
+    return bundle.max_frames * frame_seconds(bundle.features)
 
 
 def predict(wav_path, transcript: str, model_path) -> dict[str, float]:
@@ -311,7 +205,7 @@ def predict(wav_path, transcript: str, model_path) -> dict[str, float]:
     if seconds < MIN_SECONDS:
         raise DataError(f"{wav_path} holds {seconds * 1000:.1f} ms of audio: too short to tell "
                         f"an emotion (at least {MIN_SECONDS:g} s); record a whole utterance")
-    kept = bundle.max_frames * bundle.features.hop_ms / 1000
+    kept = seconds_read(bundle)
     if seconds > kept + 1:
         warnings.warn(f"{wav_path} lasts {seconds:.1f} s but the model reads only its first "
                       f"{kept:.1f} s (max_frames {bundle.max_frames}); the answer describes "
@@ -325,7 +219,7 @@ def predict(wav_path, transcript: str, model_path) -> dict[str, float]:
     inputs = prepare_inputs(features, transcript, bundle)
     if not np.isfinite(inputs["audio"]).all():
         raise BundleError(f"{model_path}: the normalization statistics in {BUNDLE_FILE} turn "
-                          f"the features of {wav_path} into NaN or inf; {_RESAVE}")
+                          f"the features of {wav_path} into NaN or inf; {RESAVE}")
     from scipy.special import softmax
 
     probs = softmax(np.asarray(bundle.model(inputs, training=False), dtype="float64")[0])
@@ -343,7 +237,7 @@ def read_start(wav_path, bundle: Bundle) -> tuple[np.ndarray, float]:
     from emokit.data.audio import audio_seconds, load_audio
 
     config = bundle.features
-    wanted = (bundle.max_frames * config.hop_ms + config.win_ms) / 1000 + READ_MARGIN_S
+    wanted = seconds_read(bundle) + config.win_ms / 1000 + READ_MARGIN_S
     wave = load_audio(wav_path, config.sample_rate, max_seconds=wanted)
     return wave, audio_seconds(wav_path) or len(wave) / config.sample_rate
 
@@ -353,6 +247,8 @@ def _read_words(transcript: str, bundle: Bundle) -> tuple[list[str], list[str]]:
     from emokit.data.text import tokenize
 
     tokens = tokenize(transcript, bundle.lowercase)[: bundle.max_words]
+    if bundle.text_preset:  # the preset's own sub-word tokenizer reads any word
+        return tokens, []
     return tokens, [t for t in tokens if t not in bundle.vocab]
 
 
@@ -395,6 +291,6 @@ def input_report(wav_path, transcript: str, model_path) -> InputReport:
                      "by the utterance itself" if mode == "utterance" else
                      "with the training fold's statistics (a new speaker has no statistics of "
                      "their own)")
-    used = min(seconds, bundle.max_frames * bundle.features.hop_ms / 1000)
+    used = min(seconds, seconds_read(bundle))
     return InputReport(unknown, seconds, used, bundle.max_frames, normalization)
 

@@ -318,11 +318,12 @@ def test_the_regularizer_plot_shows_only_the_epochs_that_were_probed():
                "probe_audio_ua": [None, 0.4, None, 0.5], "probe_text_ua": [0.3, None, None, 0.6]}
     figure = plot_regularizer({"run": history})
     probe_axis = figure.axes[2]
-    drawn = {line.get_label(): line.get_xydata().tolist() for line in probe_axis.get_lines()}
+    drawn = {line.get_label(): line.get_xydata().round(6).tolist()
+             for line in probe_axis.get_lines()}
     import matplotlib.pyplot as plt
 
     plt.close(figure)
-    assert drawn == {"run audio": [[2, 0.4], [4, 0.5]], "run text": [[1, 0.3], [4, 0.6]]}
+    assert drawn == {"run audio": [[2, 40], [4, 50]], "run text": [[1, 30], [4, 60]]}  # points
 
 
 def _checked(fold, seed, ua, probe, **measures):

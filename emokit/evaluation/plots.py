@@ -89,13 +89,13 @@ def plot_regularizer(histories: dict[str, dict]):
         epochs = np.arange(1, len(history["val_ua"]) + 1)
         colour = colours[k % len(colours)]
         if "disc_acc" in history:
-            ax_acc.plot(epochs, history["disc_acc"], color=colour, label=label)
-            ax_acc.plot(epochs, history["disc_chance"], ":", color=colour)
+            ax_acc.plot(epochs, 100 * np.asarray(history["disc_acc"]), color=colour, label=label)
+            ax_acc.plot(epochs, 100 * np.asarray(history["disc_chance"]), ":", color=colour)
         if "grad_ratio" in history:
             ax_ratio.plot(epochs, history["grad_ratio"], color=colour, label=label)
         for key, style in (("probe_audio_ua", "-"), ("probe_text_ua", "--")):
             # null: no probe that epoch (TrainConfig.probe_every)
-            probed = [(e, v) for e, v in zip(epochs, history.get(key, [])) if v is not None]
+            probed = [(e, 100 * v) for e, v in zip(epochs, history.get(key, [])) if v is not None]
             if probed:
                 ax_probe.plot(*zip(*probed), linestyle=style, marker=".", color=colour,
                               label=f"{label} {key.split('_')[1]}")
@@ -103,10 +103,10 @@ def plot_regularizer(histories: dict[str, dict]):
             if key in history:
                 ax_cos.plot(epochs, history[key], linestyle=style, marker=".", color=colour,
                             label=f"{label} {key.split('_')[2]}")
-    ax_acc.set(xlabel="epoch", ylabel="pair accuracy", title="discriminator (dotted: chance)")
+    ax_acc.set(xlabel="epoch", ylabel="pair accuracy (%)", title="discriminator (dotted: chance)")
     ax_ratio.set(xlabel="epoch", ylabel="|grad pair| / |grad CE|",
                  title="pull on the encoders, pair loss vs CE")
-    ax_probe.set(xlabel="epoch", ylabel="validation UA", title="linear probe on one code")
+    ax_probe.set(xlabel="epoch", ylabel="validation UA (points)", title="linear probe on one code")
     ax_cos.set(xlabel="epoch", ylabel="cos(grad CE, grad pair)", ylim=(-1.05, 1.05),
                title="direction on each encoder (< 0: the losses conflict)")
     ax_cos.axhline(0.0, color="black", linestyle="--", linewidth=0.8)
@@ -194,26 +194,28 @@ def plot_lambda_sweep(rows: list[SystemSummary]):
     for col, metric in enumerate(("wa", "ua")):
         top, bottom = axes[0][col], axes[1][col]
         if baseline is not None:
-            mean, std = getattr(baseline, metric)
+            mean, std = (100 * v for v in getattr(baseline, metric))
             std = 0.0 if np.isnan(std) else std  # one fold: no spread measured
             top.axhline(mean, color="gray", label="baseline")
             top.axhspan(mean - std, mean + std, color="gray", alpha=0.15)
         bottom.axhline(0, color="gray")
+        compared = []
         for disc, points in sorted(by_disc.items()):
             points.sort(key=lambda p: p[0])
             lambdas = [p[0] for p in points]
-            top.errorbar(lambdas, [getattr(r, metric)[0] for _, r in points],
-                         yerr=np.nan_to_num([getattr(r, metric)[1] for _, r in points]),
+            top.errorbar(lambdas, [100 * getattr(r, metric)[0] for _, r in points],
+                         yerr=np.nan_to_num([100 * getattr(r, metric)[1] for _, r in points]),
                          marker="o", capsize=3, label=disc)
             diffs = [r.vs_baseline[metric] for _, r in points if r.vs_baseline]
             if len(diffs) == len(points):
+                compared += diffs
                 mean, low, high = _interval_arrays(diffs)
                 bottom.errorbar(lambdas, mean, yerr=[mean - low, high - mean], marker="o",
                                 capsize=3, label=disc)
-        top.set(ylabel=metric.upper(), title=f"{metric.upper()} vs lambda")
+        top.set(ylabel=f"{metric.upper()} (points)", title=f"{metric.upper()} vs lambda")
         bottom.set(xlabel="pair-loss weight (lambda or alpha)",
-                   ylabel=f"{metric.upper()} - baseline",
-                   title="paired difference over folds, 95% t-interval")
+                   ylabel=f"{metric.upper()} - baseline (points)",
+                   title=_difference_title(compared))
         for ax in (top, bottom):
             ax.set_xscale("log")
             ax.grid(alpha=0.3)
@@ -223,36 +225,50 @@ def plot_lambda_sweep(rows: list[SystemSummary]):
 
 
 def _interval_arrays(comparisons) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(mean, low, high)`` of paired comparisons; no interval (one fold) = a point."""
-    mean = np.array([c.mean_diff for c in comparisons])
-    low = np.array([c.ci_low for c in comparisons])
-    high = np.array([c.ci_high for c in comparisons])
+    """``(mean, low, high)`` of paired comparisons, in points; no interval (one fold) = a
+    point."""
+    mean = 100 * np.array([c.mean_diff for c in comparisons])
+    low = 100 * np.array([c.ci_low for c in comparisons])
+    high = 100 * np.array([c.ci_high for c in comparisons])
     return mean, np.where(np.isnan(low), mean, low), np.where(np.isnan(high), mean, high)
+
+
+def _difference_title(comparisons) -> str:
+    """The title of a paired-difference panel: it promises the 95% t-interval only where every
+    point has one (one fold has none: the title says so instead)."""
+    if comparisons and all(c.n_pairs >= 2 and np.isfinite(c.ci_low) for c in comparisons):
+        folds = sorted({c.n_pairs for c in comparisons})
+        return (f"paired difference, 95% t-interval over {'/'.join(map(str, folds))} folds")
+    return "paired difference (one fold: no interval, no test)"
 
 
 def plot_sweep(sweep: list[tuple[object, list[SystemSummary]]], setting: str,
                metric: str = "ua"):
-    """A corpus or training knob swept by ``emokit.experiment.runner.run_sweep``: left, ``metric`` of
-    every system per value; right, each system's paired difference from the baseline over folds
-    with its 95% t-interval (above 0 = better than the baseline; no interval with one fold)."""
+    """A corpus or training knob swept by ``emokit.experiment.runner.run_sweep``, in points:
+    left, ``metric`` of every system per value; right, each system's paired difference from the
+    baseline over folds with its 95% t-interval (above 0 = better than the baseline); with one
+    fold there is no interval, and the panel's title says so instead of promising one."""
     fig, (ax_abs, ax_diff) = plt.subplots(1, 2, figsize=(10, 3.6))
     values = [v for v, _ in sweep]
     systems = list(dict.fromkeys(r.system for _, rows in sweep for r in rows))
+    compared = []
     for system in systems:
         found = [(v, next((r for r in rows if r.system == system), None)) for v, rows in sweep]
         found = [(v, r) for v, r in found if r is not None]
-        ax_abs.errorbar([v for v, _ in found], [getattr(r, metric)[0] for _, r in found],
-                        yerr=np.nan_to_num([getattr(r, metric)[1] for _, r in found]), marker="o", capsize=3,
-                        label=system)
+        ax_abs.errorbar([v for v, _ in found], [100 * getattr(r, metric)[0] for _, r in found],
+                        yerr=np.nan_to_num([100 * getattr(r, metric)[1] for _, r in found]),
+                        marker="o", capsize=3, label=system)
         diffs = [(v, r.vs_baseline[metric]) for v, r in found if r.vs_baseline]
         if diffs:
+            compared += [c for _, c in diffs]
             mean, low, high = _interval_arrays([c for _, c in diffs])
             ax_diff.errorbar([v for v, _ in diffs], mean, yerr=[mean - low, high - mean],
                              marker="o", capsize=3, label=system)
     ax_diff.axhline(0, color="gray")
-    ax_abs.set(xlabel=setting, ylabel=metric.upper(), title=f"{metric.upper()} per system")
-    ax_diff.set(xlabel=setting, ylabel=f"{metric.upper()} - baseline",
-                title="paired difference over folds, 95% t-interval")
+    ax_abs.set(xlabel=setting, ylabel=f"{metric.upper()} (points)",
+               title=f"{metric.upper()} per system (bars: sd over folds)")
+    ax_diff.set(xlabel=setting, ylabel=f"{metric.upper()} - baseline (points)",
+                title=_difference_title(compared))
     for ax in (ax_abs, ax_diff):
         ax.set_xticks(values)
         ax.grid(alpha=0.3)

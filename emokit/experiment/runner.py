@@ -186,7 +186,11 @@ def finish_report(config: ExperimentConfig, fold_numbers: list[int], systems: li
 
 
 def _show_table(markdown: str) -> None:
-    """The table once: rendered in a notebook, as Markdown text elsewhere."""
+    """The table once (stamped "quick mode" in quick mode): rendered in a notebook, as Markdown
+    text elsewhere."""
+    from emokit.evaluation.presentation import quick_table
+
+    markdown = quick_table(markdown)
     if "ipykernel.zmqshell" in sys.modules:
         from IPython.display import Markdown, display
 

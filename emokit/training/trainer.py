@@ -310,8 +310,11 @@ class Trainer:
 
     def gradient_ratio(self, inputs, labels) -> float:
         """The monitored gradient ratio ``grad_ratio`` of :meth:`monitored_gradients`; 0 for a
-        model without pair loss."""
-        return self.monitored_gradients(inputs, labels).get("grad_ratio", 0.0)
+        model without pair loss. Run eagerly: for a one-off look (one batch, a fresh model per
+        discriminator kind) tracing would cost several times the computation."""
+        if not self.regularized:
+            return 0.0
+        return float(self._monitored_gradients(inputs, labels)["grad_ratio"])
 
     def set_learning_rate(self, value: float) -> None:
         self.optimizer.learning_rate = value

@@ -201,7 +201,7 @@ def test_input_report_names_unknown_words_a_cut_recording_and_the_normalization(
     soundfile.write(tmp_path / "me.wav", np.zeros(4 * 16000, "float32") + 0.01, 16000)
     bundle = types.SimpleNamespace(features=FeatureConfig(), lowercase=True, max_words=30,
                                    max_frames=300, vocab=Vocabulary.build([["we", "won"]]),
-                                   normalizer=FeatureNormalizer("speaker"))
+                                   normalizer=FeatureNormalizer("speaker"), text_preset=None)
     monkeypatch.setattr(inference, "load_bundle", lambda path: bundle)
     report = inference.input_report(tmp_path / "me.wav", "We WON the cup, the cup!", "bundle")
     assert report.unknown_words == ["the", "cup"]

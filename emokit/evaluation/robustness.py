@@ -147,7 +147,7 @@ def rebuild_model(config: ExperimentConfig, run: Run, data):
     if _embedding_rows(weights, model) == len(data.vocab) != model.vocab_size:
         model = build_model(cfg.model, data.feature_dim, len(data.vocab), data.num_classes,
                             embedding_matrix=data.embedding_matrix, seed=run.seed,
-                            feature_layers=data.feature_layers)
+                            feature_layers=getattr(data, "feature_layers", 1))
     if [w.shape for w in weights] != [tuple(v.shape) for v in shared_weights(model)]:
         raise DataError(f"{run.path / FINAL_WEIGHTS} does not fit the model of its run's config "
                         "(other encoder or classifier sizes, or another corpus): the run must be "

@@ -13,17 +13,14 @@ from emokit.config.accelerator import use_accelerator
 from emokit.config.presets import get_preset, preset_config
 from emokit.experiment.cli import load_config
 from emokit.experiment.protocol import describe_protocol
+from emokit.training.gpu_ready import pretend_gpus
 
 
 def fake_devices(monkeypatch, gpu_count: int) -> None:
-    real = tf.config.list_physical_devices
-
-    def listed(kind=None):
-        if kind == "GPU":
-            return [tf.config.PhysicalDevice(f"/physical_device:GPU:{i}", "GPU")
-                    for i in range(gpu_count)]
-        return real(kind)
-
+    """TensorFlow's device list shows ``gpu_count`` GPUs until the test ends (notebook 10's
+    ``pretend_gpus``, kept past its block by monkeypatch)."""
+    with pretend_gpus(gpu_count):
+        listed = tf.config.list_physical_devices
     monkeypatch.setattr(tf.config, "list_physical_devices", listed)
 
 

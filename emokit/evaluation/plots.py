@@ -66,7 +66,7 @@ def plot_learning_curves(histories: dict[str, dict]):
             ax_ua.plot(best, val_ua[best - 1], "*", color=line.get_color(), markersize=10)
     ax_loss.set(xlabel="epoch", ylabel="training loss", title="training losses")
     ax_ua.set(xlabel="epoch", ylabel="validation UA (points)",
-               title="validation UA (* = kept weights)")
+              title="validation UA (* = kept weights)")
     for ax in (ax_loss, ax_ua):
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)

@@ -176,6 +176,32 @@ def plot_tsne(codes: dict[str, dict], class_names: list[str], seed: int = 0):
     return fig
 
 
+def principal_components(codes: np.ndarray) -> tuple[np.ndarray, float]:
+    """``codes (n, dims)``, standardized per dimension, on their first two principal components
+    -> ``(points (n, 2), share)``, ``share`` the part of the variance those two explain."""
+    centred = (codes - codes.mean(axis=0)) / (codes.std(axis=0) + 1e-8)
+    _, spread, axes = np.linalg.svd(centred, full_matrices=False)
+    return centred @ axes[:2].T, float((spread[:2] ** 2).sum() / (spread ** 2).sum())
+
+
+def plot_code_map(codes: dict[str, np.ndarray], labels, class_names: list[str]):
+    """One panel per ``{title: codes (n, dims)}`` (e.g. pooled pretrained codes): the codes on
+    their first two principal components (:func:`principal_components`), coloured by emotion
+    (``labels (n,)``, names from ``class_names``). Colours gathering in regions of their own =
+    a linear classifier could already tell those emotions apart."""
+    labels = np.asarray(labels)
+    fig, axes = plt.subplots(1, len(codes), figsize=(5.5 * len(codes), 4.5), squeeze=False)
+    for ax, (title, values) in zip(axes[0], codes.items(), strict=True):
+        points, share = principal_components(np.asarray(values, dtype="float64"))
+        for name in class_names:
+            ax.scatter(*points[labels == name].T, s=10, alpha=0.7, label=name)
+        ax.set_title(f"{title}\n({values.shape[1]} dims; 2 components: {share:.0%} of the "
+                     "variance)", fontsize=10)
+    axes[0][0].legend(title="emotion", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def plot_lambda_sweep(rows: list[SystemSummary]):
     """Top: WA and UA (mean +- std over fold means) against the pair-loss weight (lambda, or
     alpha for the convex objective), one line per discriminator and objective, the baseline as a

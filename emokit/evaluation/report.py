@@ -302,6 +302,19 @@ def to_csv(rows: list[SystemSummary]) -> str:
     return out.getvalue()
 
 
+def ua_side_by_side(columns: dict[str, list[SystemSummary]]) -> str:
+    """A Markdown table of each system's UA (points, mean over folds) in each ``{heading:
+    rows}`` column, systems in the first column's order; "n/a" where a column lacks one."""
+    tables = {heading: {r.system: r for r in rows} for heading, rows in columns.items()}
+    lines = ["| system | " + " | ".join(f"UA, {h} (points)" for h in tables) + " |",
+             "|---|" + "---:|" * len(tables)]
+    for system in next(iter(tables.values())):
+        cells = [f"{100 * t[system].ua[0]:.1f}" if system in t else "n/a"
+                 for t in tables.values()]
+        lines.append(f"| {system} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def _blank_nan(value):
     return "" if isinstance(value, float) and math.isnan(value) else value
 
